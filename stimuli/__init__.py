@@ -1,1 +1,31 @@
-"""stimuli package."""
+"""stimuli: image sources, pure image transforms, and the stimulus-set contract shared by every package.
+
+Image convention everywhere: numpy float32, RGB, HWC, values in [0, 1] (MNIST gives one channel).
+"""
+
+from .base import ImageSource
+from .classes import ClassInfo
+from .errors import DataSourceError, StimulusSetError
+from .sources import get_source
+from .stimulus_set import (
+    MANIFEST_COLUMNS,
+    StimulusSet,
+    load_stimulus_set,
+    read_png,
+    validate_stimulus_set,
+    write_stimulus_set,
+)
+
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "ClassInfo",
+    "DataSourceError",
+    "ImageSource",
+    "StimulusSet",
+    "StimulusSetError",
+    "get_source",
+    "load_stimulus_set",
+    "read_png",
+    "validate_stimulus_set",
+    "write_stimulus_set",
+]

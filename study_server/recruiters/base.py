@@ -29,7 +29,7 @@ class Entry:
     data: dict[str, str] = field(default_factory=dict)
     """Platform extras kept with the participant: assignmentId, hitId, turkSubmitTo, STUDY_ID, SESSION_ID."""
     preview: bool = False
-    """True for an MTurk preview (assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE): show the advert, write nothing."""
+    """True for an MTurk preview (assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE): show the advert, no writes."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,10 @@ class Recruiter(ABC):
     def parse_entry(self, study: Any, args: Mapping[str, str]) -> Entry:
         """Validate the entry query parameters; raise BadEntry when they are wrong."""
 
-    def admit(self, session: Any, study: Any, entry: Entry) -> None:
+    def admit(self, session: Any, study: Any, entry: Entry) -> None:  # noqa: B027 - optional hook
         """Refuse people who may not take part (raise EntryRefused). Default: everyone may."""
 
-    def on_start(self, session: Any, participant: Any) -> None:
+    def on_start(self, session: Any, participant: Any) -> None:  # noqa: B027 - optional hook
         """Hook run once when a participant is created (e.g. grant an exclusion qualification)."""
 
     @abstractmethod

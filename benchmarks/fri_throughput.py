@@ -1,0 +1,100 @@
+"""FRI crop throughput vs plain batched inference of the same model, same device, same run.
+
+    python benchmarks/fri_throughput.py [--model mvgg8|CKPT] [--size 48] [--side-ratio 0.7] [--device cpu]
+
+Prints crops/s of ``model_eval.fri.classify_crops`` (cut + resize on the device + classify), images/s
+of plain inference on already-sized batches, and their ratio (target >= 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from model_eval.checkpoint import Classifier, build_members, load_checkpoint
+from model_eval.device import autocast, pick_device, prepare_model, to_device
+from model_eval.fri import classify_crops
+from model_eval.registry import Preprocessing, get_entry
+
+
+def _model(spec: str, device: torch.device) -> Classifier:
+    if Path(spec).is_file():
+        return load_checkpoint(spec, device=device).classifier
+    entry = get_entry(spec)
+    size = entry.preprocessing.input_size
+    pre = Preprocessing(size, entry.preprocessing.mean * (3 // len(entry.preprocessing.mean)),
+                        entry.preprocessing.std * (3 // len(entry.preprocessing.std)))
+    torch.manual_seed(0)
+    return Classifier(build_members(spec, 1, num_classes=43, in_channels=3, input_size=size), pre).eval()
+
+
+def _measure(fns: dict, rounds: int, min_seconds: float) -> dict[str, float]:
+    """Median rate of each function over ``rounds`` alternating rounds (fair under a shared, noisy CPU)."""
+    for fn in fns.values():
+        fn()  # warm-up
+    rates: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            n, start = 0, time.perf_counter()
+            while time.perf_counter() - start < min_seconds:
+                n += fn()
+            rates[key].append(n / (time.perf_counter() - start))
+    return {k: statistics.median(v) for k, v in rates.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="mvgg8", help="architecture name (random weights) or checkpoint file")
+    p.add_argument("--size", type=int, default=48, help="side of the analysed image")
+    p.add_argument("--side-ratio", type=float, default=0.7, help="region side / image side")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--seconds", type=float, default=2.0, help="minimum time per measurement round")
+    p.add_argument("--rounds", type=int, default=5, help="alternating measurement rounds (median)")
+    p.add_argument("--device", default=None)
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    model = prepare_model(_model(args.model, device), device).eval()
+    image = torch.rand(3, args.size, args.size, generator=torch.Generator().manual_seed(0)).to(device)
+    side = max(3, round(args.side_ratio * args.size))
+    n_crops = (args.size - side + 1) ** 2
+    inp = model.input_size
+    plain = torch.rand(args.batch_size, 3, inp, inp, generator=torch.Generator().manual_seed(1))
+    plain = to_device(plain, device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def run_plain() -> int:
+        done = 0
+        with torch.inference_mode():
+            while done < n_crops:  # the same number of images as one FRI map, in the same batch size
+                b = min(args.batch_size, n_crops - done)
+                with autocast(device):
+                    model(plain[:b]).argmax(1).cpu()
+                done += b
+        sync()
+        return done
+
+    def run_fri() -> int:
+        classify_crops(model, image, 0, side, batch_size=args.batch_size, device=device)
+        sync()
+        return n_crops
+
+    rates = _measure({"plain": run_plain, "fri": run_fri}, args.rounds, args.seconds)
+    plain_rate, fri_rate = rates["plain"], rates["fri"]
+    print(f"device {device}, model {args.model} (input {inp}px), image {args.size}px, region side {side}, "
+          f"{n_crops} crops per map, batch {args.batch_size}, threads {torch.get_num_threads()}")
+    print(f"plain batched inference: {plain_rate:10.1f} images/s")
+    print(f"FRI crops (cut+resize+classify): {fri_rate:10.1f} crops/s")
+    print(f"ratio FRI / plain: {fri_rate / plain_rate:.3f} (target >= 0.8)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Fragile recognition images (Srivastava et al. 2019): correctness maps and the four FRI maps.
+
+Definitions (all coordinates are pixels of the analysed image, H x W, CHW float in [0, 1]):
+
+* A *region* of side ``s`` at ``(x, y)`` is the square crop ``image[:, y:y+s, x:x+s]``; regions lie
+  at every ``x in 0..W-s`` and ``y in 0..H-s`` (stride 1 by default; with a larger stride the map is
+  reported only at the stride's grid, but neighbours are still the 1-px ones).
+* Each crop is resized to the network input with bilinear interpolation (``align_corners=False``,
+  no antialiasing, exactly :func:`torch.nn.functional.interpolate`) and classified; the *correctness
+  map* ``C_s[y, x]`` says whether the top-1 class equals the image's label.
+* *Shift* changes of a region: the four crops of the same side moved by one pixel
+  (``(x±1, y)``, ``(x, y±1)``), those that lie inside the image.
+* *Shrink* changes of a region: the nine crops of side ``s-2`` inside it, at ``(x+dx, y+dy)`` with
+  ``dx, dy in {0, 1, 2}`` (map ``C_{s-2}``).
+* A change *flips* a region when its correctness differs from the region's, in either direction
+  (correct -> incorrect or incorrect -> correct). A region is a *loose* FRI if at least one of its
+  changes flips it and a *strict* FRI if it has changes and every one of them flips it.
+
+Crops are cut and resized for a whole batch at once by two gathers (rows, then columns) with the
+bilinear taps of ``F.interpolate`` (including its edge clamping inside the crop); there is no Python
+loop per crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model_eval.device import autocast, to_device
+
+FRI_KINDS = ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")
+
+
+def axis_taps(side: int, out: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+    """Bilinear taps resizing a segment of ``side`` pixels to ``out``: (i0, i1, w0, w1), each ``out`` long.
+
+    Output sample ``j`` reads source coordinate ``(j + 0.5) * side / out - 0.5`` clamped below at 0,
+    with the upper neighbour clamped to the segment's last pixel, as PyTorch's
+    ``upsample_bilinear2d`` with ``align_corners=False`` computes it. The taps do not depend on where
+    the segment starts, so one set serves every crop of a side.
+    """
+    scale = torch.tensor(side / out, dtype=torch.float32)
+    j = torch.arange(out, dtype=torch.float32)
+    real = ((j + 0.5) * scale - 0.5).clamp_min(0.0)
+    i0 = real.floor().long().clamp_max(side - 1)
+    i1 = torch.where(i0 < side - 1, i0 + 1, i0)
+    w1 = real - i0.float()
+    return i0.to(device), i1.to(device), (1.0 - w1).to(device), w1.to(device)
+
+
+def extract_crops(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, side: int,
+                  out: int) -> torch.Tensor:
+    """Square crops of ``side`` at top-left ``(xs[i], ys[i])`` of a CHW image, resized: (n, C, out, out).
+
+    Separable bilinear resize as two gathers: rows per distinct crop top, then columns per crop.
+    """
+    _, h, w = image.shape
+    if side < 1 or side > min(h, w):
+        raise ValueError(f"crop side {side} does not fit a {h}x{w} image")
+    dev = image.device
+    i0, i1, w0, w1 = axis_taps(side, out, dev)
+    ys, xs = ys.to(dev).view(-1), xs.to(dev).view(-1, 1)
+    n = ys.shape[0]
+    # rows: resized once per distinct crop top (a map has far fewer distinct tops than crops)
+    tops, which = torch.unique(ys, return_inverse=True)
+    t = tops.view(-1, 1)
+    rows = image[:, t + i0] * w0.view(1, 1, out, 1) + image[:, t + i1] * w1.view(1, 1, out, 1)  # C,T,out,W
+    flat = rows.reshape(rows.shape[0], -1)
+    base = (which.view(n, 1, 1) * out + torch.arange(out, device=dev).view(1, out, 1)) * w  # n, out, 1
+    a = flat.index_select(1, (base + (xs + i0).view(n, 1, out)).view(-1))
+    b = flat.index_select(1, (base + (xs + i1).view(n, 1, out)).view(-1))
+    crops = (a.view(-1, n, out, out) * w0.view(1, 1, 1, out)
+             + b.view(-1, n, out, out) * w1.view(1, 1, 1, out))  # C, n, out, out
+    return crops.permute(1, 0, 2, 3).contiguous()
+
+
+@dataclass
+class CropPredictions:
+    """Top-1 class and probability of the true class for every region of one side (full grid)."""
+
+    side: int
+    pred: np.ndarray  # (H-side+1, W-side+1) int64, -1 where not computed
+    prob_true: np.ndarray  # float32, nan where not computed
+    label: int
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.pred == self.label
+
+
+def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int, *,
+                   positions: np.ndarray | None = None, batch_size: int = 512,
+                   device: torch.device | None = None) -> CropPredictions:
+    """Classify the crops of ``side`` at ``positions`` ((n, 2) array of (y, x); default every position)."""
+    device = device or next(model.parameters()).device
+    input_size = int(getattr(model, "input_size", image.shape[-1]))
+    h, w = image.shape[-2:]
+    ny, nx = h - side + 1, w - side + 1
+    if positions is None:
+        yy, xx = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        positions = np.stack([yy.ravel(), xx.ravel()], axis=1)
+    pred = np.full((ny, nx), -1, dtype=np.int64)
+    prob = np.full((ny, nx), np.nan, dtype=np.float32)
+    img = image.to(device=device, dtype=torch.float32)
+    pos = torch.as_tensor(positions, dtype=torch.long)
+    with torch.inference_mode():
+        for s in range(0, len(pos), batch_size):
+            p = pos[s: s + batch_size]
+            crops = extract_crops(img, p[:, 1].to(device), p[:, 0].to(device), side, input_size)
+            with autocast(device):
+                logits = model(to_device(crops, device))
+            probs = F.softmax(logits.float(), dim=1)
+            top = probs.argmax(1).cpu().numpy()
+            pt = probs[:, label].cpu().numpy()
+            pn = p.numpy()
+            pred[pn[:, 0], pn[:, 1]] = top
+            prob[pn[:, 0], pn[:, 1]] = pt
+    return CropPredictions(side, pred, prob, label)
+
+
+def derive_fri_maps(correct: np.ndarray, correct_small: np.ndarray) -> dict[str, np.ndarray]:
+    """The four FRI maps from the correctness maps at side s (ny, nx) and s-2 (ny+2, nx+2).
+
+    Pure logic on boolean arrays (see the module docstring for the definitions).
+    """
+    c = np.asarray(correct, dtype=bool)
+    cs = np.asarray(correct_small, dtype=bool)
+    ny, nx = c.shape
+    if cs.shape != (ny + 2, nx + 2):
+        raise ValueError(f"shrink map must be {(ny + 2, nx + 2)} for a {c.shape} map, got {cs.shape}")
+    flips = np.zeros((ny, nx), dtype=np.int64)
+    count = np.zeros((ny, nx), dtype=np.int64)
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        valid = np.zeros((ny, nx), dtype=bool)
+        valid[max(0, -dy): ny - max(0, dy), max(0, -dx): nx - max(0, dx)] = True
+        shifted = np.zeros((ny, nx), dtype=bool)
+        shifted[valid] = c[max(0, dy): ny + min(0, dy), max(0, dx): nx + min(0, dx)].ravel()
+        count += valid
+        flips += valid & (shifted != c)
+    shrink_flips = np.zeros((ny, nx), dtype=np.int64)
+    for dy in range(3):
+        for dx in range(3):
+            shrink_flips += cs[dy: dy + ny, dx: dx + nx] != c
+    return {
+        "loose_shift": flips > 0,
+        "strict_shift": (count > 0) & (flips == count),
+        "loose_shrink": shrink_flips > 0,
+        "strict_shrink": shrink_flips == 9,
+    }
+
+
+@dataclass
+class FriResult:
+    """Maps of one image at one region side (position grid subsampled by ``stride``)."""
+
+    side: int
+    ratio: float
+    stride: int
+    regions: CropPredictions
+    shrunk: CropPredictions
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        out = {k: float(v.mean()) if v.size else float("nan") for k, v in self.maps.items()}
+        out["correct"] = float(self.correct_map.mean()) if self.correct_map.size else float("nan")
+        return out
+
+    @property
+    def correct_map(self) -> np.ndarray:
+        return self.regions.correct[:: self.stride, :: self.stride]
+
+
+def needed_positions(ny: int, nx: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of side-s crops (regions + 1-px neighbours) and side-(s-2) crops a stride grid needs."""
+    gy, gx = np.meshgrid(np.arange(0, ny, stride), np.arange(0, nx, stride), indexing="ij")
+    grid = np.stack([gy.ravel(), gx.ravel()], axis=1)
+    if stride == 1:
+        big = grid
+    else:
+        moves = np.array([[0, 0], [0, 1], [0, -1], [1, 0], [-1, 0]])
+        big = (grid[:, None, :] + moves[None]).reshape(-1, 2)
+        big = big[(big[:, 0] >= 0) & (big[:, 0] < ny) & (big[:, 1] >= 0) & (big[:, 1] < nx)]
+        big = np.unique(big, axis=0)
+    offs = np.array([[dy, dx] for dy in range(3) for dx in range(3)])
+    small = np.unique((grid[:, None, :] + offs[None]).reshape(-1, 2), axis=0)
+    return big, small
+
+
+def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *, stride: int = 1,
+                 ratio: float = float("nan"), batch_size: int = 512,
+                 device: torch.device | None = None) -> FriResult:
+    """Correctness maps at ``side`` and ``side - 2`` and the four FRI maps of one image."""
+    h, w = image.shape[-2:]
+    if side < 3 or side > min(h, w):
+        raise ValueError(f"region side must be in 3..{min(h, w)}, got {side}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    ny, nx = h - side + 1, w - side + 1
+    big, small = needed_positions(ny, nx, stride)
+    regions = classify_crops(model, image, label, side, positions=big, batch_size=batch_size, device=device)
+    shrunk = classify_crops(model, image, label, side - 2, positions=small, batch_size=batch_size,
+                            device=device)
+    maps = {k: v[::stride, ::stride] for k, v in derive_fri_maps(regions.correct, shrunk.correct).items()}
+    return FriResult(side, ratio, stride, regions, shrunk, maps)
+
+
+def side_for_ratio(ratio: float, image_side: int) -> int:
+    """Region side for a proportion of the image side (rounded, at least 3)."""
+    if not 0 < ratio <= 1:
+        raise ValueError(f"region ratio must be in (0, 1], got {ratio}")
+    return max(3, round(ratio * image_side))

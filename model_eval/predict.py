@@ -1,0 +1,129 @@
+"""Predictions on a stimulus set in the shared contract (one row per model x stimulus)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from model_eval import distributed
+from model_eval.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from model_eval.device import autocast, pick_device, prepare_model, to_device
+
+PREDICTION_COLUMNS = ("model", "stimulus_id", "response", "confidence", "prob_true",
+                      "top1", "top2", "top3", "top4", "top5")
+
+
+class StimulusSetInvalid(ValueError):
+    """The stimulus set fails ``stimuli.validate_stimulus_set``."""
+
+
+def load_valid_stimulus_set(stimuli_dir: str | Path):
+    """Load a stimulus set, refusing one that fails ``stimuli.validate_stimulus_set`` (clear message)."""
+    import stimuli
+
+    if not Path(stimuli_dir).is_dir():
+        raise StimulusSetInvalid(f"stimulus set {stimuli_dir} is not a directory")
+    try:
+        return stimuli.load_stimulus_set(stimuli_dir)  # runs validate_stimulus_set first
+    except stimuli.StimulusSetError as exc:
+        raise StimulusSetInvalid(str(exc)) from None
+
+
+def _image_tensor(img: np.ndarray, channels: int) -> torch.Tensor:
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] != channels:
+        if channels == 1:  # luminance (ITU-R BT.601), for an RGB set shown to a gray network
+            img = img[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)[:, None]
+        else:
+            img = np.repeat(img[:, :, :1], 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)
+
+
+def _batches(set_, ids: list[str], channels: int, size: int, batch_size: int):
+    for s in range(0, len(ids), batch_size):
+        chunk = []
+        for sid in ids[s: s + batch_size]:
+            t = _image_tensor(set_.image(sid), channels)
+            if t.shape[-1] != size or t.shape[-2] != size:  # stimuli may differ in size; unify on CPU
+                t = F.interpolate(t[None], size=(size, size), mode="bilinear", align_corners=False,
+                                  antialias=True)[0].clamp(0, 1)
+            chunk.append(t)
+        yield ids[s: s + batch_size], torch.stack(chunk)
+
+
+def predict_loaded(ckpt: LoadedCheckpoint, set_, *, name: str, device: torch.device,
+                   batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+    """Predictions of one loaded classifier on every stimulus of a loaded set (sharded under torchrun)."""
+    manifest = set_.manifest
+    if len(set_.classes) != ckpt.num_classes:
+        raise CheckpointError(f"checkpoint {ckpt.path} is for {ckpt.num_classes} classes but stimulus set "
+                              f"{set_.name!r} has {len(set_.classes)}")
+    all_ids = [str(s) for s in manifest["stimulus_id"]]
+    ids = [all_ids[i] for i in distributed.shard(len(all_ids))]
+    labels = dict(zip(all_ids, manifest["label"].astype(int), strict=True))
+    model = prepare_model(ckpt.classifier, device).eval()
+    k = min(5, ckpt.num_classes)
+    rows: list[tuple] = []
+    bar = tqdm(total=len(ids), desc=f"predict {name}", disable=not progress, leave=False)
+    with torch.inference_mode():
+        for bid, x in _batches(set_, ids, ckpt.in_channels, model.input_size, batch_size):
+            with autocast(device):
+                logits = model(to_device(x, device))
+            probs = F.softmax(logits.float(), dim=1).cpu()
+            top_p, top_i = probs.topk(k, dim=1)
+            for j, sid in enumerate(bid):
+                top = top_i[j].tolist() + [None] * (5 - k)
+                rows.append((name, sid, int(top_i[j, 0]), float(top_p[j, 0]),
+                             float(probs[j, labels[sid]]), *top))
+            bar.update(len(bid))
+    bar.close()
+    gathered = [r for part in distributed.gather_objects(rows) for r in part]
+    order = {sid: i for i, sid in enumerate(all_ids)}
+    gathered.sort(key=lambda r: order[r[1]])
+    df = pd.DataFrame(gathered, columns=list(PREDICTION_COLUMNS))
+    for c in ("top1", "top2", "top3", "top4", "top5"):
+        df[c] = df[c].astype("Int64")
+    return df
+
+
+def predict_stimulus_set(checkpoints: Sequence[str | Path], stimuli_dir: str | Path, *,
+                         names: Sequence[str] | None = None, device: str | torch.device | None = None,
+                         batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+    """Predictions of every checkpoint on every stimulus, in the predictions contract.
+
+    ``names`` overrides the model names stored in the checkpoints (one per checkpoint).
+    """
+    if names is not None and len(names) != len(checkpoints):
+        raise ValueError(f"{len(names)} names given for {len(checkpoints)} checkpoints")
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    set_ = load_valid_stimulus_set(stimuli_dir)
+    loaded = [load_checkpoint(p) for p in checkpoints]
+    model_names = list(names) if names is not None else [c.name for c in loaded]
+    dupes = sorted({n for n in model_names if model_names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"two checkpoints share the model name {dupes[0]!r}; give --name for each")
+    for c in loaded:
+        if len(set_.classes) != c.num_classes:
+            raise CheckpointError(f"checkpoint {c.path} is for {c.num_classes} classes but stimulus set "
+                                  f"{set_.name!r} has {len(set_.classes)}")
+    frames = [predict_loaded(c, set_, name=n, device=dev, batch_size=batch_size, progress=progress)
+              for c, n in zip(loaded, model_names, strict=True)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def accuracy_table(predictions: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per model (rows) x condition (columns), catch trials excluded."""
+    m = manifest[["stimulus_id", "label", "condition", "catch"]].copy()
+    m["catch"] = m["catch"].astype(str).str.lower().isin({"true", "1"})
+    df = predictions.merge(m[~m["catch"]], on="stimulus_id", how="inner")
+    df["correct"] = df["response"].astype(int) == df["label"].astype(int)
+    table = df.pivot_table(index="model", columns="condition", values="correct", aggfunc="mean")
+    table.columns.name = None
+    return table.sort_index()

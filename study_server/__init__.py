@@ -1,0 +1,81 @@
+"""Flask study server: participant pages, JSON API, admin, recruiters.
+
+Production: `gunicorn 'study_server:create_app()'` with STUDY_SECRET_KEY and STUDY_DATABASE_URL set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from study_server.db import configure_engine, normalise_url
+from study_server.models import db
+from study_server.secret import load_or_create_secret
+
+csrf = CSRFProtect()
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "JSON_BODY_LIMIT": 16 * 1024,
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then STUDY_* environment variables, then `config` (tests)."""
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("STUDY_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("STUDY")
+    if config:
+        app.config.from_mapping(config)
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{os.path.join(app.instance_path, 'study.sqlite3')}"
+    app.config["DATABASE_URL"] = normalise_url(str(url))
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    csrf.init_app(app)
+
+    from study_server import admin, api, participant, recruiters
+    from study_server.cli import register_cli
+
+    app.register_blueprint(participant.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    app.register_blueprint(admin.bp)
+    recruiters.init_app(app)
+    register_cli(app)
+    _register_error_pages(app)
+    return app
+
+
+def _register_error_pages(app: Flask) -> None:
+    """JSON errors under /api/ (also for routing 404/405 and 413), short HTML pages elsewhere."""
+    from flask import jsonify, render_template, request
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = exc.code or 500
+        text = "request body too large" if code == 413 else (exc.description or exc.name)
+        if request.path.startswith("/api/"):
+            return jsonify({"error": text, "status": code}), code
+        return render_template("message.html", title=exc.name, text=text), code
+
+
+__all__ = ["create_app", "csrf", "db"]

@@ -1,0 +1,3 @@
+from study_server.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""Command line: `python -m study_server CMD` and `flask --app study_server CMD` run the same code.
+
+Commands: init-db, import-stimuli, list-studies, create-admin, export. User errors print one line on
+stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(database_url: str) -> None:
+    """Bring the database schema to the newest migration (alembic upgrade head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="study_server", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init-db", help="create or upgrade the database schema (alembic upgrade head)")
+    imp = sub.add_parser("import-stimuli", help="validate a stimulus set and create/update a study from it")
+    imp.add_argument("stimulus_dir", help="stimulus set directory (manifest.csv, stimulus_set.json, ...)")
+    imp.add_argument("--slug", required=True, help="the study's URL name, e.g. negative-2026")
+    imp.add_argument("--name", help="display name (default: the stimulus set's name)")
+    imp.add_argument("--recruiter", default="link", help="link (default), prolific or mturk")
+    imp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="study config, e.g. --set presentation_ms=200 --set practice_trials=3 (repeatable)",
+    )
+    sub.add_parser("list-studies", help="list studies with their participant counts")
+    adm = sub.add_parser(
+        "create-admin",
+        help="create or reset an admin user; the password comes from env STUDY_ADMIN_PASSWORD or a prompt",
+    )
+    adm.add_argument("username")
+    exp = sub.add_parser("export", help="write responses as CSV and JSON (participants pseudonymised)")
+    exp.add_argument("--study", help="study slug (default: all studies)")
+    exp.add_argument("--out", required=True, help="output directory")
+    return parser
+
+
+class UserError(Exception):
+    pass
+
+
+def _parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _password() -> str:
+    pw = os.environ.get("STUDY_ADMIN_PASSWORD")
+    if pw:
+        return pw
+    if not sys.stdin.isatty():
+        raise UserError("no password: set STUDY_ADMIN_PASSWORD or run in a terminal to be prompted")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise UserError("the passwords do not match")
+    return first
+
+
+def run_command(app: Flask, argv: Sequence[str] | None) -> int:
+    """Parse argv and run the command inside `app`'s context."""
+    args = build_parser().parse_args(argv)
+    from study_server.admin import create_admin
+    from study_server.export import ExportError, frame_from_session, write_export
+    from study_server.importer import StudyImportError, import_stimulus_set
+    from study_server.models import Participant, Study, db
+
+    try:
+        with app.app_context():
+            if args.command == "init-db":
+                upgrade_database(app.config["DATABASE_URL"])
+                print("database is at the newest schema")
+            elif args.command == "import-stimuli":
+                from study_server.recruiters import get_recruiter
+
+                try:
+                    get_recruiter(args.recruiter)
+                except ValueError as exc:
+                    raise UserError(str(exc)) from None
+                study, changed = import_stimulus_set(
+                    db.session,
+                    args.stimulus_dir,
+                    slug=args.slug,
+                    name=args.name,
+                    recruiter=args.recruiter,
+                    config=_parse_settings(args.set),
+                )
+                verb = "imported" if changed else "unchanged (same stimulus set)"
+                print(
+                    f"study {study.slug}: {verb}; {len(study.stimuli)} stimuli, {len(study.lists)} lists, "
+                    f"conditions {', '.join(study.conditions)}"
+                )
+            elif args.command == "list-studies":
+                rows = db.session.execute(
+                    select(Study.slug, Study.name, Study.recruiter, func.count(Participant.id))
+                    .outerjoin(Participant, Participant.study_id == Study.id)
+                    .group_by(Study.id)
+                    .order_by(Study.slug)
+                ).all()
+                for slug, name, recruiter, n in rows:
+                    print(f"{slug}\t{name}\t{recruiter}\t{n} participants")
+                if not rows:
+                    print("no studies yet: use import-stimuli")
+            elif args.command == "create-admin":
+                try:
+                    create_admin(args.username, _password())
+                except ValueError as exc:
+                    raise UserError(str(exc)) from None
+                print(f"admin user {args.username} saved")
+            elif args.command == "export":
+                frame = frame_from_session(db.session, app.config["SECRET_KEY"], args.study)
+                stem = f"{args.study}-responses" if args.study else "responses"
+                csv_path, json_path = write_export(frame, args.out, stem)
+                print(f"wrote {len(frame)} responses to {csv_path} and {json_path}")
+    except (UserError, StudyImportError, ExportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # database unreachable, schema missing: one line, not a traceback
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            first = str(exc).splitlines()[0]
+            print(f"error: database problem ({first}); did you run init-db?", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from study_server import create_app
+    from study_server.models import db
+
+    app = create_app()
+    try:
+        return run_command(app, argv)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()  # no pooled connection outlives the command
+
+
+COMMANDS = ("init-db", "import-stimuli", "list-studies", "create-admin", "export")
+
+
+def register_cli(app: Flask) -> None:
+    """Expose the same commands through `flask --app study_server ...`."""
+    for name in COMMANDS:
+
+        def make(cmd: str) -> click.Command:
+            @click.command(
+                cmd,
+                context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                add_help_option=False,
+                help=f"see `python -m study_server {cmd} --help`",
+            )
+            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+            def command(args: tuple[str, ...]) -> None:
+                code = run_command(app, [cmd, *args])
+                if code:
+                    raise SystemExit(code)
+
+            return command
+
+        app.cli.add_command(make(name))

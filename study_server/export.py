@@ -1,0 +1,135 @@
+"""Responses export in the shared contract (one row per human trial), for files and for `analysis`.
+
+Participants are pseudonymised with an HMAC of their public id keyed by the app secret, so the same
+person gets the same pseudonym in every export and nobody without the secret can link it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from study_server.db import make_engine
+from study_server.models import Participant, Response, Study, TrialList
+
+COLUMNS = (
+    "participant",
+    "stimulus_id",
+    "response",
+    "rt_ms",
+    "trial_index",
+    "catch",
+    "created_at",
+    "status",
+    "recruiter",
+    "list_id",
+    "study",
+    "simulated",
+)
+
+
+class ExportError(ValueError):
+    """The export cannot run (no secret key, unknown study)."""
+
+
+def pseudonym(public_id: str, secret_key: str) -> str:
+    digest = hmac.new(secret_key.encode("utf-8"), public_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return "p_" + digest[:16]
+
+
+def iso_utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # SQLite drops the zone; we only ever store UTC
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def frame_from_session(session: Session, secret_key: str, study: str | None = None) -> pd.DataFrame:
+    """The responses table for one study (slug) or all studies, in the contract's columns."""
+    if study is not None and session.scalar(select(Study.id).where(Study.slug == study)) is None:
+        raise ExportError(f"unknown study {study!r}")
+    query = (
+        select(Response, Participant, Study.slug, TrialList.index)
+        .join(Participant, Response.participant_id == Participant.id)
+        .join(Study, Participant.study_id == Study.id)
+        .outerjoin(TrialList, Participant.list_id == TrialList.id)
+        .order_by(Study.slug, Participant.id, Response.trial_index)
+    )
+    if study is not None:
+        query = query.where(Study.slug == study)
+    records = []
+    for resp, part, slug, list_index in session.execute(query):
+        records.append(
+            {
+                "participant": pseudonym(part.public_id, secret_key),
+                "stimulus_id": resp.stimulus_id,
+                "response": resp.response,
+                "rt_ms": resp.rt_ms,
+                "trial_index": resp.trial_index,
+                "catch": bool(resp.catch),
+                "created_at": iso_utc(resp.created_at),
+                "status": part.status,
+                "recruiter": part.recruiter,
+                "list_id": list_index,
+                "study": slug,
+                "simulated": bool(part.simulated),
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    frame["response"] = frame["response"].astype("Int64")
+    frame["list_id"] = frame["list_id"].astype("Int64")
+    frame["trial_index"] = frame["trial_index"].astype("int64")
+    frame["rt_ms"] = frame["rt_ms"].astype("float64")
+    frame["catch"] = frame["catch"].astype(bool)
+    frame["simulated"] = frame["simulated"].astype(bool)
+    return frame
+
+
+def responses_frame(
+    database_url: str, study: str | None = None, *, secret_key: str | None = None
+) -> pd.DataFrame:
+    """Read-only access to the responses for `analysis` (secret from env STUDY_SECRET_KEY unless passed)."""
+    key = secret_key or os.environ.get("STUDY_SECRET_KEY")
+    if not key:
+        raise ExportError(
+            "STUDY_SECRET_KEY is not set: it keys the participant pseudonyms; set it to the server's secret"
+        )
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return frame_from_session(session, key, study)
+    finally:
+        engine.dispose()
+
+
+def write_export(frame: pd.DataFrame, out_dir: str | Path, stem: str = "responses") -> tuple[Path, Path]:
+    """Write `<stem>.csv` and `<stem>.json` (records) into out_dir; returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / f"{stem}.csv"
+    json_path = out / f"{stem}.json"
+    to_csv(frame, csv_path)
+    json_path.write_text(to_json(frame), encoding="utf-8")
+    return csv_path, json_path
+
+
+def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str:
+    out = frame.copy()
+    for col in ("catch", "simulated"):
+        out[col] = out[col].map({True: "true", False: "false"})
+    text = out.to_csv(index=False)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    records = json.loads(frame.to_json(orient="records"))
+    return json.dumps(records, indent=1)

@@ -1,0 +1,119 @@
+"""Import a stimulus set (the `stimuli` contract) as a study: validate it, store its rows, build lists.
+
+Re-importing the same set under the same slug changes nothing; a changed set may replace the old one
+only while nobody has been allocated to the study (their lists would silently change otherwise).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from study_server.lists import StimulusRow, latin_square_lists
+from study_server.models import Participant, Stimulus, Study, TrialList
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "consent_text": (
+        "This is a short study about how people recognise images. You will see small images and pick, for "
+        "each one, the class it shows from a fixed set of classes. It takes about 10 minutes. Your answers "
+        "and response times are recorded without your name. Taking part is voluntary and you may stop at "
+        "any time by closing the page."
+    ),
+    "public_title": "Image study",
+    "practice_trials": 3,
+    "presentation_ms": None,
+    "catch_fail_threshold": 1,
+}
+
+
+class StudyImportError(ValueError):
+    """The stimulus set is invalid or cannot replace the study's current one."""
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes"}
+    return bool(value) if value == value else False  # NaN is falsy here
+
+
+def import_stimulus_set(
+    session: Session,
+    path: str | Path,
+    *,
+    slug: str,
+    name: str | None = None,
+    recruiter: str = "link",
+    config: dict[str, Any] | None = None,
+) -> tuple[Study, bool]:
+    """Create or update study `slug` from the stimulus set at `path`; returns (study, changed)."""
+    import stimuli
+
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise StudyImportError(f"stimulus set {root} does not exist or is not a directory")
+    problems = stimuli.validate_stimulus_set(root)
+    if problems:
+        raise StudyImportError(f"invalid stimulus set {root}: " + "; ".join(map(str, problems[:5])))
+    try:
+        sset = stimuli.load_stimulus_set(root)
+    except Exception as exc:  # StimulusSetError and friends: one clear line for the CLI
+        raise StudyImportError(f"cannot load stimulus set {root}: {exc}") from exc
+
+    content_hash = str(sset.meta.get("content_hash", ""))
+    classes = [{"id": int(c.id), "name": str(c.name)} for c in sset.classes]
+    rows = [
+        StimulusRow(
+            stimulus_id=str(r["stimulus_id"]),
+            source_id=str(r["source_id"]),
+            condition=str(r["condition"]),
+            catch=_truthy(r["catch"]),
+        )
+        for r in sset.manifest.to_dict("records")
+    ]
+    labels = {str(r["stimulus_id"]): int(r["label"]) for r in sset.manifest.to_dict("records")}
+
+    study = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
+    if study is not None and study.stimulus_hash == content_hash and study.stimulus_dir == str(root):
+        return study, False
+    if study is not None:
+        n = session.scalar(select(func.count(Participant.id)).where(Participant.study_id == study.id))
+        if n:
+            raise StudyImportError(
+                f"study {slug!r} already has {n} participants and a different stimulus set; "
+                "import the new set under a new slug"
+            )
+        study.stimuli.clear()
+        study.lists.clear()
+        session.flush()
+    else:
+        merged = dict(DEFAULT_CONFIG)
+        merged["completion_code"] = secrets.token_hex(4).upper()
+        merged["screened_out_code"] = secrets.token_hex(4).upper()
+        study = Study(slug=slug, name=name or sset.name, recruiter=recruiter, config=merged)
+        session.add(study)
+    if config:
+        study.config = {**study.config, **config}
+    if name:
+        study.name = name
+    study.stimulus_dir = str(root)
+    study.stimulus_hash = content_hash
+    study.classes = classes
+    conditions, lists = latin_square_lists(rows)
+    study.conditions = conditions
+    study.stimuli = [
+        Stimulus(
+            stimulus_id=r.stimulus_id,
+            source_id=r.source_id,
+            label=labels[r.stimulus_id],
+            condition=r.condition,
+            catch=r.catch,
+        )
+        for r in rows
+    ]
+    study.lists = [TrialList(index=j, n_assigned=0, stimulus_ids=ids) for j, ids in enumerate(lists)]
+    session.commit()
+    return study, True

@@ -1,0 +1,205 @@
+"""SQLAlchemy 2.0 typed models of the study server.
+
+Every table hangs off one `Base` whose metadata carries a naming convention, so Alembic can name
+(and later drop) constraints the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STATUSES = (
+    "allocated",
+    "consented",
+    "started",
+    "completed",
+    "submitted",
+    "approved",
+    "rejected",
+    "screened_out",
+    "returned",
+    "abandoned",
+    "bonused",
+)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every stored time is UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class Study(Base):
+    """One experiment: a stimulus set, its trial lists and how people are recruited."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    recruiter: Mapped[str] = mapped_column(String(32), default="link")
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stimulus_dir: Mapped[str] = mapped_column(Text, default="")
+    """Absolute path of the imported stimulus set; images are served from here by opaque id."""
+    stimulus_hash: Mapped[str] = mapped_column(String(128), default="")
+    classes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{"id": int, "name": str}] in the stimulus set's order."""
+    conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """The Latin-square conditions (non-catch), sorted; list j gives source i conditions[(i + j) % K]."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    stimuli: Mapped[list[Stimulus]] = relationship(back_populates="study", cascade="all, delete-orphan")
+    lists: Mapped[list[TrialList]] = relationship(
+        back_populates="study", cascade="all, delete-orphan", order_by="TrialList.index"
+    )
+
+
+class Stimulus(Base):
+    """One manifest row of the study's stimulus set (only what the server needs)."""
+
+    __tablename__ = "stimuli"
+    __table_args__ = (UniqueConstraint("study_id", "stimulus_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    stimulus_id: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(128))
+    label: Mapped[int] = mapped_column(Integer)
+    condition: Mapped[str] = mapped_column(String(64))
+    catch: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    study: Mapped[Study] = relationship(back_populates="stimuli")
+
+
+class TrialList(Base):
+    """One counterbalanced list of a study; the row is locked while a participant is assigned."""
+
+    __tablename__ = "trial_lists"
+    __table_args__ = (UniqueConstraint("study_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    n_assigned: Mapped[int] = mapped_column(Integer, default=0)
+    stimulus_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """The list's stimuli (main and catch) in canonical order; each participant gets a seeded shuffle."""
+
+    study: Mapped[Study] = relationship(back_populates="lists")
+
+
+class Participant(Base):
+    """A person taking a study; `public_id` is the unguessable token used in their URLs."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("trial_lists.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default="allocated")
+    recruiter: Mapped[str] = mapped_column(String(32), default="link")
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    recruiter_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    completion_code: Mapped[str | None] = mapped_column(String(64))
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    trial_order: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Stimulus ids in the order this participant sees them (trial_index = position)."""
+    legend_order: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Class ids in the order the legend buttons are shown to this participant."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    study: Mapped[Study] = relationship()
+    trial_list: Mapped[TrialList | None] = relationship()
+    events: Mapped[list[StatusEvent]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", order_by="StatusEvent.id"
+    )
+
+
+class StatusEvent(Base):
+    """One status change with its time; written only through `study_server.status.set_status`."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="events")
+
+
+class Response(Base):
+    """One answered trial, append-only; (participant, trial_index) is unique so retries are idempotent."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("participant_id", "trial_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    trial_index: Mapped[int] = mapped_column(Integer)
+    stimulus_id: Mapped[str] = mapped_column(String(64))
+    response: Mapped[int | None] = mapped_column(Integer)
+    """Chosen class id; NULL for a timeout."""
+    rt_ms: Mapped[float | None] = mapped_column(Float)
+    catch: Mapped[bool] = mapped_column(Boolean, default=False)
+    correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+__all__ = [
+    "STATUSES",
+    "AdminUser",
+    "Base",
+    "Participant",
+    "Response",
+    "StatusEvent",
+    "Stimulus",
+    "Study",
+    "TrialList",
+    "db",
+    "utcnow",
+]
+
+# The recruiters' tables (MTurk HITs, payment ledger) live on the same Base; importing them here means
+# every user of the models, Alembic autogenerate included, sees the whole schema.
+from study_server.recruiters import models as recruiter_models  # noqa: E402, F401

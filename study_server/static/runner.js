@@ -1,0 +1,206 @@
+// Trial runner: preloads each image, measures RT from its onset with performance.now(), and posts every
+// answer as soon as it is made. Unacknowledged answers wait in a localStorage queue and are retried with
+// backoff, so a flaky network or a restarting server loses nothing; the server stores each trial once.
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("runner-config").textContent);
+  const box = document.getElementById("stimulus-box");
+  const fixation = document.getElementById("fixation");
+  const feedback = document.getElementById("feedback");
+  const netStatus = document.getElementById("net-status");
+  const progressText = document.getElementById("progress-text");
+  const progressBar = document.getElementById("progress-bar");
+  const filter = document.getElementById("filter");
+  const buttons = Array.from(document.querySelectorAll(".legend-button"));
+  const names = {};
+  buttons.forEach((b) => { names[b.dataset.class] = b.querySelector("span").textContent; });
+
+  const queueKey = cfg.pid ? "study-queue-" + cfg.pid : null;
+  const loadQueue = () => { try { return JSON.parse(localStorage.getItem(queueKey) || "[]"); } catch (e) { return []; } };
+  const saveQueue = (q) => { localStorage.setItem(queueKey, JSON.stringify(q)); };
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  let onset = null;
+  let current = null;
+  let waiting = null;  // resolve function of the pending answer
+
+  function setButtons(enabled) {
+    buttons.forEach((b) => { b.disabled = !enabled; });
+    if (enabled) { filter.value = ""; applyFilter(); filter.focus(); }
+  }
+  function visibleButtons() { return buttons.filter((b) => !b.classList.contains("dim")); }
+  function applyFilter() {
+    const q = filter.value.trim().toLowerCase();
+    buttons.forEach((b) => { b.classList.toggle("dim", q !== "" && !b.dataset.name.includes(q)); });
+  }
+  function choose(button) {
+    if (!waiting || button.disabled) return;
+    const rt = performance.now() - onset;
+    const resolve = waiting;
+    waiting = null;
+    setButtons(false);
+    resolve({ response: parseInt(button.dataset.class, 10), rt_ms: Math.round(rt * 10) / 10 });
+  }
+  buttons.forEach((b) => b.addEventListener("click", () => choose(b)));
+  filter.addEventListener("input", applyFilter);
+  document.addEventListener("keydown", (ev) => {
+    if (!waiting) return;
+    const vis = visibleButtons();
+    const idx = vis.indexOf(document.activeElement);
+    if (ev.key === "Enter") {
+      if (idx >= 0) { ev.preventDefault(); choose(vis[idx]); }
+      else if (vis.length === 1) { ev.preventDefault(); choose(vis[0]); }
+      else if (vis.length > 1 && document.activeElement === filter) { ev.preventDefault(); vis[0].focus(); }
+      return;
+    }
+    if (!["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp"].includes(ev.key) || vis.length === 0) return;
+    ev.preventDefault();
+    const cols = Math.max(1, Math.round(document.getElementById("legend").clientWidth / vis[0].offsetWidth));
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[ev.key];
+    const next = idx < 0 ? 0 : Math.min(vis.length - 1, Math.max(0, idx + step));
+    vis[next].focus();
+  });
+
+  function showProgress(done, total) {
+    progressText.textContent = "Image " + Math.min(done + 1, total) + " of " + total;
+    progressBar.style.width = (100 * done / total) + "%";
+  }
+
+  // Images are fetched and decoded ahead of time (retrying while the network is down), so the onset
+  // is the moment a fully decoded image is painted and RT never includes download or decode time.
+  const loading = {};
+  async function loadImage(src) {
+    for (let attempt = 0; ; attempt++) {
+      const img = new Image();
+      img.alt = "";
+      img.src = src;
+      try { await img.decode(); return img; } catch (e) {
+        await sleep(Math.min(500 * 2 ** attempt, 8000));
+      }
+    }
+  }
+  function preload(src) {
+    if (!loading[src]) loading[src] = loadImage(src);
+    return loading[src];
+  }
+
+  async function present(src) {
+    const img = await preload(src);
+    box.replaceChildren(img);
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    onset = performance.now();
+    if (cfg.presentation_ms) {
+      setTimeout(() => {
+        const mask = document.createElement("canvas");
+        mask.width = 32; mask.height = 32;
+        const ctx = mask.getContext("2d");
+        const data = ctx.createImageData(32, 32);
+        for (let i = 0; i < data.data.length; i += 4) {
+          const v = Math.floor(Math.random() * 256);
+          data.data[i] = data.data[i + 1] = data.data[i + 2] = v; data.data[i + 3] = 255;
+        }
+        ctx.putImageData(data, 0, 0);
+        if (box.firstChild === img) box.replaceChildren(mask);
+      }, cfg.presentation_ms);
+    }
+    const answer = new Promise((resolve) => { waiting = resolve; });
+    setButtons(true);
+    return answer;
+  }
+
+  function fix() { box.replaceChildren(fixation); }
+
+  // ---- practice: legend images with feedback, nothing stored ----
+  async function runPractice() {
+    const total = cfg.trials.length;
+    cfg.trials.forEach((t) => preload(t.src));
+    for (let i = 0; i < total; i++) {
+      showProgress(i, total);
+      fix(); await sleep(300);
+      const ans = await present(cfg.trials[i].src);
+      const right = ans.response === cfg.trials[i].answer;
+      feedback.className = "feedback " + (right ? "ok" : "bad");
+      feedback.textContent = right ? "Correct!" : "Not quite: that was \u201c" + names[cfg.trials[i].answer] + "\u201d.";
+      await sleep(right ? 700 : 1600);
+      feedback.textContent = "";
+    }
+    showProgress(total, total);
+    fix();
+    const form = document.getElementById("start-form");
+    form.hidden = false;
+    document.getElementById("start-main").focus();
+  }
+
+  // ---- main trials: queue + retry until acknowledged ----
+  let flushing = false;
+  let backoff = 500;
+  let finished = null;  // debrief URL once the server says the session is over
+
+  async function flush() {
+    if (flushing) return;
+    flushing = true;
+    try {
+      let q = loadQueue();
+      while (q.length > 0) {
+        const item = q[0];
+        let res = null;
+        try {
+          res = await fetch(cfg.api, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify(item),
+            credentials: "same-origin",
+          });
+        } catch (e) { res = null; }
+        if (res === null || res.status >= 500 || res.status === 429) {
+          netStatus.textContent = "Connection problem: your answers are kept and will be sent when it is back.";
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, 8000);
+          q = loadQueue();
+          continue;
+        }
+        backoff = 500;
+        netStatus.textContent = "";
+        let body = {};
+        try { body = await res.json(); } catch (e) { body = {}; }
+        q = loadQueue().filter((x) => x.trial_index !== item.trial_index);
+        saveQueue(q);
+        if (res.ok && body.done && body.next) finished = body.next;
+        if (!res.ok && body.status_now && body.status_now !== "started") finished = cfg.debrief;
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  async function runMain() {
+    const total = cfg.trials.length;
+    const answered = new Set(cfg.answered);
+    loadQueue().forEach((x) => answered.add(x.trial_index));
+    cfg.trials.filter((t) => !answered.has(t.index)).forEach((t) => preload(t.src));
+    const pending = flush();
+    for (const trial of cfg.trials) {
+      if (answered.has(trial.index)) continue;
+      if (finished) break;
+      showProgress(answered.size, total);
+      fix(); await sleep(250);
+      const ans = await present(trial.src);
+      fix();
+      const q = loadQueue();
+      q.push({ trial_index: trial.index, response: ans.response, rt_ms: ans.rt_ms });
+      saveQueue(q);
+      answered.add(trial.index);
+      flush();
+    }
+    showProgress(total, total);
+    await pending;
+    while (loadQueue().length > 0 || flushing) {
+      netStatus.textContent = loadQueue().length ? "Saving your answers\u2026" : "";
+      await flush();
+      await sleep(200);
+    }
+    window.location.assign(finished || cfg.debrief);
+  }
+
+  if (cfg.mode === "practice") runPractice(); else runMain();
+})();

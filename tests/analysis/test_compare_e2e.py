@@ -1,0 +1,202 @@
+"""End to end: a stimulus set written by `stimuli`, simulated people with known effects, a model's
+predictions constructed here (tests/analysis/simulate.py), then `python -m analysis.compare` (main)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.compare import main
+from analysis.metrics import HUMANS_POOLED, error_consistency
+from tests.analysis import simulate
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("study")
+    set_dir = simulate.build_set(root / "set")
+    manifest = pd.read_csv(set_dir / "manifest.csv", dtype={"stimulus_id": str, "source_id": str})
+    manifest["catch"] = manifest["catch"].astype(str).str.lower() == "true"
+    simulate.simulate_responses(manifest).to_csv(root / "responses.csv", index=False)
+    simulate.simulate_predictions(manifest).to_csv(root / "predictions.csv", index=False)
+    return {
+        "root": root,
+        "set": set_dir,
+        "responses": root / "responses.csv",
+        "predictions": root / "predictions.csv",
+    }
+
+
+@pytest.fixture(scope="module")
+def run(study: dict[str, Path]) -> dict[str, object]:
+    out = study["root"] / "report"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(
+            [
+                "--responses",
+                str(study["responses"]),
+                "--predictions",
+                str(study["predictions"]),
+                "--stimuli",
+                str(study["set"]),
+                "--out",
+                str(out),
+                "--bootstrap",
+                "100",
+            ]
+        )
+    summary = json.loads((out / "summary.json").read_text())
+    return {
+        "rc": rc,
+        "out": out,
+        "stdout": buf.getvalue(),
+        "summary": summary,
+        "html": (out / "report.html").read_text(),
+    }
+
+
+def _independent_frame(study: dict[str, Path]) -> pd.DataFrame:
+    """Recompute the analysed human trials straight from the files, without the analysis package."""
+    man = pd.read_csv(study["set"] / "manifest.csv", dtype={"stimulus_id": str, "source_id": str})
+    resp = pd.read_csv(study["responses"], dtype={"stimulus_id": str})
+    df = resp.merge(man, on="stimulus_id", suffixes=("", "_m"))
+    df = df[~df["participant"].isin(["p_catchfail", "p_short"])]
+    df = df[(df["rt_ms"] >= 200) & (df["rt_ms"] <= 30000)]
+    df = df[df["catch_m"].astype(str).str.lower() != "true"]
+    df["correct"] = (df["response"] == df["label"]).astype(int)
+    return df
+
+
+def _table(summary: dict, name: str) -> pd.DataFrame:
+    return pd.DataFrame(summary["tables"][name])
+
+
+def test_runs_and_labels_simulated(run: dict) -> None:
+    assert run["rc"] == 0
+    assert "SIMULATED DATA" in run["html"].split("</h1>")[0]
+    assert run["html"].count("data:image/png;base64,") >= 5
+    assert run["summary"]["simulated"] is True
+    assert run["summary"]["title"].startswith("SIMULATED DATA")
+    assert "SIMULATED DATA" in run["stdout"]
+    assert (run["out"] / "tables" / "accuracy.csv").is_file()
+
+
+def test_exclusion_counts(run: dict) -> None:
+    ex = _table(run["summary"], "exclusions").set_index("rule")
+    assert ex.loc["failed catch trials", "participants_excluded"] == 1
+    assert ex.loc["incomplete participants", "participants_excluded"] == 1
+    assert ex.loc["RT outlier trials", "trials_excluded"] == 3  # simulate.py: trial 5 of p00..p02 at 50 ms
+    assert run["summary"]["n_participants_analysed"] == 12
+
+
+def test_accuracy_matches_independent_computation(run: dict, study: dict[str, Path]) -> None:
+    df = _independent_frame(study)
+    acc = _table(run["summary"], "accuracy")
+    hum = acc[acc["agent"] == HUMANS_POOLED].set_index("condition")
+    for cond, g in df.groupby("condition"):
+        assert hum.loc[cond, "accuracy"] == pytest.approx(g["correct"].mean())
+        assert hum.loc[cond, "n"] == len(g)
+    assert f"{hum.loc['regular', 'accuracy']:.3f}" in run["html"]
+    pred = pd.read_csv(study["predictions"], dtype={"stimulus_id": str}).merge(
+        pd.read_csv(study["set"] / "manifest.csv", dtype={"stimulus_id": str}), on="stimulus_id"
+    )
+    pred = pred[pred["catch"].astype(str).str.lower() != "true"]
+    model = acc[acc["agent"] == "netA"].set_index("condition")
+    for cond, g in pred.groupby("condition"):
+        assert model.loc[cond, "accuracy"] == pytest.approx((g["response"] == g["label"]).mean())
+
+
+def test_known_effects_are_found(run: dict) -> None:
+    hvm = _table(run["summary"], "human_vs_model").set_index("condition")
+    assert hvm.loc["negative", "method"].startswith("GEE")
+    assert hvm.loc["negative", "diff"] > 0.4 and hvm.loc["negative", "p_holm"] < 1e-3
+    assert hvm.loc["regular", "p_holm"] > 0.05  # both at 0.95 by construction
+    within = _table(run["summary"], "within_humans").set_index("label")
+    assert within.loc["negative vs regular", "diff"] < -0.08
+    assert within.loc["negative vs regular", "p_holm"] < 1e-3
+    thr = _table(run["summary"], "noise_thresholds").set_index("agent")["threshold_psnr_db"]
+    assert thr[HUMANS_POOLED] == pytest.approx(simulate.HUMAN_THRESHOLD, abs=2.0)
+    assert thr["netA"] == pytest.approx(simulate.MODEL_THRESHOLD, abs=4.0)
+
+
+def test_mcnemar_counts_match_the_predictions(run: dict, study: dict[str, Path]) -> None:
+    man = pd.read_csv(study["set"] / "manifest.csv", dtype={"stimulus_id": str, "source_id": str})
+    pred = pd.read_csv(study["predictions"], dtype={"stimulus_id": str}).merge(man, on="stimulus_id")
+    pred["ok"] = pred["response"] == pred["label"]
+    wide = pred[
+        pred["condition"].isin(["regular", "negative"]) & (pred["catch"].astype(str).str.lower() != "true")
+    ]
+    wide = wide.pivot(index="source_id", columns="condition", values="ok")
+    mc = _table(run["summary"], "within_models_mcnemar").iloc[0]
+    assert mc["a_right_b_wrong"] == int((wide["regular"] & ~wide["negative"]).sum())
+    assert mc["a_wrong_b_right"] == int((~wide["regular"] & wide["negative"]).sum())
+
+
+def test_error_consistency_matches_per_participant_loop(run: dict, study: dict[str, Path]) -> None:
+    df = _independent_frame(study)
+    pred = pd.read_csv(study["predictions"], dtype={"stimulus_id": str})
+    model_right = dict(zip(pred["stimulus_id"], pred["response"], strict=True))
+    man = pd.read_csv(study["set"] / "manifest.csv", dtype={"stimulus_id": str})
+    label = dict(zip(man["stimulus_id"], man["label"], strict=True))
+    kappas = []
+    for _, g in df[df["condition"] == "negative"].groupby("participant"):
+        h = (g["response"] == g["label"]).to_numpy(float)
+        m = np.array([model_right[s] == label[s] for s in g["stimulus_id"]], float)
+        kappas.append(error_consistency(h, m)["kappa"])
+    ec = _table(run["summary"], "error_consistency")
+    row = ec[(ec["comparison"] == "human-model") & (ec["condition"] == "negative")].iloc[0]
+    assert row["kappa"] == pytest.approx(np.mean(kappas))
+    assert row["kappa_ci_low"] <= row["kappa"] <= row["kappa_ci_high"]
+
+
+def test_fri_and_power_sections(run: dict, study: dict[str, Path]) -> None:
+    pairs = _table(run["summary"], "fri_pairs")
+    assert len(pairs) == 10
+    assert (pairs["model_correct_fri"] == 0).all() and (pairs["model_correct_counterpart"] == 1).all()
+    power = _table(run["summary"], "power")
+    assert {"participants_needed", "more_needed"} <= set(power.columns)
+    assert (power.loc[power["basis"] == "target", "difference"] == 0.05).all()
+
+
+def test_markdown_and_not_applicable_sections(
+    study: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A copy of the set whose manifest keeps only regular and negative stimuli: the noise and FRI
+    # sections must say "not applicable", and responses to the removed stimuli must be reported.
+    small = tmp_path / "set"
+    shutil.copytree(study["set"], small)
+    man = pd.read_csv(small / "manifest.csv", dtype=str, keep_default_na=False)
+    man[man["condition"].isin(["regular", "negative"])].to_csv(small / "manifest.csv", index=False)
+    rc = main(
+        [
+            "--responses",
+            str(study["responses"]),
+            "--predictions",
+            str(study["predictions"]),
+            "--stimuli",
+            str(small),
+            "--out",
+            str(tmp_path / "out"),
+            "--format",
+            "md",
+            "--bootstrap",
+            "0",
+        ]
+    )
+    assert rc == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Noise analysis: not applicable" in text
+    assert "FRI pairs: not applicable" in text
+    assert "stimulus ids not in the manifest" in text
+    assert "SIMULATED DATA" in text
+    assert list((tmp_path / "out" / "figures").glob("*.png"))
+    assert "input problem" in capsys.readouterr().out

@@ -1,0 +1,136 @@
+"""CLI: train -> predict round trip on a tiny budget, FRI export, and one-line user errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stimuli
+from model_eval import predict_stimulus_set
+from model_eval.cli import main
+from model_eval.predict import PREDICTION_COLUMNS
+
+N_CLASSES = 43
+
+
+def _stimulus_set(out, n_classes: int | None = None, n_per_class: int = 1):
+    """A small regular + negative set written through stimuli's public writer."""
+    src = stimuli.get_source("synthetic", split="test", n_per_class=n_per_class, seed=3)
+    classes = list(src.classes) if n_classes is None else list(src.classes)[:n_classes]
+    keep = [i for i in range(len(src)) if int(src.labels[i]) < len(classes)]
+    images = src.images(keep)
+    rows, imgs = [], []
+    for i, img in zip(keep, images, strict=True):
+        label = int(src.labels[i])
+        for cond, im in (("regular", img), ("negative", 1.0 - img)):
+            rows.append({"source_id": f"s{i}", "label": label, "family": "regular" if cond == "regular"
+                         else "negative", "condition": cond, "catch": False})
+            imgs.append(im)
+    legend = {c.id: src.legend_image(c.id) for c in classes}
+    return stimuli.write_stimulus_set(out, rows, imgs, classes, legend, name="t", seed=1, source="synthetic",
+                                      progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    rc = main(["train", "--arch", "mvgg5", "--out", str(out), "--n-per-class", "3", "--epochs", "1",
+               "--batch-size", "32", "--tag", "tiny", "--no-progress", "--device", "cpu"])
+    assert rc == 0
+    return out
+
+
+def test_train_then_predict_round_trip(tiny_checkpoint, tmp_path, capsys):
+    set_dir = _stimulus_set(tmp_path / "set")
+    out = tmp_path / "pred.csv"
+    capsys.readouterr()
+    rc = main(["predict", "--model", str(tiny_checkpoint), str(tiny_checkpoint), "--name", "a", "b",
+               "--stimuli", str(set_dir), "--out", str(out), "--no-progress"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "negative" in printed and "regular" in printed  # the accuracy table
+    df = pd.read_csv(out)
+    assert tuple(df.columns) == PREDICTION_COLUMNS
+    manifest = stimuli.load_stimulus_set(set_dir).manifest
+    assert len(df) == 2 * len(manifest)
+    assert set(df["model"]) == {"a", "b"}
+    # both names are the same network: identical answers; confidences are probabilities
+    a, b = df[df.model == "a"].reset_index(drop=True), df[df.model == "b"].reset_index(drop=True)
+    assert (a["response"] == b["response"]).all()
+    assert ((df["confidence"] > 0) & (df["confidence"] <= 1)).all()
+    assert (df["confidence"] >= df["prob_true"] - 1e-9).all()
+    assert (df["response"] == df["top1"]).all()
+    # the public function gives the same frame, with the checkpoint's stable name
+    api = predict_stimulus_set([tiny_checkpoint], set_dir, progress=False)
+    assert set(api["model"]) == {"mvgg5-tiny"}
+    assert np.array_equal(api["response"].to_numpy(), a["response"].to_numpy())
+
+
+def test_resume_of_a_finished_run_keeps_the_checkpoint(tiny_checkpoint, tmp_path):
+    import shutil
+
+    import torch
+
+    copy = tmp_path / "copy.pt"
+    shutil.copy(tiny_checkpoint, copy)
+    before = torch.load(copy, weights_only=True)["members"][0]
+    assert main(["train", "--arch", "mvgg5", "--out", str(copy), "--n-per-class", "3", "--epochs", "1",
+                 "--batch-size", "32", "--tag", "tiny", "--no-progress", "--resume"]) == 0
+    after = torch.load(copy, weights_only=True)["members"][0]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_unknown_model_name_is_one_line_on_stderr(tmp_path, capsys):
+    rc = main(["train", "--arch", "nope", "--out", str(tmp_path / "x.pt"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert err.count("\n") == 1 and "unknown model 'nope'" in err
+
+
+def test_checkpoint_for_another_class_count_is_refused(tiny_checkpoint, tmp_path, capsys):
+    set_dir = _stimulus_set(tmp_path / "five", n_classes=5)
+    rc = main(["predict", "--model", str(tiny_checkpoint), "--stimuli", str(set_dir), "--out",
+               str(tmp_path / "p.csv"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0 and err.count("\n") == 1
+    assert "43 classes" in err and "has 5" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_invalid_stimulus_set_is_refused(tiny_checkpoint, tmp_path, capsys):
+    set_dir = _stimulus_set(tmp_path / "bad", n_classes=3)
+    manifest = set_dir / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace("regular", "regulax", 1))  # breaks the content hash
+    assert stimuli.validate_stimulus_set(set_dir)  # the set is really invalid
+    rc = main(["predict", "--model", str(tiny_checkpoint), "--stimuli", str(set_dir), "--out",
+               str(tmp_path / "p.csv"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0 and err.count("\n") == 1 and "invalid" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_fri_writes_maps_and_exports_a_valid_stimulus_set(tiny_checkpoint, tmp_path, capsys):
+    out, export = tmp_path / "fri", tmp_path / "fri_set"
+    rc = main(["fri", "--model", str(tiny_checkpoint), "--n-images", "2", "--image-size", "32",
+               "--ratios", "0.7", "0.8", "--out", str(out), "--export", str(export), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    assert "loose_shift" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("fri_maps_*")) == ["fri_maps_000.npz", "fri_maps_000.png",
+                                                             "fri_maps_001.npz", "fri_maps_001.png"]
+    maps = np.load(out / "fri_maps_000.npz")
+    side = int(maps["sides"][0])
+    assert maps[f"s{side}_correct"].shape == (32 - side + 1, 32 - side + 1)
+    assert stimuli.validate_stimulus_set(export) == []
+    m = stimuli.load_stimulus_set(export).manifest
+    assert set(m["family"]) == {"fri"} and set(m["condition"]) == {"fri", "fri_counterpart"}
+    assert (m.groupby("pair_id").size() == 2).all()
+    assert set(m["model"]) == {"mvgg5-tiny"}
+
+
+@pytest.mark.parametrize("command", ["models", "train", "predict", "fri", "noise", "min-noise"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage" in capsys.readouterr().out

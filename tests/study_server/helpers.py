@@ -1,0 +1,32 @@
+"""Small helpers that walk a participant through the pages with Flask's test client."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from study_server.models import Participant, Stimulus, db
+
+
+def enter(client, slug: str = "tiny", query: str = "") -> str:
+    """Follow the study link; return the new participant's public id."""
+    resp = client.get(f"/s/{slug}/{query}")
+    assert resp.status_code == 302, resp.data
+    location = resp.headers["Location"]
+    assert "/p/" in location
+    return location.split("/p/")[1].split("/")[0]
+
+
+def start(client, pid: str) -> None:
+    assert client.post(f"/p/{pid}/consent", data={"agree": "yes"}).status_code == 302
+    assert client.post(f"/p/{pid}/start").status_code == 302
+
+
+def trial_labels(app, pid: str) -> list[tuple[str, int, bool]]:
+    """(stimulus_id, true label, catch) per trial index, read from the database (the test's oracle)."""
+    with app.app_context():
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        stims = {
+            s.stimulus_id: s
+            for s in db.session.scalars(select(Stimulus).where(Stimulus.study_id == p.study_id))
+        }
+        return [(sid, stims[sid].label, stims[sid].catch) for sid in p.trial_order]

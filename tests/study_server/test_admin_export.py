@@ -1,0 +1,151 @@
+"""Admin login, dashboard numbers, exports in the responses contract, and CSRF on forms."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from study_server import create_app
+from study_server.admin import create_admin
+from study_server.export import COLUMNS, ExportError, responses_frame
+from study_server.models import Participant, db
+
+from .conftest import SECRET
+from .helpers import enter, start, trial_labels
+
+
+@pytest.fixture
+def finished(app, client):
+    """Two participants: one answers all 6 trials (the first main trial wrong), one answers 2."""
+    pids = []
+    for n_answer in (6, 2):
+        c = app.test_client()
+        pid = enter(c)
+        start(c, pid)
+        trials = trial_labels(app, pid)
+        first_main = next(i for i, t in enumerate(trials) if not t[2])
+        for i in range(n_answer):
+            label = trials[i][1]
+            if i == first_main and n_answer == 6:
+                label = next(x for x in (13, 14, 17) if x != label)
+            r = c.post(
+                f"/api/p/{pid}/responses",
+                json={"trial_index": i, "response": label, "rt_ms": 100.0 * (i + 1)},
+            )
+            assert r.status_code == 201
+        pids.append(pid)
+    with app.app_context():
+        create_admin("ada", "correct horse battery")
+    return pids
+
+
+def login(client, password="correct horse battery"):
+    return client.post("/admin/login", data={"username": "ada", "password": password})
+
+
+def test_admin_pages_and_exports_need_login(app, client, finished):
+    for url in (
+        "/admin/",
+        "/admin/study/tiny",
+        "/admin/study/tiny/responses.csv",
+        "/admin/study/tiny/responses.json",
+    ):
+        resp = client.get(url)
+        assert resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
+    assert login(client, "wrong password").status_code == 401
+    assert client.get("/admin/").status_code == 302
+    assert login(client).status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_dashboard_and_export(app, client, finished):
+    login(client)
+    page = client.get("/admin/study/tiny").get_data(as_text=True)
+    assert "completed</td><td>1" in page and "started</td><td>1" in page
+    resp = client.get("/admin/study/tiny/responses.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert tuple(rows[0].keys()) == COLUMNS
+    assert len(rows) == 8
+    with app.app_context():
+        ids = {p.public_id for p in db.session.scalars(select(Participant))}
+    # pseudonym = HMAC-SHA256(secret, public id), computed here independently with hmac
+    expected = {
+        "p_" + hmac.new(SECRET.encode(), pid.encode(), hashlib.sha256).hexdigest()[:16] for pid in ids
+    }
+    assert {r["participant"] for r in rows} == expected
+    assert not any(pid in resp.get_data(as_text=True) for pid in ids)
+    assert {r["catch"] for r in rows} <= {"true", "false"} and {r["simulated"] for r in rows} == {"false"}
+    assert all(r["created_at"].endswith("Z") for r in rows)
+    assert all(r["study"] == "tiny" and r["recruiter"] == "link" for r in rows)
+    js = client.get("/admin/study/tiny/responses.json").json
+    assert len(js) == 8 and set(js[0]) == set(COLUMNS)
+    # the public read-only function gives the same table
+    frame = responses_frame(app.config["DATABASE_URL"], "tiny", secret_key=SECRET)
+    assert list(frame.columns) == list(COLUMNS)
+    csv_frame = pd.read_csv(io.StringIO(resp.get_data(as_text=True)))
+    assert sorted(frame["participant"]) == sorted(csv_frame["participant"])
+    assert frame["rt_ms"].tolist() == csv_frame["rt_ms"].tolist()
+
+
+def test_dashboard_accuracy_per_condition(app, client, finished):
+    """Accuracy recomputed here from the rows the fixture wrote (one main trial answered wrong)."""
+    from study_server.admin import study_summary
+    from study_server.models import Study
+
+    with app.app_context():
+        study = db.session.scalars(select(Study)).one()
+        s = study_summary(study)
+        by = {c["condition"]: c for c in s["conditions"]}
+        assert sum(c["n"] for c in s["conditions"]) == 8
+        assert sum(c["n"] - c["correct"] for c in s["conditions"]) == 1
+        assert by["catch"]["accuracy"] == 1.0
+        assert s["by_status"] == {"completed": 1, "started": 1}
+        assert s["median_rt"] == pytest.approx(
+            float(pd.Series([100, 200, 300, 400, 500, 600, 100, 200]).median())
+        )
+
+
+def test_responses_frame_needs_a_secret(app, monkeypatch):
+    monkeypatch.delenv("STUDY_SECRET_KEY", raising=False)
+    with pytest.raises(ExportError, match="STUDY_SECRET_KEY"):
+        responses_frame(app.config["DATABASE_URL"])
+    monkeypatch.setenv("STUDY_SECRET_KEY", SECRET)
+    assert list(responses_frame(app.config["DATABASE_URL"]).columns) == list(COLUMNS)
+    with pytest.raises(ExportError, match="unknown study"):
+        responses_frame(app.config["DATABASE_URL"], "nope")
+
+
+def test_csrf_on_forms_but_not_on_the_api(tmp_path, small_set, database_url):
+    from study_server.cli import upgrade_database
+    from study_server.importer import import_stimulus_set
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET,
+            "INSTANCE_PATH": str(tmp_path / "i"),
+        }
+    )
+    upgrade_database(database_url)
+    with app.app_context():
+        import_stimulus_set(db.session, small_set, slug="tiny")
+    client = app.test_client()
+    assert client.post("/admin/login", data={"username": "x", "password": "y"}).status_code == 400
+    pid = enter(client)
+    assert client.post(f"/p/{pid}/consent", data={"agree": "yes"}).status_code == 400
+    page = client.get(f"/p/{pid}/consent").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post(f"/p/{pid}/consent", data={"agree": "yes", "csrf_token": token}).status_code == 302
+    api = client.post(f"/api/p/{pid}/responses", json={"trial_index": 0, "response": 13, "rt_ms": 1})
+    assert api.status_code == 409  # reached the API (not started yet), no CSRF 400
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -1,0 +1,210 @@
+"""A real headless Chromium takes the study against a real server (subprocess), end to end.
+
+Screenshots of the consent, instructions, trial and debrief pages land in the artifact folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+import stimuli
+from study_server import create_app
+from study_server.cli import upgrade_database
+from study_server.importer import import_stimulus_set
+from study_server.models import Participant, Response, db
+
+from .conftest import SECRET
+from .live_server import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def build_43_class_set(out: Path) -> Path:
+    """Three sources in two conditions, but the full 43-class legend: the layout case."""
+    src = stimuli.get_source("synthetic", split="test", n_per_class=1, seed=1)
+    rows, images = [], []
+    for k in range(3):
+        img, label = src[k * 7]
+        for condition, pixels in (("regular", img), ("negative", 1.0 - img)):
+            rows.append({"source_id": f"s{k}", "label": label, "family": condition, "condition": condition})
+            images.append(np.asarray(pixels, dtype=np.float32))
+    legend = {c.id: src.legend_image(c.id) for c in src.classes}
+    return stimuli.write_stimulus_set(
+        out, rows, images, src.classes, legend, name="signs43", seed=3, source="synthetic"
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path, small_set: Path):
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(tmp_path / "inst")})
+    upgrade_database(url)
+    with app.app_context():
+        import_stimulus_set(db.session, small_set, slug="tiny", config={"practice_trials": 2})
+        import_stimulus_set(
+            db.session,
+            build_43_class_set(tmp_path / "s43"),
+            slug="signs43",
+            config={"practice_trials": 0, "presentation_ms": 200},
+        )
+        db.session.remove()
+    srv = LiveServer(url, SECRET, tmp_path / "inst", tmp_path / "server.log")
+    srv.start()
+    srv.app = app
+    yield srv
+    srv.kill()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def oracle(app, pid: str) -> tuple[list[int], list[str]]:
+    """True labels per trial index and the stimulus ids, from the database."""
+    from study_server.models import Stimulus
+
+    with app.app_context():
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        stims = {
+            s.stimulus_id: s.label
+            for s in db.session.scalars(select(Stimulus).where(Stimulus.study_id == p.study_id))
+        }
+        out = [stims[sid] for sid in p.trial_order], list(p.trial_order)
+        db.session.remove()
+        return out
+
+
+def stored(app, pid: str) -> list[Response]:
+    with app.app_context():
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        rows = list(
+            db.session.scalars(
+                select(Response).where(Response.participant_id == p.id).order_by(Response.trial_index)
+            )
+        )
+        db.session.expunge_all()
+        db.session.remove()
+        return rows
+
+
+def consent_and_instructions(page, base: str, slug: str, shots: Path | None = None) -> str:
+    page.goto(f"{base}/s/{slug}/")
+    page.wait_for_selector("#consent-submit")
+    if shots:
+        page.screenshot(path=str(shots / "consent.png"))
+    page.check("#agree")
+    page.click("#consent-submit")
+    page.wait_for_url("**/instructions")
+    pid = page.url.split("/p/")[1].split("/")[0]
+    return pid
+
+
+def answer(page, class_id: int) -> None:
+    page.wait_for_selector(".legend-button:not([disabled])")
+    page.click(f".legend-button[data-class='{class_id}']")
+
+
+def test_whole_session_in_chromium(browser, server, artifact_dir):
+    shots = Path(artifact_dir)
+    page = browser.new_page(viewport=VIEWPORT)
+    pid = consent_and_instructions(page, server.url, "tiny", shots)
+    names = page.locator(".legend-static .legend-item span").all_inner_texts()
+    assert sorted(names) == ["No entry", "Stop", "Yield"]
+    page.screenshot(path=str(shots / "instructions.png"))
+    page.click("#to-practice")
+    page.wait_for_url("**/practice")
+    practice = json.loads(page.locator("#runner-config").inner_text())["trials"]
+    for item in practice:  # practice gives feedback
+        answer(page, item["answer"])
+        page.wait_for_selector("#feedback.ok")
+    page.click("#start-main")
+    page.wait_for_url("**/trials")
+    labels, sids = oracle(server.app, pid)
+    html = page.content()
+    assert "negative" not in html and "regular" not in html  # no condition names in the DOM
+    for i, label in enumerate(labels):
+        page.wait_for_selector(".legend-button:not([disabled])")
+        if i == 0:
+            page.screenshot(path=str(shots / "trial.png"))
+        if i == 1:  # keyboard: type to filter, Enter chooses the only class left
+            name = {13: "yield", 14: "stop", 17: "no entry"}[label]
+            page.keyboard.type(name)
+            page.keyboard.press("Enter")
+        else:
+            answer(page, label)
+    page.wait_for_url("**/debrief")
+    code = page.locator("#completion-code").inner_text()
+    page.screenshot(path=str(shots / "debrief.png"))
+    rows = stored(server.app, pid)
+    assert [r.trial_index for r in rows] == list(range(len(labels)))
+    assert [r.stimulus_id for r in rows] == sids
+    assert [r.response for r in rows] == labels
+    assert all(r.correct for r in rows)
+    assert all(r.rt_ms is not None and 5 < r.rt_ms < 30_000 for r in rows), [r.rt_ms for r in rows]
+    with server.app.app_context():
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        assert p.status == "completed" and p.completion_code == code
+        db.session.remove()
+
+    # the 43-class legend fits a 1366x768 laptop screen without scrolling
+    page43 = browser.new_page(viewport=VIEWPORT)
+    consent_and_instructions(page43, server.url, "signs43")
+    page43.click("#start-main")
+    page43.wait_for_selector(".legend-button:not([disabled])")
+    assert page43.locator(".legend-button").count() == 43
+    page43.screenshot(path=str(shots / "trial_43_classes.png"))
+    # fixed presentation time: after 200 ms the image is replaced by a noise mask
+    page43.wait_for_selector("#stimulus-box canvas", timeout=5000)
+    assert page43.locator("#stimulus-box img").count() == 0
+    scroll_h = page43.evaluate("document.documentElement.scrollHeight")
+    assert scroll_h <= VIEWPORT["height"], scroll_h
+    page43.close()
+    page.close()
+
+
+def test_reload_and_server_crash_lose_nothing(browser, server):
+    page = browser.new_page(viewport=VIEWPORT)
+    pid = consent_and_instructions(page, server.url, "tiny")
+    page.click("#to-practice")
+    page.wait_for_url("**/practice")
+    for item in json.loads(page.locator("#runner-config").inner_text())["trials"]:
+        answer(page, item["answer"])
+        page.wait_for_selector("#feedback:not(:empty)")
+    page.click("#start-main")
+    page.wait_for_url("**/trials")
+    labels, _ = oracle(server.app, pid)
+    answer(page, labels[0])
+    answer(page, labels[1])
+    page.wait_for_function(f"localStorage.getItem('study-queue-{pid}') === '[]'")
+    page.reload()  # resumes at the first unanswered trial
+    page.wait_for_selector(".legend-button:not([disabled])")
+    assert page.locator("#progress-text").inner_text() == f"Image 3 of {len(labels)}"
+    answer(page, labels[2])
+    page.wait_for_function(f"localStorage.getItem('study-queue-{pid}') === '[]'")
+    server.kill()  # the server dies mid-study
+    answer(page, labels[3])
+    page.wait_for_selector("#net-status:not(:empty)")
+    answer(page, labels[4])
+    queued = json.loads(page.evaluate(f"localStorage.getItem('study-queue-{pid}')"))
+    assert [q["trial_index"] for q in queued] == [3, 4]
+    server.start()  # same port, same database
+    answer(page, labels[5])
+    page.wait_for_url("**/debrief", timeout=30_000)
+    rows = stored(server.app, pid)
+    assert [r.trial_index for r in rows] == list(range(len(labels)))  # nothing lost, nothing twice
+    assert [r.response for r in rows] == labels
+    assert going_back_changes_nothing(page, server.url, pid)
+    page.close()
+
+
+def going_back_changes_nothing(page, base: str, pid: str) -> bool:
+    """Re-entering the study link or the trial page after finishing leads to the debrief, not a new list."""
+    page.goto(f"{base}/s/tiny/")
+    page.wait_for_url("**/debrief")
+    page.goto(f"{base}/p/{pid}/trials")
+    return page.url.endswith("/debrief")

@@ -1,0 +1,83 @@
+"""Latin-square trial lists and race-safe assignment to the least-filled list."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from sqlalchemy import select
+
+from study_server.lists import StimulusRow, allocate_participant, latin_square_lists, participant_order
+from study_server.models import Participant, Stimulus, Study, TrialList, db
+
+
+def test_latin_square_gives_each_source_once_and_rotates_conditions():
+    conds = ["a", "b", "c"]
+    rows = [StimulusRow(f"{s}-{c}", f"src{s}", c, False) for s in range(6) for c in conds]
+    rows += [StimulusRow("catch-1", "x", "regular", True)]
+    conditions, lists = latin_square_lists(rows)
+    assert conditions == ["a", "b", "c"]
+    assert len(lists) == 3
+    for j, ids in enumerate(lists):
+        main = [sid for sid in ids if not sid.startswith("catch")]
+        assert [sid.split("-")[0] for sid in main] == [str(i) for i in range(6)]  # each source exactly once
+        # hand rule from the issue: list j gives source i condition (i + j) mod K
+        assert [sid.split("-")[1] for sid in main] == [conds[(i + j) % 3] for i in range(6)]
+        assert ids[-1] == "catch-1"  # catch trials in every list
+    # across the K lists every (source, condition) pair appears exactly once
+    assert Counter(sid for ids in lists for sid in ids if "catch" not in sid) == Counter(
+        r.stimulus_id for r in rows[:-1]
+    )
+
+
+def test_participant_order_is_a_seeded_permutation():
+    ids = [f"s{i}" for i in range(20)]
+    a, b, c = participant_order(ids, 1), participant_order(ids, 1), participant_order(ids, 2)
+    assert a == b and a != c and sorted(a) == sorted(ids)
+
+
+def test_imported_lists_match_the_square(app):
+    with app.app_context():
+        study = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
+        stims = {
+            s.stimulus_id: s
+            for s in db.session.scalars(select(Stimulus).where(Stimulus.study_id == study.id))
+        }
+        assert study.conditions == ["negative", "regular"]
+        for tl in study.lists:
+            main = [stims[sid] for sid in tl.stimulus_ids if not stims[sid].catch]
+            assert sorted(s.source_id for s in main) == ["src0", "src1", "src2", "src3"]
+            for s in main:
+                i = int(s.source_id[3:])
+                assert s.condition == study.conditions[(i + tl.index) % 2]
+            assert sum(stims[sid].catch for sid in tl.stimulus_ids) == 2
+
+
+def test_concurrent_arrivals_fill_lists_evenly(app):
+    """Eight threads allocate at the same moment: the two lists end with exactly 4 each."""
+    n = 8
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def arrive() -> None:
+        try:
+            with app.app_context():
+                study = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
+                barrier.wait(timeout=30)
+                allocate_participant(db.session, study, recruiter="link")
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=arrive) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    with app.app_context():
+        lists = db.session.scalars(select(TrialList).order_by(TrialList.index)).all()
+        actual = Counter(db.session.scalars(select(Participant.list_id)).all())
+        assert [tl.n_assigned for tl in lists] == [4, 4]
+        assert [actual[tl.id] for tl in lists] == [4, 4]
+        db.session.remove()
