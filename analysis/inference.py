@@ -51,6 +51,10 @@ class ContrastResult:
         return {k: v for k, v in self.__dict__.items() if k != "result"} | {"notes": "; ".join(self.notes)}
 
 
+# Below this many clusters the sandwich variance is degenerate (one cluster gives SE = 0).
+MIN_CLUSTERS = 5
+
+
 def _fit_gee(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[object | None, list[str]]:
     """GEE logit(correct) ~ 1 + x, exchangeable within groups; warnings become notes, not errors."""
     notes: list[str] = []
@@ -70,7 +74,9 @@ def _fit_gee(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[object |
             notes.append(f"GEE failed ({type(exc).__name__}: {exc})")
             res = None
     for w in caught:
-        notes.append(f"{w.category.__name__}: {str(w.message).splitlines()[0]}")
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        if text not in notes:
+            notes.append(text)
     if res is not None and not np.all(np.isfinite(np.asarray(res.bse))):
         notes.append("GEE standard errors not finite")
         res = None
@@ -92,8 +98,9 @@ def binary_contrast(
 ) -> ContrastResult:
     """Compare proportion correct of b against a with a clustered GEE (b coded 1).
 
-    When a group is all right or all wrong (perfect separation) the logit is not estimable; then
-    we fall back to Fisher's exact test on pooled counts and say so in the notes (it ignores clustering).
+    When a group is all right or all wrong (perfect separation) the logit is not estimable, and with
+    fewer than MIN_CLUSTERS clusters the robust variance is degenerate; then we fall back to Fisher's
+    exact test on pooled counts and say so in the notes (it ignores clustering).
     """
     y_a, y_b = np.asarray(y_a, float), np.asarray(y_b, float)
     acc_a, acc_b = float(y_a.mean()) if len(y_a) else np.nan, float(y_b.mean()) if len(y_b) else np.nan
@@ -120,11 +127,21 @@ def binary_contrast(
             **base,
         )
     notes: list[str] = []
-    if not _separated(y_a, y_b):
+    g = np.concatenate([np.asarray(groups_a).astype(str), np.asarray(groups_b).astype(str)])
+    n_clusters = len(np.unique(g))
+    if _separated(y_a, y_b):
+        notes.append("perfect separation (a group is all correct or all wrong): logit GEE not estimable")
+    elif n_clusters < MIN_CLUSTERS:
+        notes.append(
+            f"only {n_clusters} clusters: the robust (sandwich) variance needs at least {MIN_CLUSTERS}"
+        )
+    else:
+        if n_clusters < 20:
+            notes.append(f"{n_clusters} clusters: robust standard errors may be anti-conservative")
         y = np.concatenate([y_a, y_b])
         x = np.concatenate([np.zeros(len(y_a)), np.ones(len(y_b))])
-        g = np.concatenate([np.asarray(groups_a).astype(str), np.asarray(groups_b).astype(str)])
-        res, notes = _fit_gee(y, x, g)
+        res, fit_notes = _fit_gee(y, x, g)
+        notes += fit_notes
         if res is not None:
             beta, se = float(res.params[1]), float(res.bse[1])
             icc = float(getattr(res.model.cov_struct, "dep_params", np.nan))
@@ -140,8 +157,6 @@ def binary_contrast(
                 result=res,
                 **base,
             )
-    else:
-        notes.append("perfect separation (a group is all correct or all wrong): logit GEE not estimable")
     table = np.array([[y_b.sum(), len(y_b) - y_b.sum()], [y_a.sum(), len(y_a) - y_a.sum()]])
     odds, p = stats.fisher_exact(table)
     notes.append(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 HUMANS_POOLED = "humans (pooled)"
 
@@ -13,7 +14,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     """Wilson score interval: keeps coverage near nominal even at p near 0 or 1 (Newcombe 1998)."""
     if n <= 0:
         return (float("nan"), float("nan"))
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)  # scipy.stats.norm.ppf is ~100x slower per call
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -72,13 +73,16 @@ def correctness_matrix(trials: pd.DataFrame, agents: list[str], stimulus_ids: li
 def _pair_stats(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Vectorised consistency for all pairs of rows of a (n_a x S) and b (n_b x S); NaN = unseen.
 
-    weights (S,) are bootstrap multiplicities of the stimuli; matching is by column, i.e. by stimulus_id.
+    Matching is by column, i.e. by stimulus_id. weights are bootstrap multiplicities of the
+    stimuli: shape (S,) gives (n_a, n_b) arrays, shape (B, S) gives (B, n_a, n_b) for B resamples.
     """
-    w = np.ones(a.shape[1]) if weights is None else weights
+    w = np.ones(a.shape[1]) if weights is None else np.asarray(weights, float)
     seen_a = (~np.isnan(a)).astype(float)
     seen_b = (~np.isnan(b)).astype(float)
     right_a = np.nan_to_num(a)
     right_b = np.nan_to_num(b)
+    if w.ndim == 2:
+        w = w[:, None, :]
     n = (seen_a * w) @ seen_b.T
     both_right = (right_a * w) @ right_b.T
     a_right = (right_a * w) @ seen_b.T
@@ -220,6 +224,31 @@ def error_consistency_table(
     return pd.DataFrame(summary_rows), pd.DataFrame(pair_rows)
 
 
+def _boot_kappas(
+    A: np.ndarray, B: np.ndarray, mask: np.ndarray, rng: np.random.Generator, n_boot: int, min_shared: int
+) -> np.ndarray:
+    """Mean kappa over the masked pairs for each bootstrap resample of the stimuli (batched)."""
+    if n_boot <= 0:
+        return np.array([])
+    rows_a = np.flatnonzero(mask.any(axis=1))
+    rows_b = np.flatnonzero(mask.any(axis=0))
+    A, B, mask = A[rows_a], B[rows_b], mask[np.ix_(rows_a, rows_b)]
+    n_stim = A.shape[1]
+    weights = np.stack(
+        [np.bincount(rng.integers(0, n_stim, n_stim), minlength=n_stim) for _ in range(n_boot)]
+    ).astype(float)
+    chunk = max(1, int(4e6 // max(1, max(len(A), len(B)) * n_stim)))
+    out = []
+    for start in range(0, n_boot, chunk):
+        st = _pair_stats(A, B, weights[start : start + chunk])
+        ok = mask[None] & (st["n"] >= min_shared) & np.isfinite(st["kappa"])
+        counts = ok.sum(axis=(1, 2))
+        sums = np.where(ok, st["kappa"], 0.0).sum(axis=(1, 2))
+        out.append(np.divide(sums, counts, out=np.full(len(sums), np.nan), where=counts > 0))
+    res = np.concatenate(out) if out else np.array([])
+    return res[np.isfinite(res)]
+
+
 def _with_boot(
     kind: str,
     a: str,
@@ -234,13 +263,7 @@ def _with_boot(
     min_shared: int,
 ) -> dict[str, object]:
     est = _group_means(st, mask, min_shared)
-    boots = []
-    n_stim = A.shape[1]
-    for _ in range(n_boot if est["n_pairs"] else 0):
-        w = np.bincount(rng.integers(0, n_stim, n_stim), minlength=n_stim).astype(float)
-        b_est = _group_means(_pair_stats(A, B, w), mask, min_shared)["kappa"]
-        if np.isfinite(b_est):
-            boots.append(b_est)
+    boots = _boot_kappas(A, B, mask, rng, n_boot, min_shared) if est["n_pairs"] else np.array([])
     lo, hi = np.percentile(boots, [2.5, 97.5]) if len(boots) >= 20 else (np.nan, np.nan)
     return {
         "comparison": kind,

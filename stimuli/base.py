@@ -58,13 +58,21 @@ class ImageSource(ABC):
         return np.flatnonzero(self.labels == class_id)
 
     def legend_image(self, class_id: int) -> np.ndarray:
-        """One clear representative image of the class: by default the sharpest of its first 50 images."""
+        """One clear representative image of the class, picked among its first 50 images as the best
+        combined rank of sharpness (variance of the Laplacian) and typicality (closeness to the class
+        mean)."""
         idx = self.indices_of_class(class_id)
         if idx.size == 0:
             raise ValueError(f"{self.name} has no image of class {class_id}")
-        candidates = idx[:50]
-        scores = [sharpness(self[int(i)][0]) for i in candidates]
-        return self[int(candidates[int(np.argmax(scores))])][0]
+        imgs = [self[int(i)][0] for i in idx[:50]]
+        sharp = np.array([sharpness(im) for im in imgs])
+        if len({im.shape for im in imgs}) == 1:
+            stack = np.stack(imgs).reshape(len(imgs), -1)
+            typical = -np.linalg.norm(stack - stack.mean(axis=0), axis=1)
+        else:  # native-size images cannot be averaged: sharpness alone
+            typical = np.zeros(len(imgs))
+        score = np.argsort(np.argsort(sharp)) + np.argsort(np.argsort(typical))
+        return imgs[int(np.argmax(score))]
 
 
 def sharpness(img: np.ndarray) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable
 from functools import wraps
@@ -23,7 +24,7 @@ from flask import (
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from study_server.export import frame_from_session, to_csv, to_json
+from study_server.export import frame_from_session, participant_records, to_csv, to_json
 from study_server.models import AdminUser, Participant, Stimulus, Study, TrialList, db
 from study_server.models import Response as TrialResponse
 
@@ -166,6 +167,18 @@ def _study(slug: str) -> Study:
 def study_dashboard(slug: str) -> str:
     study = _study(slug)
     return render_template("admin/study.html", study=study, s=study_summary(study))
+
+
+@bp.get("/study/<slug>/participants.json")
+@login_required
+def export_participants(slug: str) -> Response:
+    study = _study(slug)
+    body = json.dumps(participant_records(db.session, current_app.config["SECRET_KEY"], study.slug), indent=1)
+    resp = make_response(body)
+    resp.headers["Content-Type"] = "application/json"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{study.slug}-participants.json"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.get("/study/<slug>/responses.<fmt>")

@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from study_server.db import write_lock
 from study_server.models import Participant, Stimulus, db
 from study_server.models import Response as TrialResponse
 from study_server.status import set_status
@@ -40,6 +41,13 @@ def json_error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 def _api_error(exc: ApiError) -> tuple[Response, int]:
     db.session.rollback()
     return json_error(exc.status, exc.message, **exc.extra)
+
+
+@bp.errorhandler(OperationalError)
+def _db_busy(exc: OperationalError) -> tuple[Response, int]:
+    """The database is unreachable or busy: 503, so the page keeps the answer and retries."""
+    db.session.rollback()
+    return json_error(503, "the database is busy; please retry")
 
 
 @bp.errorhandler(HTTPException)
@@ -82,8 +90,11 @@ def _int_field(data: dict[str, Any], name: str, *, required: bool) -> int | None
     return value
 
 
-def _participant(public_id: str) -> Participant:
-    p = db.session.scalars(select(Participant).where(Participant.public_id == public_id)).one_or_none()
+def _participant(public_id: str, *, lock: bool = False) -> Participant:
+    query = select(Participant).where(Participant.public_id == public_id)
+    if lock:  # PostgreSQL: serialise one participant's writes so completion is counted exactly once
+        query = query.with_for_update().execution_options(populate_existing=True)
+    p = db.session.scalars(query).one_or_none()
     if p is None:
         raise ApiError(404, "unknown participant")
     return p
@@ -137,7 +148,14 @@ def _after_store(p: Participant) -> None:
 def post_response(public_id: str) -> tuple[Response, int]:
     """Store one trial's answer; a replay returns the stored row (200), a different answer is a 409."""
     data = _body()
-    p = _participant(public_id)
+    with write_lock(db.session):  # SQLite: BEGIN IMMEDIATE, so read-then-write never hits a stale snapshot
+        result = _store(public_id, data)
+    db.session.rollback()  # end any read-only transaction (a replay) now, releasing the write lock
+    return result
+
+
+def _store(public_id: str, data: dict[str, Any]) -> tuple[Response, int]:
+    p = _participant(public_id, lock=True)
     unknown = set(data) - {"trial_index", "response", "rt_ms", "stimulus_id"}
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="study_server", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create or upgrade the database schema (alembic upgrade head)")
-    imp = sub.add_parser("import-stimuli", help="validate a stimulus set and create/update a study from it")
+    imp = sub.add_parser(
+        "import-stimuli",
+        aliases=["create-study"],
+        help="validate a stimulus set and create/update a study from it (alias: create-study)",
+    )
     imp.add_argument("stimulus_dir", help="stimulus set directory (manifest.csv, stimulus_set.json, ...)")
     imp.add_argument("--slug", required=True, help="the study's URL name, e.g. negative-2026")
     imp.add_argument("--name", help="display name (default: the stimulus set's name)")
@@ -60,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="create or reset an admin user; the password comes from env STUDY_ADMIN_PASSWORD or a prompt",
     )
     adm.add_argument("username")
+    ab = sub.add_parser(
+        "mark-abandoned",
+        help="mark participants idle for longer than --hours as abandoned (frees their slot)",
+    )
+    ab.add_argument("--study", required=True, help="study slug")
+    ab.add_argument("--hours", type=float, default=24.0, help="idle time since the last status change")
     exp = sub.add_parser("export", help="write responses as CSV and JSON (participants pseudonymised)")
     exp.add_argument("--study", help="study slug (default: all studies)")
     exp.add_argument("--out", required=True, help="output directory")
@@ -99,7 +109,7 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
     """Parse argv and run the command inside `app`'s context."""
     args = build_parser().parse_args(argv)
     from study_server.admin import create_admin
-    from study_server.export import ExportError, frame_from_session, write_export
+    from study_server.export import ExportError, frame_from_session, participant_records, write_export
     from study_server.importer import StudyImportError, import_stimulus_set
     from study_server.models import Participant, Study, db
 
@@ -108,7 +118,7 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
             if args.command == "init-db":
                 upgrade_database(app.config["DATABASE_URL"])
                 print("database is at the newest schema")
-            elif args.command == "import-stimuli":
+            elif args.command in ("import-stimuli", "create-study"):
                 from study_server.recruiters import get_recruiter
 
                 try:
@@ -145,11 +155,27 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
                 except ValueError as exc:
                     raise UserError(str(exc)) from None
                 print(f"admin user {args.username} saved")
+            elif args.command == "mark-abandoned":
+                from datetime import timedelta
+
+                from study_server.status import mark_abandoned
+
+                study = db.session.scalars(select(Study).where(Study.slug == args.study)).one_or_none()
+                if study is None:
+                    raise UserError(f"unknown study {args.study!r}")
+                n = mark_abandoned(db.session, study.id, timedelta(hours=args.hours))
+                print(f"marked {n} participants of {study.slug} as abandoned")
             elif args.command == "export":
                 frame = frame_from_session(db.session, app.config["SECRET_KEY"], args.study)
                 stem = f"{args.study}-responses" if args.study else "responses"
                 csv_path, json_path = write_export(frame, args.out, stem)
-                print(f"wrote {len(frame)} responses to {csv_path} and {json_path}")
+                people = participant_records(db.session, app.config["SECRET_KEY"], args.study)
+                people_path = Path(args.out) / f"{stem.replace('responses', 'participants')}.json"
+                people_path.write_text(json.dumps(people, indent=1), encoding="utf-8")
+                print(
+                    f"wrote {len(frame)} responses to {csv_path} and {json_path}; "
+                    f"participants to {people_path}"
+                )
     except (UserError, StudyImportError, ExportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -177,7 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             db.engine.dispose()  # no pooled connection outlives the command
 
 
-COMMANDS = ("init-db", "import-stimuli", "list-studies", "create-admin", "export")
+COMMANDS = (
+    "init-db",
+    "import-stimuli",
+    "create-study",
+    "list-studies",
+    "create-admin",
+    "mark-abandoned",
+    "export",
+)
 
 
 def register_cli(app: Flask) -> None:

@@ -133,3 +133,37 @@ def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str:
 def to_json(frame: pd.DataFrame) -> str:
     records = json.loads(frame.to_json(orient="records"))
     return json.dumps(records, indent=1)
+
+
+def participant_records(session: Session, secret_key: str, study: str | None = None) -> list[dict]:
+    """Per-participant details that do not fit the long responses table: list, legend order, and every
+    status change with its time (pseudonymised like the responses)."""
+    from study_server.models import StatusEvent
+
+    query = (
+        select(Participant, Study.slug, TrialList.index)
+        .join(Study, Participant.study_id == Study.id)
+        .outerjoin(TrialList, Participant.list_id == TrialList.id)
+        .order_by(Study.slug, Participant.id)
+    )
+    if study is not None:
+        query = query.where(Study.slug == study)
+    out = []
+    for part, slug, list_index in session.execute(query):
+        events = session.scalars(
+            select(StatusEvent).where(StatusEvent.participant_id == part.id).order_by(StatusEvent.id)
+        ).all()
+        out.append(
+            {
+                "participant": pseudonym(part.public_id, secret_key),
+                "study": slug,
+                "status": part.status,
+                "recruiter": part.recruiter,
+                "list_id": list_index,
+                "simulated": bool(part.simulated),
+                "legend_order": list(part.legend_order),
+                "n_trials": len(part.trial_order),
+                "events": [{"status": e.status, "at": iso_utc(e.at)} for e in events],
+            }
+        )
+    return out

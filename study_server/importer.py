@@ -78,7 +78,13 @@ def import_stimulus_set(
 
     study = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
     if study is not None and study.stimulus_hash == content_hash and study.stimulus_dir == str(root):
-        return study, False
+        new_config = {**study.config, **(config or {})}
+        if new_config == study.config and (not name or name == study.name):
+            return study, False
+        study.config = new_config  # same stimuli: only settings change, lists stay as they are
+        study.name = name or study.name
+        session.commit()
+        return study, True
     if study is not None:
         n = session.scalar(select(func.count(Participant.id)).where(Participant.study_id == study.id))
         if n:

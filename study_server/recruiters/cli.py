@@ -223,8 +223,10 @@ class Runner:
             cost = cost_of(m)
             total = total + cost
             if self.args.dry_run:
+                status = m.participant.status if m.participant else "no matching participant"
                 self.say(
-                    f"[dry run] would {what} {m.assignment_id} (worker {m.worker_id}): {cost.describe()}"
+                    f"[dry run] would {what} {m.assignment_id} (worker {m.worker_id}, {status}): "
+                    f"{cost.describe()}"
                 )
             else:
                 self.report(what, m, act(m))

@@ -182,3 +182,23 @@ def test_power_for_a_huge_difference_stays_finite() -> None:
     n = ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / h) ** 2
     assert res["trials_needed"] == pytest.approx(n, rel=1e-3)
     assert res["participants_needed"] == 1
+
+
+def test_statsmodels_warnings_become_notes_not_errors() -> None:
+    # Seven trials in five clusters: statsmodels divides by zero while estimating the exchangeable
+    # correlation. pytest turns warnings into errors, so reaching the asserts proves they were caught.
+    ya, ga = np.array([1.0, 0.0, 1.0]), np.array(["a", "a", "b"])
+    yb, gb = np.array([1.0, 1.0, 0.0, 0.0]), np.array(["c", "c", "d", "e"])
+    res = binary_contrast(ya, ga, yb, gb, label="x", condition="c")
+    assert any("RuntimeWarning" in n for n in res.notes)
+    assert len(res.notes) == len(set(res.notes))
+    assert res.method == "Fisher exact (fallback)"
+    assert res.p_value == pytest.approx(stats.fisher_exact([[2, 2], [2, 1]])[1])
+
+
+def test_one_cluster_is_not_given_a_robust_p_value() -> None:
+    rng = np.random.default_rng(0)
+    ya, yb = (rng.random(50) < 0.5).astype(float), (rng.random(50) < 0.3).astype(float)
+    res = binary_contrast(ya, np.zeros(50), yb, np.zeros(50), label="x", condition="c")
+    assert res.method == "Fisher exact (fallback)"
+    assert "only 1 clusters" in res.notes[0]

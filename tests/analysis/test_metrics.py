@@ -146,3 +146,28 @@ def test_confusions_counts_and_top_pair() -> None:
     top = most_confused_pairs(mats, {0: "a", 1: "b", 2: "c"})
     assert (top.iloc[0]["true"], top.iloc[0]["answered"], top.iloc[0]["count"]) == (0, 2, 3)
     assert top.iloc[0]["share_of_true"] == pytest.approx(0.75)
+
+
+def test_bootstrap_interval_equals_explicit_resampling() -> None:
+    # Reference: resample the stimuli explicitly (repeat each column by its multiplicity) with the same
+    # seeded draws, recompute kappa each time, and take the 2.5/97.5 percentiles.
+    rng = np.random.default_rng(5)
+    n = 60
+    h = (rng.random(n) < 0.7).astype(int)
+    m = np.where(rng.random(n) < 0.6, h, 1 - h)
+    rows = [("h", "human", f"s{i}", "c", 1, float(h[i])) for i in range(n)]
+    rows += [("m", "model", f"s{i}", "c", 1, float(m[i])) for i in range(n)]
+    summ, _ = error_consistency_table(_trials(rows), n_boot=200, seed=9)
+    ref_rng = np.random.default_rng(9)
+    # Stimuli are sorted by id inside the function; apply the same order here.
+    order = np.argsort([f"s{i}" for i in range(n)])
+    hs, ms = h[order].astype(float), m[order].astype(float)
+    kappas = []
+    for _ in range(200):
+        w = np.bincount(ref_rng.integers(0, n, n), minlength=n)
+        idx = np.repeat(np.arange(n), w)
+        kappas.append(error_consistency(hs[idx], ms[idx])["kappa"])
+    row = summ.iloc[0]
+    assert (row["kappa_ci_low"], row["kappa_ci_high"]) == pytest.approx(
+        tuple(np.percentile(kappas, [2.5, 97.5]))
+    )

@@ -202,7 +202,7 @@ def test_bad_parameters_are_rejected():
         preset_config("fancy")
 
 
-def test_build_from_gtsrb_tree_with_legend_index(tmp_path: Path):
+def test_build_from_gtsrb_tree_with_legend_index(tmp_path: Path, capsys):
     from tests.stimuli.test_sources import GT_HEADER, _train_class
 
     root = tmp_path / "GTSRB"
@@ -252,11 +252,14 @@ def test_build_from_gtsrb_tree_with_legend_index(tmp_path: Path):
         "train",
         "--legend-index",
         "14:0",
+        "--n-per-class",
+        "1",
         "--out",
         str(tmp_path / "bad"),
         "--no-progress",
     ]
     assert main(bad) == 2  # image 0 is class 0, not 14
+    assert "--legend-index 14:0 does not name an image of class 14" in capsys.readouterr().err
 
 
 def test_build_from_mnist_makes_gray_and_negative(tmp_path: Path):

@@ -320,3 +320,18 @@ def test_download_failure_is_wrapped(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(tvd, "MNIST", offline)
     with pytest.raises(DataSourceError, match=r"downloading MNIST .* failed: network unreachable"):
         get_source("mnist", root=tmp_path / "dl", split="test", download=True)
+
+
+def test_auto_legend_prefers_sharp_typical_image(tmp_path: Path):
+    folder = tmp_path / "imgs" / "checks"
+    folder.mkdir(parents=True)
+    checker = (np.indices((16, 16)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    blurred = np.full((16, 16), 128, dtype=np.uint8)  # no edges at all: sharpness 0
+    Image.fromarray(blurred).convert("RGB").save(folder / "0_blurred.png")
+    Image.fromarray(checker).convert("RGB").save(folder / "1_sharp.png")
+    shifted = np.roll(checker, 1, axis=1)  # sharp too, but the mean is dominated by the unshifted pattern
+    Image.fromarray(checker).convert("RGB").save(folder / "2_sharp.png")
+    Image.fromarray(shifted).convert("RGB").save(folder / "3_shifted.png")
+    src = get_source("imagefolder", root=tmp_path / "imgs", size=None)
+    legend = src.legend_image(0)
+    np.testing.assert_array_equal(legend[:, :, 0], checker / 255)

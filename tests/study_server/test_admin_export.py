@@ -45,6 +45,10 @@ def finished(app, client):
     return pids
 
 
+def pseudo(public_id: str) -> str:
+    return "p_" + hmac.new(SECRET.encode(), public_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def login(client, password="correct horse battery"):
     return client.post("/admin/login", data={"username": "ada", "password": password})
 
@@ -84,6 +88,14 @@ def test_dashboard_and_export(app, client, finished):
     assert {r["catch"] for r in rows} <= {"true", "false"} and {r["simulated"] for r in rows} == {"false"}
     assert all(r["created_at"].endswith("Z") for r in rows)
     assert all(r["study"] == "tiny" and r["recruiter"] == "link" for r in rows)
+    people = client.get("/admin/study/tiny/participants.json").json
+    assert {p["participant"] for p in people} == expected
+    with app.app_context():
+        stored = {pseudo(p.public_id): p.legend_order for p in db.session.scalars(select(Participant))}
+    for person in people:
+        assert person["legend_order"] == stored[person["participant"]]
+        assert sorted(person["legend_order"]) == [13, 14, 17]
+        assert [e["status"] for e in person["events"]][:3] == ["allocated", "consented", "started"]
     js = client.get("/admin/study/tiny/responses.json").json
     assert len(js) == 8 and set(js[0]) == set(COLUMNS)
     # the public read-only function gives the same table

@@ -154,3 +154,28 @@ def test_failing_catch_trials_screens_out_politely(app, client):
         code = p.study.config["screened_out_code"]
     assert code.encode() in page.data
     assert n_responses(app) == 2
+
+
+def test_simultaneous_retries_store_once(app):
+    """Six copies of the same answer arrive at once (a retry storm): one row, every reply a success."""
+    import threading
+
+    client = app.test_client()
+    pid = enter(client)
+    start(client, pid)
+    label = trial_labels(app, pid)[0][1]
+    barrier = threading.Barrier(6)
+    codes: list[int] = []
+
+    def send() -> None:
+        c = app.test_client()
+        barrier.wait(timeout=30)
+        codes.append(post(c, pid, {"trial_index": 0, "response": label, "rt_ms": 700}).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(codes) == [200] * 5 + [201]
+    assert n_responses(app) == 1

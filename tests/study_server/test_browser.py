@@ -135,6 +135,14 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
             name = {13: "yield", 14: "stop", 17: "no entry"}[label]
             page.keyboard.type(name)
             page.keyboard.press("Enter")
+        elif i == 2:  # keyboard: arrow keys move through the legend, Enter chooses
+            order = [
+                int(x)
+                for x in page.eval_on_selector_all(".legend-button", "bs => bs.map(b => b.dataset.class)")
+            ]
+            for _ in range(order.index(label) + 1):
+                page.keyboard.press("ArrowRight")
+            page.keyboard.press("Enter")
         else:
             answer(page, label)
     page.wait_for_url("**/debrief")

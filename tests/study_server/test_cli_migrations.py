@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select
 
 from study_server import create_app
 from study_server.cli import alembic_config, main, upgrade_database
@@ -41,6 +41,15 @@ def test_cli_round_trip(env, small_set, tmp_path, capsys):
     assert "imported; 10 stimuli, 2 lists, conditions negative, regular" in out
     assert main(["import-stimuli", str(small_set), "--slug", "tiny"]) == 0
     assert "unchanged" in capsys.readouterr().out  # re-import is idempotent
+    assert main(["create-study", str(small_set), "--slug", "tiny", "--set", "practice_trials=0"]) == 0
+    assert "imported" in capsys.readouterr().out  # a settings change on the same set is applied
+    with create_app().app_context():
+        from study_server.models import Study, db
+
+        study = db.session.scalars(select(Study)).one()
+        assert study.config["practice_trials"] == 0 and study.config["presentation_ms"] == 200
+        db.session.remove()
+        db.engine.dispose()
     assert main(["list-studies"]) == 0
     assert capsys.readouterr().out.startswith("tiny\ttiny negative test\tlink\t0 participants")
     app = create_app({"WTF_CSRF_ENABLED": False})

@@ -81,3 +81,31 @@ def test_concurrent_arrivals_fill_lists_evenly(app):
         assert [tl.n_assigned for tl in lists] == [4, 4]
         assert [actual[tl.id] for tl in lists] == [4, 4]
         db.session.remove()
+
+
+def test_abandoned_participants_free_their_slot(app, client):
+    from datetime import timedelta
+
+    from study_server.models import StatusEvent, utcnow
+    from study_server.status import mark_abandoned
+
+    from .helpers import enter, start
+
+    idle, active = enter(app.test_client()), enter(app.test_client())
+    start(client, active)
+    with app.app_context():
+        study = db.session.scalars(select(Study)).one()
+        old = db.session.scalars(select(Participant).where(Participant.public_id == idle)).one()
+        for ev in db.session.scalars(select(StatusEvent).where(StatusEvent.participant_id == old.id)):
+            ev.at = utcnow() - timedelta(hours=30)
+        db.session.commit()
+        assert sorted(tl.n_assigned for tl in study.lists) == [1, 1]
+        assert mark_abandoned(db.session, study.id, timedelta(hours=24)) == 1
+        statuses = dict(db.session.execute(select(Participant.public_id, Participant.status)).all())
+        assert statuses == {idle: "abandoned", active: "started"}
+        assert sorted(tl.n_assigned for tl in db.session.scalars(select(TrialList))) == [0, 1]
+        events = db.session.scalars(
+            select(StatusEvent.status).where(StatusEvent.participant_id == old.id)
+        ).all()
+        assert events[-1] == "abandoned"
+        db.session.remove()

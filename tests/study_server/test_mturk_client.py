@@ -176,6 +176,11 @@ def test_retries_are_bounded_and_permanent_errors_are_not_retried():
     with pytest.raises(MTurkError, match="after 1 attempt"):
         call_with_retry(client, "approve_assignment", params, sleep=sleeps.append)
     assert len(sleeps) == 2
+    # MTurk also reports throttling as RequestError "... Rate exceeded": that one is retried
+    stub.add_client_error("approve_assignment", "RequestError", "Rate exceeded", expected_params=params)
+    stub.add_response("approve_assignment", {}, expected_params=params)
+    assert call_with_retry(client, "approve_assignment", params, sleep=sleeps.append) == {}
+    assert len(sleeps) == 3
     stub.assert_no_pending_responses()
 
 

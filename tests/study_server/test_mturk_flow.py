@@ -418,3 +418,34 @@ def test_cli_user_errors_are_one_line(app, mturk, capsys):
     code, _ = mturk_cli(app, "create-hit", "--study", "tiny", "--url", "http://x/", "--batch", "b")
     assert code == 2
     assert "https" in capsys.readouterr().err
+
+
+def test_assignments_match_on_worker_and_assignment_together(app, client, mturk):
+    setup_reviewable(app, client, mturk)
+    base = {"HITId": HIT, "MaxResults": 100, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]}
+    other_assignment = "3ASSIGN0000000000000000000099"  # WORKER, but not the assignment they entered with
+    mturk["stub"].add_response(
+        "list_assignments_for_hit",
+        {"Assignments": [assignment(ASSIGNMENT, WORKER), assignment(other_assignment, WORKER)]},
+        expected_params=base,
+    )
+    code, out = mturk_cli(app, "assignments", "--study", "other")
+    assert code == 0
+    lines = {line.split("\t")[0]: line.split("\t") for line in out.splitlines() if "\t" in line}
+    assert lines[ASSIGNMENT][3] != "NO MATCHING PARTICIPANT" and lines[ASSIGNMENT][4] == "allocated"
+    assert lines[other_assignment][3] == "NO MATCHING PARTICIPANT"
+    assert out.rstrip().endswith("2 assignment(s)")
+
+
+def test_admit_refuses_a_worker_already_in_this_study(app, client, mturk):
+    from study_server.recruiters.base import Entry, EntryRefused
+    from study_server.recruiters.mturk import MTurkRecruiter
+
+    grant(mturk["stub"])
+    assert client.get("/s/tiny/" + entry_query()).status_code == 302
+    with app.app_context():
+        study = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
+        recruiter = MTurkRecruiter()
+        with pytest.raises(EntryRefused, match="already taken part"):
+            recruiter.admit(db.session, study, Entry(external_id=WORKER, data={"assignmentId": ASSIGNMENT2}))
+        recruiter.admit(db.session, study, Entry(external_id=WORKER2, data={"assignmentId": ASSIGNMENT2}))

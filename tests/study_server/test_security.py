@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from study_server import create_app
-from study_server.models import Stimulus, db
+from study_server.models import Participant, Stimulus, db
 
 from .helpers import enter, start
 
@@ -36,8 +36,12 @@ def test_trial_page_and_images_reveal_no_class_or_condition(app, client, small_s
     assert set(cfg["trials"][0]) == {"index", "src"}
     for word in ("negative", "regular", "condition", "catch", "label"):
         assert word not in page.lower().replace("aria-label", "")
+    dom_legend = [int(x) for x in re.findall(r'data-class="(\d+)"', page)]
     with app.app_context():
         stims = {s.stimulus_id: s for s in db.session.scalars(select(Stimulus))}
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        assert dom_legend == p.legend_order  # the shuffled legend order is recorded as shown
+        assert sorted(dom_legend) == [13, 14, 17]
     for trial in cfg["trials"]:
         sid = trial["src"].rsplit("/", 1)[1]
         assert sid in stims and re.fullmatch(r"[0-9a-f]{16}", sid)

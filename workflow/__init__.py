@@ -1,0 +1,1 @@
+"""The whole study as one command (stimuli -> network -> predictions -> server -> report)."""

@@ -1,0 +1,254 @@
+"""The whole study as one command: stimuli, network, predictions, database and server.
+
+`run` builds what is missing (each step is cached under the work folder, so a second run starts the
+server at once) and then serves the study until Ctrl-C. `demo` adds simulated participants in a
+database of their own and writes the human-vs-network report, so a newcomer sees what the platform
+makes before recruiting anyone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import analysis.compare
+import model_eval.cli
+import stimuli.cli
+from stimuli import validate_stimulus_set
+
+DEFAULT_WORKDIR = Path("artifacts/study")
+DEFAULT_SLUG = "negative-signs"
+ARCH = "mvgg8"
+
+
+class WorkflowError(RuntimeError):
+    """A step failed; its own command already printed why."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where each step keeps its output under the work folder."""
+
+    root: Path
+
+    @property
+    def stimuli(self) -> Path:
+        return self.root / "stimuli"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "models" / f"{ARCH}.pt"
+
+    @property
+    def trained(self) -> Path:
+        return self.root / "models" / f"{ARCH}.done"
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions.csv"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "study.sqlite3"
+
+    @property
+    def secret(self) -> Path:
+        return self.root / "secret_key"
+
+    @property
+    def admin_password(self) -> Path:
+        return self.root / "admin_password"
+
+
+def _step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def _call(main, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
+    code = main(argv)
+    if code != 0:
+        raise WorkflowError(f"step failed (exit {code}): {' '.join(argv[:1])}")
+
+
+def _private_file(path: Path, make) -> str:  # type: ignore[no-untyped-def]
+    """Read a secret kept in a 0600 file, creating it once; the value is never logged."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
+    """The Hosseini negative-image study on synthetic signs; reused when it validates."""
+    if (paths.stimuli / "stimulus_set.json").exists():
+        problems = validate_stimulus_set(paths.stimuli)
+        if problems:
+            raise WorkflowError(
+                f"{paths.stimuli} exists but fails validation ({problems[0]}); remove it to rebuild"
+            )
+        print(f"reusing the stimulus set in {paths.stimuli}")
+        return
+    argv = ["build", "--preset", "negative", "--out", str(paths.stimuli), "--seed", str(seed)]
+    if n_per_class:
+        argv += ["--n-per-class", str(n_per_class)]
+    _call(stimuli.cli.main, argv)
+
+
+def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float) -> None:
+    """mvgg8 on synthetic signs; an interrupted run resumes, a finished one is reused."""
+    if paths.trained.exists() and paths.checkpoint.exists():
+        print(f"reusing the trained network {paths.checkpoint}")
+        return
+    argv = ["train", "--arch", ARCH, "--out", str(paths.checkpoint), "--seed", str(seed)]
+    argv += ["--max-minutes", str(max_minutes)]
+    if epochs is not None:
+        argv += ["--epochs", str(epochs)]
+    if paths.checkpoint.exists():
+        argv.append("--resume")
+    paths.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    _call(model_eval.cli.main, argv)
+    paths.trained.touch()
+
+
+def predict(paths: Paths) -> None:
+    """Predictions for every stimulus; redone whenever the checkpoint is newer."""
+    if paths.predictions.exists() and paths.predictions.stat().st_mtime >= paths.checkpoint.stat().st_mtime:
+        print(f"reusing the predictions {paths.predictions}")
+        return
+    argv = ["predict", "--model", str(paths.checkpoint), "--stimuli", str(paths.stimuli)]
+    _call(model_eval.cli.main, [*argv, "--out", str(paths.predictions)])
+
+
+def prepare(args: argparse.Namespace) -> Paths:
+    paths = Paths(Path(args.workdir))
+    paths.root.mkdir(parents=True, exist_ok=True)
+    _step("1/3 stimulus set (negative-image study, synthetic traffic signs)")
+    build_stimuli(paths, args.seed, args.n_per_class)
+    _step(f"2/3 network ({ARCH}, CPU unless a GPU is present)")
+    train_network(paths, args.seed, args.epochs, args.train_minutes)
+    _step("3/3 network predictions on the stimulus set")
+    predict(paths)
+    return paths
+
+
+def _server_app(paths: Paths, database_url: str | None):  # type: ignore[no-untyped-def]
+    from study_server import create_app
+    from study_server.cli import run_command
+
+    secret = os.environ.get("STUDY_SECRET_KEY") or _private_file(paths.secret, lambda: secrets.token_hex(32))
+    url = database_url or f"sqlite:///{paths.database.resolve()}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
+    for argv in (["init-db"], ["import-stimuli", str(paths.stimuli), "--slug", DEFAULT_SLUG]):
+        if run_command(app, argv) != 0:
+            raise WorkflowError(f"study_server {argv[0]} failed")
+    return app, url
+
+
+def _ensure_admin(app, paths: Paths) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    from study_server.cli import run_command
+
+    user = "admin"
+    if os.environ.get("STUDY_ADMIN_PASSWORD"):
+        password = os.environ["STUDY_ADMIN_PASSWORD"]
+        where = "STUDY_ADMIN_PASSWORD"
+    else:
+        password = _private_file(paths.admin_password, lambda: secrets.token_urlsafe(12))
+        where = str(paths.admin_password)
+    os.environ["STUDY_ADMIN_PASSWORD"] = password
+    try:
+        if run_command(app, ["create-admin", user]) != 0:
+            raise WorkflowError("could not create the admin user")
+    finally:
+        if where != "STUDY_ADMIN_PASSWORD":
+            del os.environ["STUDY_ADMIN_PASSWORD"]
+    return user, where
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths = prepare(args)
+    _step("study server")
+    app, url = _server_app(paths, args.database_url)
+    user, where = _ensure_admin(app, paths)
+    if args.no_serve:
+        print(f"study '{DEFAULT_SLUG}' is ready in {url.split('://')[0]} database; not serving (--no-serve)")
+        return 0
+    from werkzeug.serving import make_server
+
+    server = make_server(args.host, args.port, app, threaded=True)
+    base = f"http://{args.host}:{server.server_port}"
+    print(f"\nParticipant link: {base}/s/{DEFAULT_SLUG}/")
+    print(f"Admin:            {base}/admin/   user '{user}', password in {where}")
+    print("Production: gunicorn 'study_server:create_app()' (see README). Ctrl-C stops.", flush=True)
+    try:
+        server.serve_forever()  # werkzeug ends this quietly on Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print("\nstopped; run the same command again to resume serving", flush=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workflow.simulate import simulate_study
+
+    paths = prepare(args)
+    demo = paths.root / "simulated"
+    _step(f"simulating {args.participants} participants (SIMULATED data, own database)")
+    secret = _private_file(paths.secret, lambda: secrets.token_hex(32))
+    frame = simulate_study(
+        paths.stimuli,
+        demo / "simulated.sqlite3",
+        participants=args.participants,
+        seed=args.seed,
+        secret_key=secret,
+    )
+    responses = demo / "responses_simulated.csv"
+    frame.to_csv(responses, index=False)
+    _step("human-vs-network report")
+    report = demo / "report"
+    argv = ["--responses", str(responses), "--predictions", str(paths.predictions)]
+    _call(analysis.compare.main, [*argv, "--stimuli", str(paths.stimuli), "--out", str(report)])
+    print(f"\nReport: {report / 'report.html'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m workflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (
+        ("run", "build stimuli, train, predict, import and serve the default study"),
+        ("demo", "simulate participants and write the human-vs-network report"),
+    ):
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--workdir", default=str(DEFAULT_WORKDIR), help="where every step keeps its output")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--n-per-class", type=int, default=None, help="source images per class (stimuli)")
+        p.add_argument("--epochs", type=int, default=None, help="training epochs (default: model_eval's)")
+        p.add_argument("--train-minutes", type=float, default=4.0, help="training time budget in minutes")
+        if name == "run":
+            p.add_argument("--host", default="127.0.0.1")
+            p.add_argument("--port", type=int, default=5000, help="0 picks a free port")
+            p.add_argument("--database-url", default=None, help="default: SQLite file in the work folder")
+            p.add_argument("--no-serve", action="store_true", help="prepare everything, then exit")
+        else:
+            p.add_argument("--participants", type=int, default=24, help="simulated participants")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return cmd_run(args) if args.command == "run" else cmd_demo(args)
+    except (WorkflowError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
