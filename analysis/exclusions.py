@@ -100,7 +100,8 @@ def apply_exclusions(trials: pd.DataFrame, rules: ExclusionRules) -> tuple[pd.Da
 
     # 4. RT outliers: trials too fast to be a real decision, or so slow the participant was away.
     rt_on = rules.rt_min_ms is not None or rules.rt_max_ms is not None
-    is_h = kept["agent_type"] == "human"
+    # Only answered trials: a timeout is a wrong answer (model-vs-human's convention), not an outlier.
+    is_h = (kept["agent_type"] == "human") & kept["answered"]
     bad = pd.Series(False, index=kept.index)
     if rules.rt_min_ms is not None:
         bad |= is_h & (kept["rt_ms"] < rules.rt_min_ms)

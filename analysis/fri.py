@@ -28,11 +28,12 @@ def fri_pairs(trials: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
         if not {"fri", "fri_counterpart"} <= set(by.index):
             continue
         owner = by["model"].dropna() if "model" in by else pd.Series(dtype=str)
-        if len(owner) and str(owner.iloc[0]) not in ("", str(model)):
-            continue  # the pair was found for another model; compare only against its own model
+        owner_name = str(owner.iloc[0]) if len(owner) else ""
         row = {
             "model": model,
             "pair_id": pair,
+            "found_for": owner_name,
+            "own_model": owner_name in ("", str(model)),
             "model_conf_fri": float(by.loc["fri", "prob_true"]),
             "model_conf_counterpart": float(by.loc["fri_counterpart", "prob_true"]),
             "model_correct_fri": int(by.loc["fri", "correct"]),
@@ -46,9 +47,15 @@ def fri_pairs(trials: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
     df = pd.DataFrame(rows)
     if df.empty:
         return df, {}
+    summary: dict[str, float] = {}
+    if df["own_model"].any():
+        # A pair is an FRI for the model it was found with; compare each pair with that model only.
+        df = df[df["own_model"]]
+    else:
+        summary["pairs found for a model not in the predictions (compared with every model)"] = len(df)
+    df = df.drop(columns="own_model").reset_index(drop=True)
     df["human_gap"] = df["human_acc_fri_counterpart"] - df["human_acc_fri"]
     df["model_conf_gap"] = df["model_conf_counterpart"] - df["model_conf_fri"]
-    summary: dict[str, float] = {}
     for model, g in df.groupby("model"):
         ok = g[["human_gap", "model_conf_gap"]].dropna()
         summary[f"{model}: pairs"] = len(g)

@@ -26,12 +26,12 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
                    help="stimuli source: synthetic, gtsrb, mnist, cifar10, ...")
     p.add_argument("--root", default=None, help="data set folder for real sources")
     p.add_argument("--size", type=int, default=32, help="network input side in pixels (small networks)")
-    p.add_argument("--n-per-class", type=int, default=60, help="training images per class (synthetic)")
+    p.add_argument("--n-per-class", type=int, default=150, help="training images per class (synthetic)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--translate", type=int, default=0, help="augment: random shifts up to N px")
     p.add_argument("--reflect", action="store_true", help="augment: random left-right reflections")
@@ -88,6 +88,8 @@ def _fri_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--out", required=True, type=Path, help="folder for maps and figures")
     p.add_argument("--export", type=Path, default=None, help="write the FRI pairs as a stimulus set here")
+    p.add_argument("--pairs-per-kind", type=int, default=2,
+                   help="FRI pairs exported per image, ratio and kind (shift, shrink); strict first")
 
 
 def _noise_parser(sub: argparse._SubParsersAction) -> None:
@@ -207,7 +209,8 @@ def _cmd_fri(args: argparse.Namespace) -> int:
     ratios = [s / size for s in args.sides] if args.sides else args.ratios
     fractions, rows, pair_images = run_fri(ckpt, images, labels, sids, ratios=ratios, stride=args.stride,
                                            out_dir=args.out, device=device, model_name=ckpt.name,
-                                           batch_size=args.batch_size, progress=not args.no_progress)
+                                           batch_size=args.batch_size, pairs_per_kind=args.pairs_per_kind,
+                                           progress=not args.no_progress)
     summary = fractions.groupby(["ratio", "side"])[
         ["correct", "loose_shift", "strict_shift", "loose_shrink", "strict_shrink"]].mean()
     print(f"FRI fractions ({ckpt.name}, {len(images)} images of {size}px; mean over images):")

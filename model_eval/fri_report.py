@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 from model_eval.checkpoint import LoadedCheckpoint
+from model_eval.device import autocast, to_device
 from model_eval.fri import FRI_KINDS, FriResult, extract_crops, fri_for_side, side_for_ratio
 
 
@@ -81,11 +82,28 @@ def _pairs(result: FriResult, kind: str, rng: np.random.Generator, limit: int) -
     return out
 
 
+def _shown_crops(chw: torch.Tensor, boxes: tuple, size: int) -> list[torch.Tensor]:
+    """The crops as people will see them: resized to the network input, snapped to the 8-bit PNG grid."""
+    return [torch.round(extract_crops(chw, torch.tensor([x]), torch.tensor([y]), s, size)[0].clamp(0, 1)
+                        * 255.0) / 255.0 for y, x, s in boxes]
+
+
+def _still_flips(model: torch.nn.Module, crops: list[torch.Tensor], label: int, device: torch.device) -> bool:
+    """Keep a pair only if the model still answers one crop right and the other wrong after quantisation."""
+    with torch.inference_mode(), autocast(device):
+        pred = model(to_device(torch.stack(crops), device)).float().argmax(1).cpu()
+    return bool((pred[0] == label) != (pred[1] == label))
+
+
 def run_fri(ckpt: LoadedCheckpoint, images: np.ndarray, labels: np.ndarray, source_ids: list[str], *,
             ratios: list[float], stride: int, out_dir: Path, device: torch.device, model_name: str,
-            batch_size: int = 512,
+            batch_size: int = 512, pairs_per_kind: int = 2,
             progress: bool = True) -> tuple[pd.DataFrame, list[dict], list[np.ndarray]]:
-    """Maps for every image and ratio; returns (fractions table, FRI pair rows, pair images)."""
+    """Maps for every image and ratio; returns (fractions table, FRI pair rows, pair images).
+
+    Up to ``pairs_per_kind`` shift and shrink pairs per image and ratio (strict FRIs first), each kept
+    only if the flip survives the 8-bit quantisation of the written PNGs.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     model = ckpt.classifier.to(device).eval()
     input_size = model.input_size
@@ -105,16 +123,17 @@ def run_fri(ckpt: LoadedCheckpoint, images: np.ndarray, labels: np.ndarray, sour
                               "ratio": ratio, "side": side, "regions": int(r.correct_map.size),
                               **r.fractions})
             for kind in ("shift", "shrink"):
-                for (y, x), (cy, cx, cside) in _pairs(r, kind, rng, limit=2):
-                    crops = [extract_crops(chw, torch.tensor([xx]), torch.tensor([yy]), s_, input_size)[0]
-                             for yy, xx, s_ in ((y, x, side), (cy, cx, cside))]
+                for (y, x), (cy, cx, cside) in _pairs(r, kind, rng, limit=pairs_per_kind):
+                    crops = _shown_crops(chw, ((y, x, side), (cy, cx, cside)), input_size)
+                    if not _still_flips(model, crops, int(label), device):
+                        continue
                     for cond, crop, (yy, xx, s_) in zip(("fri", "fri_counterpart"), crops,
                                                         ((y, x, side), (cy, cx, cside)), strict=True):
                         pair_rows.append({"source_id": sid, "label": int(label), "family": "fri",
                                           "condition": cond, "pair_id": f"p{pair_id}", "fri_kind": kind,
                                           "region_size": side, "x": xx, "y": yy, "side": s_,
                                           "model": model_name, "catch": False})
-                        pair_images.append(crop.clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+                        pair_images.append(crop.permute(1, 2, 0).cpu().numpy())
                     pair_id += 1
         save_maps(out_dir / f"fri_maps_{n:03d}.npz", img, int(label), results)
         plot_maps(out_dir / f"fri_maps_{n:03d}.png", img, results, f"{model_name}: image {n}, label {label}")

@@ -109,10 +109,14 @@ def predict_stimulus_set(checkpoints: Sequence[str | Path], stimuli_dir: str | P
     dupes = sorted({n for n in model_names if model_names.count(n) > 1})
     if dupes:
         raise ValueError(f"two checkpoints share the model name {dupes[0]!r}; give --name for each")
+    set_ids = [int(c.id) for c in set_.classes]
     for c in loaded:
         if len(set_.classes) != c.num_classes:
             raise CheckpointError(f"checkpoint {c.path} is for {c.num_classes} classes but stimulus set "
                                   f"{set_.name!r} has {len(set_.classes)}")
+        if [int(k["id"]) for k in c.classes] != set_ids:
+            raise CheckpointError(f"checkpoint {c.path} and stimulus set {set_.name!r} number their classes "
+                                  "differently")
     frames = [predict_loaded(c, set_, name=n, device=dev, batch_size=batch_size, progress=progress)
               for c, n in zip(loaded, model_names, strict=True)]
     return pd.concat(frames, ignore_index=True)

@@ -44,11 +44,11 @@ class TrainConfig:
     source: str = "synthetic"
     root: str | None = None
     size: int = 32
-    n_per_class: int | None = 60
+    n_per_class: int | None = 150
     seed: int = 0
-    epochs: int = 8
+    epochs: int = 5
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     val_fraction: float = 0.1
     translate: int = 0

@@ -55,6 +55,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from study_server.cli import register_cli
 
     app.register_blueprint(participant.bp)
+    # Participant pages and API act only through the unguessable token in their URL, which a forging site
+    # cannot know; and MTurk shows them in a cross-site iframe where the session cookie CSRF needs is not
+    # sent. Admin forms keep CSRF protection.
+    csrf.exempt(participant.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     app.register_blueprint(admin.bp)

@@ -140,7 +140,10 @@ def _after_store(p: Participant) -> None:
     )
     if int(answered or 0) >= len(p.trial_order):
         if not p.completion_code:
-            p.completion_code = str(study.config.get("completion_code") or secrets.token_hex(4).upper())
+            # plain link: a code of one's own, so a researcher can check it against the database;
+            # platforms (Prolific) expect the study's shared code
+            shared = study.config.get("completion_code") if p.recruiter != "link" else None
+            p.completion_code = str(shared or secrets.token_hex(5).upper())
         set_status(db.session, p, "completed")
 
 

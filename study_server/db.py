@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, scoped_session
 
 IMMEDIATE = "study_sqlite_immediate"
@@ -39,7 +39,7 @@ def configure_engine(engine: Engine) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=15000")
-        if engine.url.database not in (None, "", ":memory:"):
+        if engine.url.database not in (None, "", ":memory:") and engine.url.query.get("mode") != "ro":
             cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
@@ -51,8 +51,18 @@ def configure_engine(engine: Engine) -> Engine:
     return engine
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    return configure_engine(create_engine(normalise_url(url), **kwargs))
+def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
+    """An engine with our SQLite settings; `readonly` opens SQLite with mode=ro and makes PostgreSQL
+    transactions READ ONLY, so an analysis can never change the study's data."""
+    parsed = make_url(normalise_url(url))
+    if readonly and parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("a read-only SQLite engine needs a database file")
+        parsed = parsed.set(database=f"file:{parsed.database}", query={"mode": "ro", "uri": "true"})
+    engine = configure_engine(create_engine(parsed, **kwargs))
+    if readonly and parsed.get_backend_name() == "postgresql":
+        engine = engine.execution_options(postgresql_readonly=True)
+    return engine
 
 
 @contextmanager

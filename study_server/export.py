@@ -101,7 +101,7 @@ def responses_frame(
         raise ExportError(
             "STUDY_SECRET_KEY is not set: it keys the participant pseudonyms; set it to the server's secret"
         )
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, readonly=True)
     try:
         with Session(engine) as session:
             return frame_from_session(session, key, study)

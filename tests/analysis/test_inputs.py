@@ -129,8 +129,16 @@ def test_exclusion_switches(files) -> None:
         pd.DataFrame(columns=["model", "stimulus_id", "response", "confidence", "prob_true"]),
         info,
     )
-    kept, _ = apply_exclusions(table.trials, ExclusionRules())
+    trials = table.trials.copy()
+    slow = trials.index[(trials["agent"] == "p00") & ~trials["catch"]][:2]
+    trials.loc[slow, "rt_ms"] = 40000.0
+    trials.loc[slow[0], ["response", "answered", "correct"]] = [float("nan"), False, 0]  # a timeout
+    kept, ex = apply_exclusions(trials, ExclusionRules())
     assert set(table.trials["agent"]) - set(kept["agent"]) == {"p_catchfail", "p_short"}
+    # The slow answer is an RT outlier; the timeout is kept and counts as wrong.
+    left = kept[kept["rt_ms"] == 40000.0]
+    assert len(left) == 1 and not left["answered"].iloc[0] and left["correct"].iloc[0] == 0
+    assert ex.set_index("rule").loc["RT outlier trials", "trials_excluded"] == 1 + 3
     kept_all, ex_all = apply_exclusions(
         table.trials,
         ExclusionRules(catch_min_accuracy=None, drop_incomplete=False, rt_min_ms=None, rt_max_ms=None),

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import stimuli
-from model_eval import predict_stimulus_set
+from model_eval import list_models, predict_stimulus_set, register_model
+from model_eval.checkpoint import save_checkpoint
 from model_eval.cli import main
 from model_eval.predict import PREDICTION_COLUMNS
+from model_eval.registry import Preprocessing
 
 N_CLASSES = 43
 
@@ -110,9 +113,36 @@ def test_invalid_stimulus_set_is_refused(tiny_checkpoint, tmp_path, capsys):
     assert not (tmp_path / "p.csv").exists()
 
 
-def test_fri_writes_maps_and_exports_a_valid_stimulus_set(tiny_checkpoint, tmp_path, capsys):
+class _Hashing(torch.nn.Module):
+    """Answers class floor(997 * mean(crop)) mod N: correctness changes often between 1-px crops."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.n = num_classes
+        self.scale = torch.nn.Parameter(torch.tensor(997.0), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = torch.floor(x.mean(dim=(1, 2, 3)) * self.scale).long() % self.n
+        return torch.nn.functional.one_hot(k, self.n).float() * 10
+
+
+@pytest.fixture(scope="module")
+def hashing_checkpoint(tmp_path_factory):
+    if "_test_hashing" not in list_models():
+        register_model("_test_hashing")(lambda *, num_classes, **_: _Hashing(num_classes))
+    src = stimuli.get_source("synthetic", split="test", n_per_class=1)
+    path = tmp_path_factory.mktemp("hash") / "hash.pt"
+    save_checkpoint(path, arch="_test_hashing", name="hashing", members=[_Hashing(N_CLASSES)],
+                    num_classes=N_CLASSES, in_channels=3,
+                    preprocessing=Preprocessing(16, (0.0,) * 3, (1.0,) * 3),
+                    classes=[{"id": c.id, "name": c.name} for c in src.classes], config={},
+                    source="synthetic")
+    return path
+
+
+def test_fri_writes_maps_and_exports_a_valid_stimulus_set(hashing_checkpoint, tmp_path, capsys):
     out, export = tmp_path / "fri", tmp_path / "fri_set"
-    rc = main(["fri", "--model", str(tiny_checkpoint), "--n-images", "2", "--image-size", "32",
+    rc = main(["fri", "--model", str(hashing_checkpoint), "--n-images", "2", "--image-size", "32",
                "--ratios", "0.7", "0.8", "--out", str(out), "--export", str(export), "--no-progress"])
     assert rc == 0, capsys.readouterr().err
     assert "loose_shift" in capsys.readouterr().out
@@ -122,10 +152,15 @@ def test_fri_writes_maps_and_exports_a_valid_stimulus_set(tiny_checkpoint, tmp_p
     side = int(maps["sides"][0])
     assert maps[f"s{side}_correct"].shape == (32 - side + 1, 32 - side + 1)
     assert stimuli.validate_stimulus_set(export) == []
-    m = stimuli.load_stimulus_set(export).manifest
+    loaded = stimuli.load_stimulus_set(export)
+    m = loaded.manifest
     assert set(m["family"]) == {"fri"} and set(m["condition"]) == {"fri", "fri_counterpart"}
     assert (m.groupby("pair_id").size() == 2).all()
-    assert set(m["model"]) == {"mvgg5-tiny"}
+    assert set(m["model"]) == {"hashing"}
+    # every exported pair really is a pair the model answers differently (one right, one wrong)
+    pred = predict_stimulus_set([hashing_checkpoint], export, progress=False).merge(m, on="stimulus_id")
+    pred["correct"] = pred["response"] == pred["label"]
+    assert (pred.groupby("pair_id")["correct"].nunique() == 2).all()
 
 
 @pytest.mark.parametrize("command", ["models", "train", "predict", "fri", "noise", "min-noise"])
@@ -134,3 +169,20 @@ def test_every_subcommand_has_help(command, capsys):
         main([command, "--help"])
     assert exc.value.code == 0
     assert "usage" in capsys.readouterr().out
+
+
+def test_interrupted_run_resumes_to_completion(tmp_path):
+    import torch
+
+    out = tmp_path / "r.pt"
+    args = ["train", "--arch", "mvgg5", "--out", str(out), "--n-per-class", "2", "--epochs", "2",
+            "--batch-size", "16", "--no-progress"]
+    assert main([*args, "--max-minutes", "0.000001"]) == 0  # the budget stops it after one step
+    first = torch.load(out, weights_only=True)
+    assert len(first["history"]) == 1 and first["history"][0]["partial_epoch"]
+    assert first["train_state"]["epoch"] == 1 and not first["train_state"]["done"]
+    assert first["train_state"]["optimizer"] is not None
+    assert main([*args, "--resume"]) == 0
+    done = torch.load(out, weights_only=True)
+    assert [h["epoch"] for h in done["history"]] == [1, 2]
+    assert done["train_state"]["done"]

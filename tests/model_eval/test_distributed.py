@@ -27,9 +27,9 @@ def test_torchrun_two_processes_train_and_predict(tmp_path):
     assert load_checkpoint(ckpt).data["history"][0]["epoch"] == 1
     set_dir = _stimulus_set(tmp_path / "set", n_per_class=1)
     out = tmp_path / "pred.csv"
-    pred = subprocess.run([*run, "predict", "--model", str(ckpt), "--stimuli", str(set_dir), "--out", str(out),
-                           "--device", "cpu", "--no-progress"], capture_output=True, text=True, env=env,
-                          timeout=300)
+    pred = subprocess.run([*run, "predict", "--model", str(ckpt), "--stimuli", str(set_dir), "--out",
+                           str(out), "--device", "cpu", "--no-progress"], capture_output=True, text=True,
+                          env=env, timeout=300)
     assert pred.returncode == 0, pred.stderr[-2000:]
     sharded = pd.read_csv(out)
     # the two ranks' shards, gathered, equal a single-process run on every stimulus

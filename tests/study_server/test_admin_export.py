@@ -152,12 +152,34 @@ def test_csrf_on_forms_but_not_on_the_api(tmp_path, small_set, database_url):
     client = app.test_client()
     assert client.post("/admin/login", data={"username": "x", "password": "y"}).status_code == 400
     pid = enter(client)
-    assert client.post(f"/p/{pid}/consent", data={"agree": "yes"}).status_code == 400
-    page = client.get(f"/p/{pid}/consent").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    assert client.post(f"/p/{pid}/consent", data={"agree": "yes", "csrf_token": token}).status_code == 302
+    # participant forms act through the unguessable token (and work inside MTurk's cross-site iframe)
+    assert client.post(f"/p/{pid}/consent", data={"agree": "yes"}).status_code == 302
+    login_page = client.get("/admin/login").get_data(as_text=True)
+    token = login_page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert (
+        client.post("/admin/login", data={"username": "x", "password": "y", "csrf_token": token}).status_code
+        == 401
+    )
     api = client.post(f"/api/p/{pid}/responses", json={"trial_index": 0, "response": 13, "rt_ms": 1})
     assert api.status_code == 409  # reached the API (not started yet), no CSRF 400
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_responses_frame_cannot_write(app, finished):
+    """The analysis entry point opens the database read-only (SQLite mode=ro / PostgreSQL READ ONLY)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from study_server.db import make_engine
+
+    engine = make_engine(app.config["DATABASE_URL"], readonly=True)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM responses")).scalar() == 8
+            with pytest.raises(DBAPIError):
+                conn.execute(text("DELETE FROM responses"))
+    finally:
+        engine.dispose()
+    assert len(responses_frame(app.config["DATABASE_URL"], "tiny", secret_key=SECRET)) == 8

@@ -179,3 +179,20 @@ def test_simultaneous_retries_store_once(app):
         t.join(timeout=60)
     assert sorted(codes) == [200] * 5 + [201]
     assert n_responses(app) == 1
+
+
+def test_link_participants_get_their_own_completion_codes(app):
+    codes = []
+    for _ in range(2):
+        client = app.test_client()
+        pid = enter(client)
+        start(client, pid)
+        for i, (_sid, label, _c) in enumerate(trial_labels(app, pid)):
+            assert post(client, pid, {"trial_index": i, "response": label, "rt_ms": 300}).status_code == 201
+        with app.app_context():
+            codes.append(
+                db.session.scalars(
+                    select(Participant.completion_code).where(Participant.public_id == pid)
+                ).one()
+            )
+    assert all(len(c) == 10 for c in codes) and codes[0] != codes[1]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 import stimuli
 from study_server import create_app
+from study_server.admin import create_admin
 from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Response, db
@@ -54,6 +55,7 @@ def server(tmp_path: Path, small_set: Path):
             slug="signs43",
             config={"practice_trials": 0, "presentation_ms": 200},
         )
+        create_admin("ada", "correct horse battery")
         db.session.remove()
     srv = LiveServer(url, SECRET, tmp_path / "inst", tmp_path / "server.log")
     srv.start()
@@ -172,6 +174,17 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
     scroll_h = page43.evaluate("document.documentElement.scrollHeight")
     assert scroll_h <= VIEWPORT["height"], scroll_h
     page43.close()
+
+    # the admin sees the finished participant on the dashboard (real login form, with its CSRF token)
+    page.goto(f"{server.url}/admin/study/tiny")
+    page.wait_for_url("**/admin/login**")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/study/tiny")
+    assert "completed" in page.locator("#by-status").inner_text()
+    assert page.locator("#per-condition tr").count() >= 3
+    page.screenshot(path=str(shots / "admin_dashboard.png"), full_page=True)
     page.close()
 
 

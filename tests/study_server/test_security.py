@@ -83,3 +83,25 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path, monkeypatch):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert app1.config["SECRET_KEY"] == app2.config["SECRET_KEY"] == key_file.read_text()
     assert len(app1.config["SECRET_KEY"]) == 64
+
+
+def test_unknown_study_is_a_clear_404(client):
+    resp = client.get("/s/no-such-study/")
+    assert resp.status_code == 404 and b"no study at this address" in resp.data
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    from sqlalchemy import text
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+            "INSTANCE_PATH": str(tmp_path / "i"),
+            "SECRET_KEY": "k",
+        }
+    )
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        db.engine.dispose()
