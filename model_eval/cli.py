@@ -157,16 +157,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from model_eval import distributed
-    from model_eval.predict import accuracy_table, load_valid_stimulus_set, predict_stimulus_set
+    from model_eval.predict import accuracy_table, load_valid_stimulus_set, predict_on_set
 
     distributed.init_if_needed(args.device)
-    df = predict_stimulus_set(args.model, args.stimuli, names=args.name, device=args.device,
-                              batch_size=args.batch_size, progress=not args.no_progress)
+    set_ = load_valid_stimulus_set(args.stimuli)
+    df = predict_on_set(args.model, set_, names=args.name, device=args.device, batch_size=args.batch_size,
+                        progress=not args.no_progress)
     if distributed.rank_and_world()[0] != 0:
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
-    table = accuracy_table(df, load_valid_stimulus_set(args.stimuli).manifest)
+    table = accuracy_table(df, set_.manifest)
     print(f"accuracy per model x condition ({args.stimuli}):")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {args.out} ({len(df)} rows)")

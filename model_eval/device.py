@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import torch
 
@@ -44,15 +43,3 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return model
-
-
-@contextlib.contextmanager
-def inference(model: torch.nn.Module) -> Iterator[None]:
-    """Eval mode + no grad, restoring the previous mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        model.train(was_training)

@@ -102,8 +102,17 @@ def predict_stimulus_set(checkpoints: Sequence[str | Path], stimuli_dir: str | P
     """
     if names is not None and len(names) != len(checkpoints):
         raise ValueError(f"{len(names)} names given for {len(checkpoints)} checkpoints")
+    return predict_on_set(checkpoints, load_valid_stimulus_set(stimuli_dir), names=names, device=device,
+                          batch_size=batch_size, progress=progress)
+
+
+def predict_on_set(checkpoints: Sequence[str | Path], set_, *, names: Sequence[str] | None = None,
+                   device: str | torch.device | None = None, batch_size: int = 256,
+                   progress: bool = True) -> pd.DataFrame:
+    """:func:`predict_stimulus_set` for a stimulus set that is already loaded (and so validated)."""
+    if names is not None and len(names) != len(checkpoints):
+        raise ValueError(f"{len(names)} names given for {len(checkpoints)} checkpoints")
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    set_ = load_valid_stimulus_set(stimuli_dir)
     loaded = [load_checkpoint(p) for p in checkpoints]
     model_names = list(names) if names is not None else [c.name for c in loaded]
     dupes = sorted({n for n in model_names if model_names.count(n) > 1})

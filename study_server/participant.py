@@ -81,6 +81,15 @@ def entry(slug: str) -> Any:
             existing = db.session.scalars(
                 select(Participant).where(Participant.public_id == cookie, Participant.study_id == study.id)
             ).one_or_none()
+    if existing is not None and _new_platform_session(existing, ent.data):
+        if existing.status in FINISHED or existing.status == "screened_out":
+            try:  # e.g. a worker who finished this study accepts another of its assignments
+                recruiter.admit(db.session, study, ent)
+            except EntryRefused as exc:
+                return message("Thank you for your interest", str(exc), 403)
+        else:  # returned and re-accepted: hand back through the live assignment/session
+            existing.recruiter_data = {**existing.recruiter_data, **ent.data}
+            db.session.commit()
     if existing is None:
         try:
             recruiter.admit(db.session, study, ent)
@@ -100,6 +109,11 @@ def entry(slug: str) -> Any:
         COOKIE_PREFIX + slug, existing.public_id, max_age=30 * 24 * 3600, httponly=True, samesite="Lax"
     )
     return resp
+
+
+def _new_platform_session(p: Participant, data: dict[str, str]) -> bool:
+    """True when a returning person arrives with different platform ids (a new assignment or session)."""
+    return any(p.recruiter_data.get(k) not in (None, v) for k, v in data.items())
 
 
 @bp.route("/p/<public_id>/", methods=["GET"])

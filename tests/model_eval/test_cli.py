@@ -186,3 +186,19 @@ def test_interrupted_run_resumes_to_completion(tmp_path):
     done = torch.load(out, weights_only=True)
     assert [h["epoch"] for h in done["history"]] == [1, 2]
     assert done["train_state"]["done"]
+
+
+def test_noise_and_min_noise_commands(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "noise"
+    assert main(["noise", "--model", str(tiny_checkpoint), "--n-images", "43", "--sigmas", "0", "20",
+                 "--out", str(out), "--no-progress"]) == 0
+    summary = pd.read_csv(out / "noise_summary.csv")
+    assert list(summary["sigma"]) == [0.0, 20.0] and (summary["n"] == 43).all()
+    assert summary["accuracy"].between(0, 1).all() and (out / "noise.png").stat().st_size > 0
+    per_class = pd.read_csv(out / "noise_per_class.csv")
+    assert len(per_class) == 2 * N_CLASSES and (per_class["support"] == 1).all()
+    csv = tmp_path / "mn.csv"
+    assert main(["min-noise", "--model", str(tiny_checkpoint), "--n-images", "1", "--population", "10",
+                 "--max-iterations", "5", "--out", str(csv), "--no-progress"]) == 0
+    res = pd.read_csv(csv)
+    assert len(res) == 1 and res["norm"].iloc[0] >= 0 and 1 <= res["iterations"].iloc[0] <= 5

@@ -449,3 +449,24 @@ def test_admit_refuses_a_worker_already_in_this_study(app, client, mturk):
         with pytest.raises(EntryRefused, match="already taken part"):
             recruiter.admit(db.session, study, Entry(external_id=WORKER, data={"assignmentId": ASSIGNMENT2}))
         recruiter.admit(db.session, study, Entry(external_id=WORKER2, data={"assignmentId": ASSIGNMENT2}))
+
+
+def test_returning_worker_on_a_new_assignment_through_the_study_link(app, client, mturk):
+    """Unfinished: keeps the old list but hands back through the new assignment. Finished: refused."""
+    grant(mturk["stub"])
+    assert client.get("/s/tiny/" + entry_query()).status_code == 302
+    again = client.get("/s/tiny/" + entry_query(assignment_id=ASSIGNMENT2))
+    assert again.status_code == 302
+    (p,) = participants(app)
+    assert p.recruiter_data["assignmentId"] == ASSIGNMENT2
+    with app.app_context():
+        row = db.session.get(Participant, p.id)
+        set_status(db.session, row, "consented")
+        set_status(db.session, row, "started")
+        set_status(db.session, row, "completed")
+        db.session.commit()
+    refused = client.get("/s/tiny/" + entry_query(assignment_id=ASSIGNMENT))
+    assert refused.status_code == 403
+    assert b"already taken part" in refused.data
+    assert len(participants(app)) == 1
+    assert participants(app)[0].recruiter_data["assignmentId"] == ASSIGNMENT2
