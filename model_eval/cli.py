@@ -28,10 +28,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=32, help="network input side in pixels (small networks)")
     p.add_argument("--n-per-class", type=int, default=150, help="training images per class (synthetic)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=None, help="default 5 (8 for hosseini_dnn)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (3e-3; 2e-3 for hosseini_dnn)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--translate", type=int, default=0, help="augment: random shifts up to N px")
     p.add_argument("--reflect", action="store_true", help="augment: random left-right reflections")
@@ -131,11 +131,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from model_eval.training import TrainConfig, train
+    from model_eval.training import ARCH_DEFAULTS, TrainConfig, train
 
+    arch_defaults = ARCH_DEFAULTS.get(args.arch, {})
+    epochs = args.epochs if args.epochs is not None else int(arch_defaults.get("epochs", TrainConfig.epochs))
+    lr = args.lr if args.lr is not None else float(arch_defaults.get("lr", TrainConfig.lr))
     cfg = TrainConfig(
         arch=args.arch, source=args.source, root=args.root, size=args.size, n_per_class=args.n_per_class,
-        seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, epochs=epochs, batch_size=args.batch_size, lr=lr,
         val_fraction=args.val_fraction, translate=args.translate, reflect=args.reflect,
         negatives=args.negatives, negatives_only=args.negatives_only, noise_copies=args.noise_copies,
         fgsm_eps=args.fgsm_eps, ensemble=args.ensemble, init=args.init, weights=args.weights,

@@ -53,6 +53,7 @@ def test_cuda_predictions_agree_with_cpu(tmp_path):
     gpu = predict_stimulus_set([ckpt], set_dir, device="cuda", progress=False)
     cpu = predict_stimulus_set([ckpt], set_dir, device="cpu", progress=False)
     assert torch.cuda.is_available()
-    # bf16 autocast on the GPU: confidences agree to bf16 precision, answers on nearly all stimuli
-    assert (gpu["response"] == cpu["response"]).mean() > 0.9
+    # bf16 autocast on the GPU: probabilities agree with the fp32 CPU run to bf16 precision
+    assert list(gpu["stimulus_id"]) == list(cpu["stimulus_id"])
     assert (gpu["confidence"] - cpu["confidence"]).abs().max() < 0.05
+    assert (gpu["prob_true"] - cpu["prob_true"]).abs().max() < 0.05
