@@ -209,7 +209,7 @@ def _cmd_fri(args: argparse.Namespace) -> int:
     if args.export is not None and args.export.exists() and any(args.export.iterdir()):
         raise ValueError(f"--export directory {args.export} exists and is not empty")
     src, images, labels, sids = _load_images(args, size)
-    _check_classes(ckpt, len(src.classes), args.source)
+    _check_source(ckpt, src, args.source)
     ratios = [s / size for s in args.sides] if args.sides else args.ratios
     fractions, rows, pair_images = run_fri(ckpt, images, labels, sids, ratios=ratios, stride=args.stride,
                                            out_dir=args.out, device=device, model_name=ckpt.name,
@@ -232,10 +232,15 @@ def _cmd_fri(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_classes(ckpt, n: int, source: str) -> None:
+def _check_source(ckpt, src, source: str) -> None:  # type: ignore[no-untyped-def]
+    """fri/noise feed source images straight to the network: classes and channels must match."""
+    n = len(src.classes)
     if ckpt.num_classes != n:
         raise CheckpointError(f"checkpoint {ckpt.path} is for {ckpt.num_classes} classes but source "
                               f"{source!r} has {n}")
+    if ckpt.in_channels != src.channels:
+        raise CheckpointError(f"checkpoint {ckpt.path} takes {ckpt.in_channels}-channel images but source "
+                              f"{source!r} gives {src.channels}-channel images")
 
 
 def _cmd_noise(args: argparse.Namespace) -> int:
@@ -250,7 +255,7 @@ def _cmd_noise(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.model, device=device)
     src, images, labels, _ = _load_images(args, args.image_size or ckpt.classifier.input_size)
-    _check_classes(ckpt, len(src.classes), args.source)
+    _check_source(ckpt, src, args.source)
     sweep = noise_sweep(ckpt.classifier, images, labels, num_classes=ckpt.num_classes,
                         sigmas=tuple(args.sigmas), draws=args.draws, seed=args.seed, device=device,
                         progress=not args.no_progress)
@@ -282,7 +287,7 @@ def _cmd_min_noise(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.model, device=device)
     src, images, labels, sids = _load_images(args, args.image_size or ckpt.classifier.input_size)
-    _check_classes(ckpt, len(src.classes), args.source)
+    _check_source(ckpt, src, args.source)
     cfg = GAConfig(population=args.population, max_iterations=args.max_iterations, patience=args.patience,
                    lam=args.lam)
     rows = []

@@ -202,3 +202,22 @@ def test_noise_and_min_noise_commands(tiny_checkpoint, tmp_path, capsys):
                  "--max-iterations", "5", "--out", str(csv), "--no-progress"]) == 0
     res = pd.read_csv(csv)
     assert len(res) == 1 and res["norm"].iloc[0] >= 0 and 1 <= res["iterations"].iloc[0] <= 5
+
+
+def test_gray_checkpoint_on_a_colour_source_is_one_clear_line(tmp_path, capsys):
+    """fri/noise feed source images straight in: a 1-channel network on RGB signs is refused up front."""
+    from model_eval.checkpoint import build_members
+
+    src = stimuli.get_source("synthetic", split="test", n_per_class=1, seed=3)
+    path = tmp_path / "gray.pt"
+    save_checkpoint(path, arch="lenet5", name="gray", num_classes=N_CLASSES, in_channels=1,
+                    members=build_members("lenet5", 1, num_classes=N_CLASSES, in_channels=1, input_size=32),
+                    preprocessing=Preprocessing(32, (0.5,), (0.5,)),
+                    classes=[{"id": c.id, "name": c.name} for c in src.classes], config={},
+                    source="mnist")
+    for cmd in (["fri", "--out", str(tmp_path / "fri")], ["noise", "--out", str(tmp_path / "noise")]):
+        rc = main([cmd[0], "--model", str(path), "--n-images", "2", "--no-progress", *cmd[1:]])
+        err = capsys.readouterr().err
+        assert rc != 0 and err.count("\n") == 1, err
+        assert "1-channel" in err and "3-channel" in err
+        assert not (tmp_path / cmd[0]).exists()
