@@ -1,6 +1,8 @@
 """stimuli: image sources, pure image transforms, and the stimulus-set contract shared by every package.
 
 Image convention everywhere: numpy float32, RGB, HWC, values in [0, 1] (MNIST gives one channel).
+Stimulus ids are 128 random bits from `secrets` and manifest rows are shuffled the same way, never seeded:
+participants see ids in image URLs, so ids and row order must tell nothing, even to readers of this code.
 """
 
 from .base import ImageSource

@@ -7,6 +7,9 @@ Presets (defaults chosen so each is a sensible human study that builds in second
   (0-255 scale) of 2 sources per class, PSNR recorded per image, + catch trials.
 - regular: 5 clear images per class, regular only (a baseline or practice set), + catch trials.
 
+Determinism: the seed decides every image (the same seed gives the same pixels for each source and condition);
+stimulus and source ids are fresh random ids and rows are shuffled on every build (see stimuli.stimulus_set).
+
 Exactness on disk: every source image is first quantised to the 8-bit grid (round(255 x)/255), and gray
 images are quantised before negation, so a written negative pixel is exactly 255 - p of its positive.
 """
@@ -23,7 +26,7 @@ from tqdm import tqdm
 
 from .base import ImageSource, sharpness, stratified_indices
 from .sources import get_source
-from .stimulus_set import make_ids, write_stimulus_set
+from .stimulus_set import new_ids, write_stimulus_set
 from .transforms import equalize_histogram, gaussian_noise, grayscale, negative, psnr, quantize
 
 AGHDAM_SIGMAS = (1, 2, 4, 8, 10, 14, 18, 20, 25, 30, 35, 40)
@@ -32,7 +35,7 @@ COLOR_CONDITIONS = ("regular", "negative", "gray", "gray_negative")
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """Everything that determines a stimulus set (the same config and seed give byte-identical files)."""
+    """Everything that determines a stimulus set's images (ids and row order are random on every build)."""
 
     preset: str
     family: str
@@ -171,13 +174,9 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Pa
             f"{total_catch} catch trials requested but only {pool.size} unused source images remain"
         )
     catch_idx = _clear_catch(src, pool, total_catch, rng)
-    source_ids = dict(
-        zip(
-            [*main_idx.tolist(), *catch_idx.tolist()],
-            ("s" + h[:11] for h in make_ids(len(main_idx) + len(catch_idx), cfg.seed + 7919)),
-            strict=True,
-        )
-    )
+    # random like stimulus ids (64 bits): drawn in stratified order, a seeded id would encode the class
+    picked = [*main_idx.tolist(), *catch_idx.tolist()]
+    source_ids = dict(zip(picked, ("s" + h for h in new_ids(len(picked), nbytes=8)), strict=True))
     rows: list[dict] = []
     images: list[np.ndarray] = []
     noise_rng = np.random.default_rng([cfg.seed, 0x4015E])

@@ -50,7 +50,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--preset", required=True, choices=sorted(PRESETS), help=PRESET_HELP)
     b.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
-    b.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
+    b.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for the images: sources, catch trials, noise (default 0); ids and row order are random",
+    )
     b.add_argument("--n-per-class", type=int, help="source images per class (default: the preset's)")
     b.add_argument("--size", type=int, default=32, help="image side in pixels (default 32)")
     b.add_argument(

@@ -33,10 +33,14 @@ def contact_sheet(
     sections: list[tuple[str, list[tuple[Image.Image, str]]]] = [
         ("legend (class id)", [(_tile(read_png(ss.legend_path(c.id))), str(c.id)) for c in ss.classes])
     ]
-    groups = [
-        (f"{cond}" + (f" ({fam})" if fam else ""), m[(m.condition == cond) & ~m["catch"]])
-        for fam, cond in m.loc[~m["catch"], ["family", "condition"]].drop_duplicates().itertuples(index=False)
-    ]
+    main = m[~m["catch"]]
+    sigma = main.groupby("condition").sigma.max().fillna(0.0)
+    # manifest rows are shuffled, so order the sections: per family regular first, then by noise sigma, name
+    kinds = sorted(
+        main[["family", "condition"]].drop_duplicates().itertuples(index=False),
+        key=lambda fc: (fc[0], fc[1] != "regular", sigma[fc[1]], fc[1]),
+    )
+    groups = [(f"{cond}" + (f" ({fam})" if fam else ""), main[main.condition == cond]) for fam, cond in kinds]
     groups.append(("catch trials", m[m["catch"]]))
     for title, df in groups:
         if df.empty:

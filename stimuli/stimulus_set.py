@@ -2,6 +2,12 @@
 
 Layout: manifest.csv, stimulus_set.json, images/<stimulus_id>.png, legend/<class_id>.png.
 
+Ids and row order: every stimulus id is 128 bits from the OS's cryptographic source (`secrets`), never
+from the build seed, and rows are written in a cryptographically shuffled order. A participant sees ids in
+image URLs, so an id must predict nothing (condition, class, catch status, other sets' ids), even to a
+reader of this code; the seed decides only the pixels: two builds with one seed hold the same images under
+different ids.
+
 Content hash (hex sha256), in this defined order, each entry fed as `relpath NUL sha256(bytes)`:
   1. "stimulus_set.json" -> its canonical JSON (sort_keys, compact) *without* the content_hash key,
   2. "manifest.csv",
@@ -17,6 +23,7 @@ import io
 import json
 import math
 import re
+import secrets
 import struct
 import zlib
 from collections.abc import Sequence
@@ -52,7 +59,8 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
 )
 FAMILIES = frozenset({"negative", "noise", "fri", "fooling", "regular"})
 META_KEYS = ("name", "classes", "generator_version", "seed", "source", "params", "content_hash")
-ID_RE = re.compile(r"^[0-9a-f]{16}$")
+ID_BYTES = 16  # 128 random bits: unguessable, and unique across every set ever built
+ID_RE = re.compile(rf"^[0-9a-f]{{{2 * ID_BYTES}}}$")
 _INT_COLUMNS = ("label", "region_size", "x", "y")
 _FLOAT_COLUMNS = ("sigma", "psnr")
 # chunks a plain image needs; anything else (tEXt, zTXt, iTXt, tIME, eXIf, ...) may carry metadata
@@ -168,13 +176,16 @@ def compute_content_hash(
     return h.hexdigest()
 
 
-def make_ids(n: int, seed: int) -> list[str]:
-    """n distinct opaque ids (16 hex chars) from a seeded RNG; never derived from label or condition."""
-    rng = np.random.default_rng([int(seed), 0x5EED1D])
+def new_ids(n: int, nbytes: int = ID_BYTES) -> list[str]:
+    """n distinct random hex ids of nbytes each, from `secrets` (the OS's cryptographic source).
+
+    Deliberately unseeded: a seeded generator lets anyone holding the public code and a guessed seed
+    recompute every id and thus each trial's row (condition, class, catch status); see the module docstring.
+    """
     ids: list[str] = []
     seen: set[str] = set()
     while len(ids) < n:
-        sid = rng.bytes(8).hex()
+        sid = secrets.token_hex(nbytes)
         if sid not in seen:
             seen.add(sid)
             ids.append(sid)
@@ -196,6 +207,9 @@ def write_stimulus_set(
 ) -> Path:
     """Write a stimulus set; rows carry every manifest field except stimulus_id, which is assigned here.
 
+    Rows may come in any order (e.g. source x condition): they are written, images included, in a
+    cryptographically shuffled order under fresh random ids, so neither a row's position nor its id tells
+    its condition, class or catch status. `seed` is recorded in stimulus_set.json; it plays no part here.
     The output directory must not exist or be empty, so a set never mixes with stale files.
     """
     out = Path(out_dir)
@@ -219,7 +233,11 @@ def write_stimulus_set(
         raise ValueError(f"unknown manifest fields {sorted(unknown)}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"output directory {out} exists and is not empty")
-    ids = make_ids(len(rows), seed)
+    order = list(range(len(rows)))
+    secrets.SystemRandom().shuffle(order)  # uniform, and unpredictable from the code, the seed or the rows
+    rows = [rows[k] for k in order]
+    images = [images[k] for k in order]  # written in this order too, so not even file times follow the input
+    ids = new_ids(len(rows))
     table = []
     for sid, row in zip(ids, rows, strict=True):
         label = int(row["label"])
@@ -319,8 +337,11 @@ def _check_manifest(rows: list[list[str]], class_names: dict[int, str]) -> list[
             continue
         r = dict(zip(MANIFEST_COLUMNS, values, strict=True))
         sid = r["stimulus_id"]
-        if not ID_RE.match(sid):
-            problems.append(f"manifest.csv line {n}: stimulus_id {sid!r} is not 16 lowercase hex characters")
+        if not ID_RE.fullmatch(sid):
+            problems.append(
+                f"manifest.csv line {n}: stimulus_id {sid!r} is not {2 * ID_BYTES} lowercase hex characters "
+                "(old sets with seeded 16-character ids are predictable: rebuild them)"
+            )
         if sid in seen:
             problems.append(f"manifest.csv line {n}: duplicate stimulus_id {sid}")
         seen.add(sid)

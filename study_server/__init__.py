@@ -12,9 +12,10 @@ from typing import Any
 from flask import Flask
 from flask_wtf import CSRFProtect
 
+from study_server import faults, guard
 from study_server.db import configure_engine, normalise_url
 from study_server.models import db
-from study_server.secret import load_or_create_secret
+from study_server.secret import check_secret_strength, load_or_create_secret
 
 csrf = CSRFProtect()
 
@@ -41,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
+    check_secret_strength(app.config["SECRET_KEY"], lenient=bool(app.config.get("TESTING") or app.debug))
     url = app.config.get("DATABASE_URL") or f"sqlite:///{os.path.join(app.instance_path, 'study.sqlite3')}"
     app.config["DATABASE_URL"] = normalise_url(str(url))
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
@@ -50,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     csrf.init_app(app)
+    guard.init_app(app)
 
     from study_server import admin, api, participant, recruiters
     from study_server.cli import register_cli
@@ -65,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     recruiters.init_app(app)
     register_cli(app)
     _register_error_pages(app)
+    faults.init_app(app)
     return app
 
 

@@ -1,12 +1,32 @@
-"""Admin: login, a dashboard per study, and the responses export (CSV/JSON). Everything needs login."""
+"""Admin: login, a dashboard per study, and the responses export (CSV/JSON). Everything needs login.
+
+Login security (issue 10):
+- Sessions live on the server (`AdminSession`): the signed cookie holds only a random token, the
+  database its SHA-256. Logout deletes the row, a password reset deletes all the user's rows, and a
+  session ends after `ADMIN_SESSION_IDLE` seconds idle or `ADMIN_SESSION_LIFETIME` seconds after login.
+- Throttling is kept in the database (`AdminLoginFailure`), so it holds across gunicorn workers: after
+  `ADMIN_LOGIN_MAX_PER_USER` failures for one user name, or `ADMIN_LOGIN_MAX_PER_ADDRESS` from one
+  client address (an IPv6 client counts per /64), within `ADMIN_LOGIN_WINDOW` seconds, the login answers
+  429 with Retry-After and does not look at the password. The attempt is recorded before the password
+  is checked, so concurrent workers never check more than the limit. Failures and lockouts are
+  logged at WARNING, never with the password.
+- Behind a reverse proxy the client address is only right when the app trusts the proxy's
+  X-Forwarded-For (werkzeug's ProxyFix); otherwise every client shares the proxy's address.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
+import math
+import secrets
 import statistics
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -21,11 +41,22 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from study_server.db import write_lock
 from study_server.export import frame_from_session, participant_records, to_csv, to_json
-from study_server.models import AdminUser, Participant, Stimulus, Study, TrialList, db
+from study_server.models import (
+    AdminLoginFailure,
+    AdminSession,
+    AdminUser,
+    Participant,
+    Stimulus,
+    Study,
+    TrialList,
+    db,
+    utcnow,
+)
 from study_server.models import Response as TrialResponse
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -33,33 +64,181 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 # A real hash to compare against when the user does not exist, so timing does not reveal user names.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
+SESSION_KEY = "admin_token"
+"""The Flask session key holding the admin session token (the only admin data in the cookie)."""
+
+SETTINGS: dict[str, int] = {
+    "ADMIN_LOGIN_MAX_PER_USER": 5,
+    "ADMIN_LOGIN_MAX_PER_ADDRESS": 20,
+    "ADMIN_LOGIN_WINDOW": 15 * 60,
+    "ADMIN_SESSION_IDLE": 8 * 3600,
+    "ADMIN_SESSION_LIFETIME": 24 * 3600,
+}
+"""Defaults (seconds or counts); app config (e.g. env STUDY_ADMIN_LOGIN_WINDOW) overrides each."""
+
+_TOUCH_EVERY = timedelta(seconds=60)
+"""`last_seen_at` is written at most this often, not on every request."""
+
+
+def _setting(name: str) -> int:
+    return int(current_app.config.get(name, SETTINGS[name]))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def client_address() -> str:
+    """The address that login throttling counts: IPv4 as is, IPv6 by its /64 (one subscriber's net)."""
+    raw = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _printable(text: str, limit: int = 64) -> str:
+    """A user-supplied value made safe for a log line: control characters escaped, length capped."""
+    short = text[:limit]
+    return repr(short) + ("..." if len(text) > limit else "")
+
+
+def current_admin_session() -> AdminSession | None:
+    """The live `AdminSession` of this request's cookie, or None (an ended one is deleted)."""
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        return None
+    row = db.session.scalars(
+        select(AdminSession).where(AdminSession.token_hash == _token_hash(token))
+    ).one_or_none()
+    if row is None:
+        return None
+    now, row_id = utcnow(), row.id
+    last_seen = _aware(row.last_seen_at)
+    idle = timedelta(seconds=_setting("ADMIN_SESSION_IDLE"))
+    if _aware(row.expires_at) <= now or last_seen + idle <= now:
+        with write_lock(db.session):
+            db.session.execute(delete(AdminSession).where(AdminSession.id == row_id))
+            db.session.commit()
+        return None
+    if now - last_seen >= _TOUCH_EVERY:
+        with write_lock(db.session):
+            db.session.execute(update(AdminSession).where(AdminSession.id == row_id).values(last_seen_at=now))
+            db.session.commit()
+    return row
+
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        uid = session.get("admin_id")
-        user = db.session.get(AdminUser, uid) if isinstance(uid, int) else None
-        if user is None:
-            return redirect(url_for("admin.login", next=request.path))
-        g.admin = user
+        row = current_admin_session()
+        if row is None:
+            session.pop(SESSION_KEY, None)
+            return redirect(url_for("admin.login", next=request.script_root + request.path))
+        g.admin = row.user
+        g.admin_session = row
         return view(*args, **kwargs)
 
     return wrapped
 
 
 def create_admin(username: str, password: str) -> AdminUser:
-    """Create or reset an admin user (the password is stored only as a werkzeug hash)."""
+    """Create or reset an admin user (the password is stored only as a werkzeug hash).
+
+    A reset ends all the user's sessions and clears the user name's failed-login counter.
+    """
     if not username or len(username) > 64:
         raise ValueError("the user name must have 1-64 characters")
     if len(password) < 8:
         raise ValueError("the password must have at least 8 characters")
-    user = db.session.scalars(select(AdminUser).where(AdminUser.username == username)).one_or_none()
-    if user is None:
-        user = AdminUser(username=username, password_hash="")
-        db.session.add(user)
-    user.password_hash = generate_password_hash(password)
-    db.session.commit()
+    password_hash = generate_password_hash(password)  # slow: before the write lock
+    with write_lock(db.session):
+        user = db.session.scalars(select(AdminUser).where(AdminUser.username == username)).one_or_none()
+        if user is None:
+            user = AdminUser(username=username, password_hash="")
+            db.session.add(user)
+        else:
+            user.password_changed_at = utcnow()
+            revoke_sessions(user)
+            _clear_user_failures(username)
+        user.password_hash = password_hash
+        db.session.commit()
     return user
+
+
+def revoke_sessions(user: AdminUser) -> int:
+    """Delete all of `user`'s sessions (the caller commits); returns how many there were."""
+    result = db.session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _clear_user_failures(username: str) -> None:
+    # The rows keep counting against their addresses; only the user name's counter starts again.
+    db.session.execute(
+        update(AdminLoginFailure).where(AdminLoginFailure.username == username).values(username=None)
+    )
+
+
+def _locked_until(username: str, address: str, now: datetime, *, extra: int = 0) -> datetime | None:
+    """Until when logins for `username` or from `address` are refused (None: they are not).
+
+    Refused while the window holds at least `limit + extra` failures: the time is when the
+    (limit + extra)-th most recent one leaves the window.
+    """
+    window = timedelta(seconds=_setting("ADMIN_LOGIN_WINDOW"))
+    keys: tuple[tuple[ColumnElement[bool], int], ...] = (
+        (AdminLoginFailure.username == username, _setting("ADMIN_LOGIN_MAX_PER_USER")),
+        (AdminLoginFailure.address == address, _setting("ADMIN_LOGIN_MAX_PER_ADDRESS")),
+    )
+    until = None
+    for where, limit in keys:
+        at = db.session.scalars(
+            select(AdminLoginFailure.at)
+            .where(where, AdminLoginFailure.at > now - window)
+            .order_by(AdminLoginFailure.at.desc(), AdminLoginFailure.id.desc())
+            .offset(max(limit + extra - 1, 0))
+            .limit(1)
+        ).first()
+        if at is not None:
+            until = max(until or now, _aware(at) + window)
+    return until
+
+
+def _too_many(username: str, address: str, until: datetime, now: datetime) -> Response:
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    current_app.logger.warning(
+        "admin login refused (locked out for %d s): user %s from %s", seconds, _printable(username), address
+    )
+    minutes = math.ceil(seconds / 60)
+    error = (
+        "Too many failed logins for this user name or from this address. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    resp = make_response(render_template("admin/login.html", error=error), 429)
+    resp.headers["Retry-After"] = str(seconds)
+    return resp
+
+
+def _safe_next(target: str) -> str:
+    """`target` when it is a plain path inside the admin area of this site, else the admin index."""
+    index: str = url_for("admin.index")
+    if not target or "\\" in target or any(not 0x21 <= ord(c) < 0x7F for c in target):
+        return index  # control characters, spaces, non-ASCII, and backslashes (browsers read them as "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(index):
+        return index
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return index
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -68,23 +247,86 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "")
         password = request.form.get("password", "")
+        key, address, now = username[:64], client_address(), utcnow()
+        until = _locked_until(key, address, now)
+        if until is not None:
+            return _too_many(username, address, until, now)
+        # Count this attempt before the password is checked, then look again: of several workers racing
+        # for the last allowed attempt, none gets more than the limit. (Each write takes SQLite's write
+        # lock up front, so a read snapshot is never upgraded after another worker wrote.)
+        with write_lock(db.session):
+            attempt = AdminLoginFailure(username=key, address=address, at=now)
+            db.session.add(attempt)
+            db.session.flush()
+            attempt_id = attempt.id
+            db.session.commit()
+        mine = delete(AdminLoginFailure).where(AdminLoginFailure.id == attempt_id)
+        until = _locked_until(key, address, now, extra=1)
+        if until is not None:
+            with write_lock(db.session):
+                db.session.execute(mine)
+                db.session.commit()
+            return _too_many(username, address, until, now)
+
         user = db.session.scalars(select(AdminUser).where(AdminUser.username == username)).one_or_none()
         ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
         if user is not None and ok:
+            with write_lock(db.session):
+                db.session.execute(mine)
+                _clear_user_failures(key)
+                token = _start_session(user.id, now)
+                db.session.commit()
             session.clear()
-            session["admin_id"] = user.id
-            target = request.args.get("next", "")
-            if not target.startswith("/admin") or target.startswith("//"):
-                target = url_for("admin.index")
-            return redirect(target)
+            session[SESSION_KEY] = token
+            return redirect(_safe_next(request.args.get("next", "")))
+
+        window = timedelta(seconds=_setting("ADMIN_LOGIN_WINDOW"))
+        with write_lock(db.session):
+            db.session.execute(delete(AdminLoginFailure).where(AdminLoginFailure.at <= now - window))
+            db.session.commit()
+        current_app.logger.warning("failed admin login: user %s from %s", _printable(username), address)
+        until = _locked_until(key, address, now)
+        if until is not None:
+            current_app.logger.warning(
+                "admin login locked until %s: user %s from %s",
+                until.isoformat(timespec="seconds"),
+                _printable(username),
+                address,
+            )
         error = "Wrong user name or password."
-        current_app.logger.info("failed admin login")
     return make_response(render_template("admin/login.html", error=error), 401 if error else 200)
+
+
+def _start_session(user_id: int, now: datetime) -> str:
+    """Add a session row for the user (the caller commits) and return its token for the cookie."""
+    idle = timedelta(seconds=_setting("ADMIN_SESSION_IDLE"))
+    db.session.execute(
+        delete(AdminSession).where(
+            (AdminSession.expires_at <= now) | (AdminSession.last_seen_at <= now - idle)
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=_setting("ADMIN_SESSION_LIFETIME"))
+    db.session.add(
+        AdminSession(
+            token_hash=_token_hash(token),
+            user_id=user_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return token
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    session.pop("admin_id", None)
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str) and token:
+        with write_lock(db.session):
+            db.session.execute(delete(AdminSession).where(AdminSession.token_hash == _token_hash(token)))
+            db.session.commit()
+    session.clear()
     return redirect(url_for("admin.login"))
 
 

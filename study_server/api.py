@@ -12,17 +12,19 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from study_server.db import write_lock
+from study_server.lifecycle import is_active, set_status
 from study_server.models import Participant, Stimulus, db
 from study_server.models import Response as TrialResponse
-from study_server.status import set_status
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_RT_MS = 3_600_000.0
+MAX_INT = 2**31 - 1
+"""Largest integer field accepted (a 32-bit INTEGER column on every backend)."""
 
 
 class ApiError(Exception):
@@ -43,13 +45,6 @@ def _api_error(exc: ApiError) -> tuple[Response, int]:
     return json_error(exc.status, exc.message, **exc.extra)
 
 
-@bp.errorhandler(OperationalError)
-def _db_busy(exc: OperationalError) -> tuple[Response, int]:
-    """The database is unreachable or busy: 503, so the page keeps the answer and retries."""
-    db.session.rollback()
-    return json_error(503, "the database is busy; please retry")
-
-
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     db.session.rollback()
@@ -65,7 +60,10 @@ def _body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if len(raw) > _limit():
         raise ApiError(413, "request body too large")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # e.g. 2 KB of "[[[[": json's decoder gives up with this, not a ValueError
+        raise ApiError(400, "the body is nested too deeply") from None
     if data is None:
         raise ApiError(400, "the body is not valid JSON")
     if not isinstance(data, dict):
@@ -87,7 +85,13 @@ def _int_field(data: dict[str, Any], name: str, *, required: bool) -> int | None
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, f"{name!r} must be an integer")
+    if not -MAX_INT <= value <= MAX_INT:  # 10**400 parses; keep it away from the database's integers
+        raise ApiError(400, f"{name!r} out of range")
     return value
+
+
+def _finite(value: int | float) -> bool:
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _participant(public_id: str, *, lock: bool = False) -> Participant:
@@ -113,10 +117,8 @@ def _result(p: Participant, row: TrialResponse, *, created: bool) -> dict[str, A
         "answered": int(answered or 0),
         "total": len(p.trial_order),
         "status": p.status,
-        "done": p.status not in {"allocated", "consented", "started"},
-        "next": url_for("participant.debrief", public_id=p.public_id)
-        if p.status not in {"allocated", "consented", "started"}
-        else None,
+        "done": not is_active(p.status),
+        "next": None if is_active(p.status) else url_for("participant.debrief", public_id=p.public_id),
     }
 
 
@@ -167,10 +169,12 @@ def _store(public_id: str, data: dict[str, Any]) -> tuple[Response, int]:
     response = _int_field(data, "response", required=False)
     rt = data.get("rt_ms")
     if rt is not None:
-        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt):
+        # an int is finite (math.isfinite(10**400) would overflow); compare before converting to float
+        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not _finite(rt):
             raise ApiError(400, "'rt_ms' must be a finite number")
         if not 0 <= rt <= MAX_RT_MS:
             raise ApiError(400, f"'rt_ms' must lie between 0 and {MAX_RT_MS:.0f}")
+        rt = float(rt) + 0.0  # in range, so exact enough; -0.0 becomes 0.0
     if not 0 <= trial_index < len(p.trial_order):
         raise ApiError(400, f"'trial_index' out of range: this participant has {len(p.trial_order)} trials")
     stimulus_id = p.trial_order[trial_index]

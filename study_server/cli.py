@@ -158,12 +158,14 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
             elif args.command == "mark-abandoned":
                 from datetime import timedelta
 
-                from study_server.status import mark_abandoned
+                from study_server.db import write_lock
+                from study_server.lifecycle import mark_abandoned
 
                 study = db.session.scalars(select(Study).where(Study.slug == args.study)).one_or_none()
                 if study is None:
                     raise UserError(f"unknown study {args.study!r}")
-                n = mark_abandoned(db.session, study.id, timedelta(hours=args.hours))
+                with write_lock(db.session):
+                    n = mark_abandoned(db.session, study.id, timedelta(hours=args.hours))
                 print(f"marked {n} participants of {study.slug} as abandoned")
             elif args.command == "export":
                 frame = frame_from_session(db.session, app.config["SECRET_KEY"], args.study)
@@ -193,8 +195,13 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     from study_server import create_app
     from study_server.models import db
+    from study_server.secret import WeakSecretError
 
-    app = create_app()
+    try:
+        app = create_app()
+    except WeakSecretError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return run_command(app, argv)
     finally:

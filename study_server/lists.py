@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from study_server.db import write_lock
+from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, TrialList
-from study_server.status import set_status
 
 
 @dataclass(frozen=True)
@@ -75,46 +76,87 @@ def allocate_participant(
     external_id: str | None = None,
     recruiter_data: dict | None = None,
     simulated: bool = False,
-) -> Participant:
-    """Create a participant on the least-filled list and commit, race-safely.
+    admit: Callable[[], None] | None = None,
+) -> tuple[Participant, bool]:
+    """Return (participant, created): the person's existing participant, or a new one on the
+    least-filled list, committed. Race-safe under any concurrency:
 
-    SQLite: the transaction starts with BEGIN IMMEDIATE, so two arrivals serialise on the write lock.
-    PostgreSQL: the study's list rows are locked with SELECT ... FOR UPDATE. Either way the second
-    arrival reads the counts only after the first has committed its increment.
+    - SQLite: the transaction starts with BEGIN IMMEDIATE, so arrivals serialise on the write lock.
+    - PostgreSQL: an advisory lock on (recruiter, external id) serialises one person's entries across
+      studies (the repeat-worker check of an exclusion group), and the study's list rows are locked
+      with SELECT ... FOR UPDATE.
+
+    Inside that lock the person is looked up again, and `admit` (which may raise, e.g. EntryRefused
+    for a repeat worker) runs before anything is written; the unique constraint on (study, recruiter,
+    external id) backs this up.
     """
     study_id = study.id
     with write_lock(session):
-        lists = (
-            session.execute(
-                select(TrialList)
-                .where(TrialList.study_id == study_id)
-                .order_by(TrialList.index)
-                .with_for_update()
-                .execution_options(populate_existing=True)  # fresh counts, never a stale identity-map copy
+        try:
+            if external_id is not None and session.get_bind().dialect.name == "postgresql":
+                person = func.hashtextextended(f"{recruiter}:{external_id}", 0)
+                session.execute(select(func.pg_advisory_xact_lock(person)))
+            lists = (
+                session.execute(
+                    select(TrialList)
+                    .where(TrialList.study_id == study_id)
+                    .order_by(TrialList.index)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)  # fresh counts, never a stale copy
+                )
+                .scalars()
+                .all()
             )
-            .scalars()
-            .all()
-        )
-        if not lists:
+            if not lists:
+                raise ValueError(f"study {study.slug!r} has no trial lists; import a stimulus set first")
+            existing = _find(session, study_id, recruiter, external_id)
+            if existing is not None:
+                session.commit()
+                return existing, False
+            if admit is not None:
+                admit()
+            target = min(lists, key=lambda tl: (tl.n_assigned, tl.index))
+            target.n_assigned += 1
+            seed = secrets.randbits(31)
+            class_ids = [int(c["id"]) for c in study.classes]
+            participant = Participant(
+                public_id=new_public_id(),
+                study_id=study_id,
+                list_id=target.id,
+                recruiter=recruiter,
+                external_id=external_id,
+                recruiter_data=dict(recruiter_data or {}),
+                simulated=simulated,
+                seed=seed,
+                trial_order=participant_order(target.stimulus_ids, seed),
+                legend_order=legend_order(class_ids, seed),
+            )
+            session.add(participant)
+            set_status(session, participant, "allocated")
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # the unique constraint caught a twin the lock missed: resume it
+            existing = _find(session, study_id, recruiter, external_id)
             session.rollback()
-            raise ValueError(f"study {study.slug!r} has no trial lists; import a stimulus set first")
-        target = min(lists, key=lambda tl: (tl.n_assigned, tl.index))
-        target.n_assigned += 1
-        seed = secrets.randbits(31)
-        class_ids = [int(c["id"]) for c in study.classes]
-        participant = Participant(
-            public_id=new_public_id(),
-            study_id=study_id,
-            list_id=target.id,
-            recruiter=recruiter,
-            external_id=external_id,
-            recruiter_data=dict(recruiter_data or {}),
-            simulated=simulated,
-            seed=seed,
-            trial_order=participant_order(target.stimulus_ids, seed),
-            legend_order=legend_order(class_ids, seed),
+            if existing is None:
+                raise
+            return existing, False
+        except BaseException:
+            session.rollback()
+            raise
+    return participant, True
+
+
+def _find(session: Session, study_id: int, recruiter: str, external_id: str | None) -> Participant | None:
+    """The person's participant in this study (None for an anonymous entry)."""
+    if external_id is None:
+        return None
+    return session.scalars(
+        select(Participant)
+        .where(
+            Participant.study_id == study_id,
+            Participant.recruiter == recruiter,
+            Participant.external_id == external_id,
         )
-        session.add(participant)
-        set_status(session, participant, "allocated")
-        session.commit()
-    return participant
+        .execution_options(populate_existing=True)
+    ).one_or_none()

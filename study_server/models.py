@@ -32,20 +32,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = (
-    "allocated",
-    "consented",
-    "started",
-    "completed",
-    "submitted",
-    "approved",
-    "rejected",
-    "screened_out",
-    "returned",
-    "abandoned",
-    "bonused",
-)
-
 
 def utcnow() -> datetime:
     """Timezone-aware now; every stored time is UTC."""
@@ -121,6 +107,9 @@ class Participant(Base):
     """A person taking a study; `public_id` is the unguessable token used in their URLs."""
 
     __tablename__ = "participants"
+    # One participant per person and study: a second entry with the same platform id resumes the first.
+    # NULL external ids (an anonymous plain link) never collide.
+    __table_args__ = (UniqueConstraint("study_id", "recruiter", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -147,7 +136,7 @@ class Participant(Base):
 
 
 class StatusEvent(Base):
-    """One status change with its time; written only through `study_server.status.set_status`."""
+    """One status change with its time; written only through `study_server.lifecycle.set_status`."""
 
     __tablename__ = "status_events"
 
@@ -184,10 +173,49 @@ class AdminUser(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when `create_admin` resets the password (which also ends all the user's sessions)."""
+
+
+class AdminSession(Base):
+    """One admin login. The browser's signed cookie holds a random token; only its SHA-256 is stored.
+
+    Logout deletes the row and a password reset deletes all of a user's rows, so a copied cookie stops
+    working. A session also ends after `ADMIN_SESSION_IDLE` seconds without a request, and in any case
+    `ADMIN_SESSION_LIFETIME` seconds after login (`expires_at`).
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[AdminUser] = relationship()
+
+
+class AdminLoginFailure(Base):
+    """One failed (or still running) admin login, counted per user name and per client address.
+
+    Shared by every worker process, unlike memory. Rows older than the throttle window are pruned; a
+    successful login clears its user name's rows (`username` becomes NULL) but they keep counting
+    against their addresses, so a valid account cannot be used to reset an address's counter.
+    """
+
+    __tablename__ = "admin_login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 __all__ = [
-    "STATUSES",
+    "AdminLoginFailure",
+    "AdminSession",
     "AdminUser",
     "Base",
     "Participant",

@@ -10,19 +10,29 @@ import random
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
+from study_server.db import write_lock
 from study_server.images import clean_png
+from study_server.lifecycle import LEFT, is_finished, set_status
 from study_server.lists import allocate_participant
-from study_server.models import Participant, Stimulus, Study, db
+from study_server.models import Participant, Study, db
 from study_server.models import Response as TrialResponse
-from study_server.recruiters.base import BadEntry, EntryRefused, get_recruiter
-from study_server.status import set_status
+from study_server.recruiters.base import BadEntry, EntryRefused, Recruiter, get_recruiter
 
 bp = Blueprint("participant", __name__)
 
-FINISHED = {"completed", "submitted", "approved", "rejected", "bonused"}
 COOKIE_PREFIX = "study_"
 
 
@@ -33,8 +43,13 @@ def get_study_or_404(slug: str) -> Study:
     return study
 
 
-def get_participant_or_404(public_id: str) -> Participant:
-    p = db.session.scalars(select(Participant).where(Participant.public_id == public_id)).one_or_none()
+def get_participant_or_404(public_id: str, *, lock: bool = False) -> Participant:
+    """The participant behind a URL token; `lock` re-reads the row FOR UPDATE (PostgreSQL) inside a
+    write transaction, so a status change never works on a stale copy."""
+    query = select(Participant).where(Participant.public_id == public_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    p = db.session.scalars(query).one_or_none()
     if p is None:
         abort(404, description="This study link is not valid.")
     return p
@@ -48,6 +63,8 @@ def step_url(p: Participant) -> str:
         return url_for("participant.instructions", public_id=p.public_id)
     if p.status == "started":
         return url_for("participant.trials", public_id=p.public_id)
+    if p.status in LEFT:
+        return url_for("participant.ended", public_id=p.public_id)
     return url_for("participant.debrief", public_id=p.public_id)
 
 
@@ -57,7 +74,11 @@ def message(title: str, text: str, status: int) -> Response:
 
 @bp.get("/s/<slug>/")
 def entry(slug: str) -> Any:
-    """The study link: resume a returning person, or allocate a new participant to a list."""
+    """The study link: resume a returning person, or allocate a new participant to a list.
+
+    The same person (platform id, or this browser's cookie) always gets the same participant, even
+    when they open the link many times at once: see `allocate_participant`.
+    """
     study = get_study_or_404(slug)
     recruiter = get_recruiter(study.recruiter)
     try:
@@ -66,49 +87,66 @@ def entry(slug: str) -> Any:
         return message("This link is not complete", str(exc), 400)
     if ent.preview:
         return render_template("preview.html", study=study)
-    existing = None
-    if ent.external_id is not None:
-        existing = db.session.scalars(
-            select(Participant).where(
-                Participant.study_id == study.id,
-                Participant.recruiter == recruiter.name,
-                Participant.external_id == ent.external_id,
-            )
-        ).first()
-    else:  # no person id from the platform: the same browser resumes through its cookie
+    participant = None
+    if ent.external_id is None:  # no person id from the platform: the same browser resumes by cookie
         cookie = request.cookies.get(COOKIE_PREFIX + slug)
         if cookie:
-            existing = db.session.scalars(
+            participant = db.session.scalars(
                 select(Participant).where(Participant.public_id == cookie, Participant.study_id == study.id)
             ).one_or_none()
-    if existing is not None and _new_platform_session(existing, ent.data):
-        if existing.status in FINISHED or existing.status == "screened_out":
-            try:  # e.g. a worker who finished this study accepts another of its assignments
-                recruiter.admit(db.session, study, ent)
-            except EntryRefused as exc:
-                return message("Thank you for your interest", str(exc), 403)
-        else:  # returned and re-accepted: hand back through the live assignment/session
-            existing.recruiter_data = {**existing.recruiter_data, **ent.data}
-            db.session.commit()
-    if existing is None:
+    if participant is None:
         try:
-            recruiter.admit(db.session, study, ent)
+            participant, created = allocate_participant(
+                db.session,
+                study,
+                recruiter=recruiter.name,
+                external_id=ent.external_id,
+                recruiter_data=dict(ent.data),
+                admit=lambda: recruiter.admit(db.session, study, ent),
+            )
         except EntryRefused as exc:
             return message("Thank you for your interest", str(exc), 403)
-        existing = allocate_participant(
-            db.session,
-            study,
-            recruiter=recruiter.name,
-            external_id=ent.external_id,
-            recruiter_data=dict(ent.data),
-        )
-        recruiter.on_start(db.session, existing)
-        db.session.commit()
-    resp = redirect(step_url(existing))
+        if created and type(recruiter).on_start is not Recruiter.on_start:
+            _run_on_start(recruiter, participant.public_id)
+        elif _new_platform_session(participant, ent.data):
+            if is_finished(participant.status) or participant.status == "screened_out":
+                try:  # e.g. a worker who finished this study accepts another of its assignments
+                    recruiter.admit(db.session, study, ent)
+                except EntryRefused as exc:
+                    return message("Thank you for your interest", str(exc), 403)
+            else:  # returned and re-accepted: hand back through the live assignment/session
+                with write_lock(db.session):
+                    fresh = get_participant_or_404(participant.public_id, lock=True)
+                    fresh.recruiter_data = {**fresh.recruiter_data, **ent.data}
+                    db.session.commit()
+    resp = redirect(step_url(participant))
     resp.set_cookie(
-        COOKIE_PREFIX + slug, existing.public_id, max_age=30 * 24 * 3600, httponly=True, samesite="Lax"
+        COOKIE_PREFIX + slug,
+        participant.public_id,
+        max_age=30 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
     )
     return resp
+
+
+def _run_on_start(recruiter: Recruiter, public_id: str) -> None:
+    """The recruiter's once-per-participant hook (MTurk: grant the "took part" qualification).
+
+    It may call the platform, so it runs outside the database lock; what it changes is then written
+    in a short write transaction of its own.
+    """
+    p = get_participant_or_404(public_id)
+    before = dict(p.recruiter_data or {})
+    recruiter.on_start(db.session, p)
+    after = dict(p.recruiter_data or {})
+    db.session.rollback()  # drop the read transaction; the change is re-applied under the write lock
+    if after != before:
+        with write_lock(db.session):
+            fresh = get_participant_or_404(public_id, lock=True)
+            fresh.recruiter_data = {**(fresh.recruiter_data or {}), **after}
+            db.session.commit()
 
 
 def _new_platform_session(p: Participant, data: dict[str, str]) -> bool:
@@ -129,10 +167,20 @@ def consent(public_id: str) -> Any:
     if request.method == "POST":
         if request.form.get("agree") != "yes":
             return render_template("consent.html", p=p, study=p.study, error="Please tick the box to agree.")
-        set_status(db.session, p, "consented")
-        db.session.commit()
-        return redirect(step_url(p))
+        return redirect(_advance(public_id, "allocated", "consented"))
     return render_template("consent.html", p=p, study=p.study, error=None)
+
+
+def _advance(public_id: str, expected: str, new: str) -> str:
+    """Move the participant from `expected` to `new` (a double click or second tab changes nothing)
+    and return where they belong now. The write transaction starts before the row is read (SQLite:
+    BEGIN IMMEDIATE), so simultaneous participants wait for the lock instead of failing "locked"."""
+    with write_lock(db.session):
+        p = get_participant_or_404(public_id, lock=True)
+        if p.status == expected:
+            set_status(db.session, p, new)
+        db.session.commit()
+    return step_url(p)
 
 
 def legend_items(study: Study, order: list[int]) -> list[dict[str, Any]]:
@@ -192,11 +240,8 @@ def practice(public_id: str) -> Any:
 
 @bp.post("/p/<public_id>/start")
 def start(public_id: str) -> Any:
-    p = get_participant_or_404(public_id)
-    if p.status == "consented":
-        set_status(db.session, p, "started")
-        db.session.commit()
-    return redirect(step_url(p))
+    get_participant_or_404(public_id)  # an unknown token is a 404 before any write lock is taken
+    return redirect(_advance(public_id, "consented", "started"))
 
 
 @bp.get("/p/<public_id>/trials")
@@ -209,7 +254,7 @@ def trials(public_id: str) -> Any:
         select(TrialResponse.trial_index).where(TrialResponse.participant_id == p.id)
     ).all()
     items = [
-        {"index": i, "src": url_for("participant.stimulus_image", slug=study.slug, stimulus_id=sid)}
+        {"index": i, "src": url_for("participant.stimulus_image", public_id=p.public_id, stimulus_id=sid)}
         for i, sid in enumerate(p.trial_order)
     ]
     return render_template(
@@ -230,11 +275,26 @@ def trials(public_id: str) -> Any:
     )
 
 
+@bp.get("/p/<public_id>/ended")
+def ended(public_id: str) -> Any:
+    """For someone who returned the study or was idle too long: their slot went to someone else."""
+    p = get_participant_or_404(public_id)
+    if p.status not in LEFT:
+        return redirect(step_url(p))
+    return message(
+        "This session has ended",
+        "This study session was closed because it was returned or inactive for too long, and its place "
+        "has gone to someone else. Thank you for your interest; please contact the researchers if you "
+        "think this is a mistake.",
+        410,
+    )
+
+
 @bp.get("/p/<public_id>/debrief")
 def debrief(public_id: str) -> Any:
     p = get_participant_or_404(public_id)
     screened_out = p.status == "screened_out"
-    if not screened_out and p.status not in FINISHED:
+    if not screened_out and not is_finished(p.status):
         return redirect(step_url(p))
     finish = get_recruiter(p.recruiter).finish(p.study, p, screened_out=screened_out)
     return render_template("debrief.html", p=p, study=p.study, finish=finish, screened_out=screened_out)
@@ -255,16 +315,14 @@ def _png(data: bytes) -> Response:
     return resp
 
 
-@bp.get("/s/<slug>/img/<stimulus_id>")
-def stimulus_image(slug: str, stimulus_id: str) -> Response:
-    """A stimulus by its opaque id; only ids of this study's manifest are served (no path tricks)."""
-    study = get_study_or_404(slug)
-    known = db.session.scalar(
-        select(Stimulus.id).where(Stimulus.study_id == study.id, Stimulus.stimulus_id == stimulus_id)
-    )
-    if known is None:
+@bp.get("/p/<public_id>/img/<stimulus_id>")
+def stimulus_image(public_id: str, stimulus_id: str) -> Response:
+    """A stimulus by its opaque id, served only to a participant whose own trial list holds it: nobody
+    can page through a study's images, and a URL shows nothing but two random tokens."""
+    p = get_participant_or_404(public_id)
+    if stimulus_id not in p.trial_order:
         abort(404, description="image not found")
-    return _png(clean_png(_study_file(study, "images", f"{stimulus_id}.png")))
+    return _png(clean_png(_study_file(p.study, "images", f"{stimulus_id}.png")))
 
 
 @bp.get("/s/<slug>/legend/<int:class_id>")

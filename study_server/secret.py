@@ -11,6 +11,26 @@ import secrets
 from pathlib import Path
 
 SECRET_FILE = "secret_key"
+MIN_SECRET_BYTES = 32
+
+
+class WeakSecretError(ValueError):
+    """The configured secret key is too short to sign sessions and key the export pseudonyms."""
+
+
+def check_secret_strength(key: str | bytes, *, lenient: bool = False) -> None:
+    """Refuse a secret under 32 bytes (e.g. "dev"), except in debug or testing, where it is allowed.
+
+    A short key lets anyone forge admin sessions and reverse the pseudonyms by brute force.
+    """
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if len(raw) >= MIN_SECRET_BYTES or lenient:
+        return
+    raise WeakSecretError(
+        f"STUDY_SECRET_KEY is too short ({len(raw)} bytes; at least {MIN_SECRET_BYTES} are needed). "
+        'Generate one with: python -c "import secrets; print(secrets.token_hex(32))", '
+        "or unset it to have one generated and kept in the instance folder."
+    )
 
 
 def load_or_create_secret(instance_path: str | Path) -> str:

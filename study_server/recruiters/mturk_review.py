@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, utcnow
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
 from study_server.recruiters.mturk_client import MTurkError, call_with_retry, client_is_live, paginate
@@ -29,7 +30,6 @@ from study_server.recruiters.mturk_fees import (
     parse_amount,
 )
 from study_server.recruiters.mturk_hits import HITPlan
-from study_server.status import set_status
 
 PAST = datetime(2015, 1, 1, tzinfo=UTC)
 """UpdateExpirationForHIT to a time in the past expires the HIT at once (MTurk API reference)."""

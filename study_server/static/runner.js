@@ -132,9 +132,24 @@
   }
 
   // ---- main trials: queue + retry until acknowledged ----
+  // A failed save is retried with backoff, forever: the answer stays queued in this browser. After a
+  // few failures in a row the participant is told so, in words that match the fault (the server says
+  // whether it is briefly busy or has a storage problem the researchers must fix).
+  const TELL_AFTER = 3;
   let flushing = false;
   let backoff = 500;
+  let failures = 0;
   let finished = null;  // debrief URL once the server says the session is over
+
+  function tellProblem(fault) {
+    if (failures < TELL_AFTER) { netStatus.textContent = "Saving\u2026"; return; }
+    netStatus.className = "net-status problem";
+    netStatus.textContent = (fault === "storage"
+      ? "The study server has a technical problem and cannot save answers right now. "
+      : "We cannot reach the study server at the moment. ")
+      + "Your answers are kept in this browser and will be sent automatically as soon as it works again. "
+      + "Please keep this page open; you can go on answering.";
+  }
 
   async function flush() {
     if (flushing) return;
@@ -153,13 +168,18 @@
           });
         } catch (e) { res = null; }
         if (res === null || res.status >= 500 || res.status === 429) {
-          netStatus.textContent = "Connection problem: your answers are kept and will be sent when it is back.";
+          let fault = "network";
+          if (res !== null) { try { fault = (await res.json()).fault || "busy"; } catch (e) { fault = "busy"; } }
+          failures += 1;
+          tellProblem(fault);
           await sleep(backoff);
-          backoff = Math.min(backoff * 2, 8000);
+          backoff = Math.min(backoff * 2, 15000);
           q = loadQueue();
           continue;
         }
         backoff = 500;
+        failures = 0;
+        netStatus.className = "net-status";
         netStatus.textContent = "";
         let body = {};
         try { body = await res.json(); } catch (e) { body = {}; }
@@ -195,7 +215,7 @@
     showProgress(total, total);
     await pending;
     while (loadQueue().length > 0 || flushing) {
-      netStatus.textContent = loadQueue().length ? "Saving your answers\u2026" : "";
+      if (failures < TELL_AFTER) netStatus.textContent = loadQueue().length ? "Saving your answers\u2026" : "";
       await flush();
       await sleep(200);
     }

@@ -105,6 +105,8 @@ def _answer(rng: np.random.Generator, label: int, p: float) -> int:
 
 
 def simulate_responses(manifest: pd.DataFrame, n_participants: int = 12, seed: int = 1) -> pd.DataFrame:
+    # manifest rows come in a random order (stimuli shuffles them); fix one so the draws are seeded
+    manifest = manifest.sort_values(["source_id", "condition"], kind="stable").reset_index(drop=True)
     rng = np.random.default_rng(seed)
     rows = []
     names = [f"p{i:02d}" for i in range(n_participants)] + ["p_catchfail", "p_short"]
@@ -150,6 +152,8 @@ def simulate_responses(manifest: pd.DataFrame, n_participants: int = 12, seed: i
 
 
 def simulate_predictions(manifest: pd.DataFrame, seed: int = 2) -> pd.DataFrame:
+    # manifest rows come in a random order (stimuli shuffles them); fix one so the draws are seeded
+    manifest = manifest.sort_values(["source_id", "condition"], kind="stable").reset_index(drop=True)
     rng = np.random.default_rng(seed)
     rows = []
     for r in manifest.itertuples():
@@ -184,6 +188,8 @@ def simulate_by_condition(
     seed: int = 5,
 ) -> pd.DataFrame:
     """Every participant sees every stimulus; P(correct) depends only on the condition."""
+    # manifest rows come in a random order (stimuli shuffles them); fix one so the draws are seeded
+    manifest = manifest.sort_values(["source_id", "condition"], kind="stable").reset_index(drop=True)
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n_participants):

@@ -125,7 +125,10 @@ def test_known_effects_are_found(run: dict) -> None:
     assert within.loc["negative vs regular", "p_holm"] < 1e-3
     thr = _table(run["summary"], "noise_thresholds").set_index("agent")["threshold_psnr_db"]
     assert thr[HUMANS_POOLED] == pytest.approx(simulate.HUMAN_THRESHOLD, abs=2.0)
-    assert thr["netA"] == pytest.approx(simulate.MODEL_THRESHOLD, abs=4.0)
+    # One network answers only 40 noise trials: over 20 simulation seeds its fitted threshold ranged
+    # 21.1-32.1 dB (SD 2.6), so the bound is 3 SD (the pooled humans above have far more trials).
+    assert thr["netA"] == pytest.approx(simulate.MODEL_THRESHOLD, abs=8.0)
+    assert thr["netA"] > thr[HUMANS_POOLED]  # the network needs a cleaner image than people
 
 
 def test_mcnemar_counts_match_the_predictions(run: dict, study: dict[str, Path]) -> None:

@@ -18,7 +18,7 @@ from tests.analysis import simulate
 def database(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("db")
     url = f"sqlite:///{root / 'study.db'}"
-    env = os.environ | {"STUDY_SECRET_KEY": "analysis-test-key", "STUDY_DATABASE_URL": url}
+    env = os.environ | {"STUDY_SECRET_KEY": "analysis-test-key-of-at-least-32-bytes", "STUDY_DATABASE_URL": url}
     proc = subprocess.run(
         [sys.executable, "-m", "study_server", "init-db"],
         env=env,
@@ -35,7 +35,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 def test_empty_study_database_gives_a_models_only_report(database, tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("STUDY_SECRET_KEY", "analysis-test-key")
+    monkeypatch.setenv("STUDY_SECRET_KEY", "analysis-test-key-of-at-least-32-bytes")
     rc = main(
         [
             "--responses",

@@ -18,10 +18,11 @@ from stimuli import (
     ClassInfo,
     StimulusSetError,
     load_stimulus_set,
+    stimulus_set,
     validate_stimulus_set,
     write_stimulus_set,
 )
-from stimuli.stimulus_set import png_chunks
+from stimuli.stimulus_set import ID_RE, png_chunks
 
 CLASSES = [ClassInfo(0, "Stop"), ClassInfo(1, "Yield"), ClassInfo(2, "Priority road")]
 
@@ -67,13 +68,14 @@ def test_written_set_is_valid_and_loads(sset: Path):
     ss = load_stimulus_set(sset)
     assert tuple(ss.manifest.columns) == MANIFEST_COLUMNS
     assert ss.classes == CLASSES and ss.name == "unit"
-    assert ss.manifest["label_name"].tolist() == ["Stop", "Yield", "Priority road"] * 2
+    rows = {(r.source_id, r.condition): r for r in ss.manifest.itertuples()}  # rows are shuffled
+    assert [rows[f"src{k}", "regular"].label_name for k in range(3)] == ["Stop", "Priority road", "Yield"]
     assert ss.manifest["catch"].dtype == bool and not ss.manifest["catch"].any()
     assert ss.manifest["sigma"].isna().all()
     meta = json.loads((sset / "stimulus_set.json").read_text())
     assert set(meta) == {"name", "classes", "generator_version", "seed", "source", "params", "content_hash"}
     assert meta["classes"][0] == {"id": 0, "name": "Stop", "legend": "legend/0.png"}
-    sid = ss.manifest["stimulus_id"][0]
+    sid = rows["src0", "regular"].stimulus_id  # input row 0
     assert ss.image(sid).shape == (8, 8, 3)
     np.testing.assert_array_equal(ss.image(sid), _images(6)[0])  # lossless round trip on the 8-bit grid
     assert ss.legend_path(2) == sset / "legend" / "2.png"
@@ -83,13 +85,34 @@ def test_written_set_is_valid_and_loads(sset: Path):
 
 def test_ids_are_opaque_random_and_independent_of_labels(tmp_path: Path):
     a = load_stimulus_set(_write(tmp_path / "a", labels=(0, 1, 2, 0, 1, 2))).manifest
-    b = load_stimulus_set(_write(tmp_path / "b", labels=(2, 2, 2, 1, 1, 0))).manifest
-    c = load_stimulus_set(_write(tmp_path / "c", seed=4)).manifest
-    # same seed, different labels -> same id sequence: ids carry no information about labels
-    assert a["stimulus_id"].tolist() == b["stimulus_id"].tolist()
-    assert set(a["stimulus_id"]).isdisjoint(c["stimulus_id"])
-    assert all(len(s) == 16 and int(s, 16) >= 0 for s in a["stimulus_id"])
+    b = load_stimulus_set(_write(tmp_path / "b", labels=(0, 1, 2, 0, 1, 2))).manifest
+    c = load_stimulus_set(_write(tmp_path / "c", labels=(2, 2, 2, 1, 1, 0), seed=4)).manifest
+    # fresh ids on every write, even for the same seed and rows: an id tells nothing about the seed, the
+    # labels or the row, and no two sets share one (128 random bits: a clash has probability < 1e-30)
+    ids = [set(m["stimulus_id"]) for m in (a, b, c)]
+    assert ids[0].isdisjoint(ids[1]) and ids[0].isdisjoint(ids[2]) and ids[1].isdisjoint(ids[2])
+    assert all(ID_RE.fullmatch(s) and len(s) == 32 for s in a["stimulus_id"])
     assert a["stimulus_id"].is_unique
+    assert not hasattr(stimulus_set, "make_ids")  # no seeded id generator is left to call
+
+
+def test_writer_shuffles_rows_and_keeps_each_image_with_its_row(tmp_path: Path):
+    n = 60
+    row = {"family": "regular", "condition": "regular"}
+    rows = [{**row, "source_id": f"src{k}", "label": k % 3} for k in range(n)]
+    images = [np.full((2, 2, 3), k / 255, dtype=np.float32) for k in range(n)]  # pixel value = input row
+    legend = {c.id: np.zeros((2, 2, 3), dtype=np.float32) for c in CLASSES}
+    out = write_stimulus_set(
+        tmp_path / "s", rows, images, CLASSES, legend, name="order", seed=0, source="t", progress=False
+    )
+    assert validate_stimulus_set(out) == []
+    ss = load_stimulus_set(out)
+    written = [int(s[3:]) for s in ss.manifest["source_id"]]
+    for k, sid in zip(written, ss.manifest["stimulus_id"], strict=True):
+        assert (np.round(ss.image(sid) * 255) == k).all()  # the image still belongs to its row
+    assert sorted(written) == list(range(n))
+    # a uniform shuffle keeps the input order with probability 1/60! (< 1e-80), so this never flakes
+    assert written != list(range(n))
 
 
 def test_pngs_carry_no_metadata_chunks(sset: Path):
@@ -163,7 +186,7 @@ def test_label_text_in_file_name_is_reported(sset: Path):
     m.loc[0, "stimulus_id"] = "stop_negative"
     m.to_csv(sset / "manifest.csv", index=False)
     problems = validate_stimulus_set(sset)
-    assert any("not 16 lowercase hex" in p for p in problems)
+    assert any("not 32 lowercase hex" in p for p in problems)
     assert any("label/condition text" in p and "stop" in p for p in problems), problems
 
 

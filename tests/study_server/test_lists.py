@@ -86,8 +86,8 @@ def test_concurrent_arrivals_fill_lists_evenly(app):
 def test_abandoned_participants_free_their_slot(app, client):
     from datetime import timedelta
 
+    from study_server.lifecycle import mark_abandoned
     from study_server.models import StatusEvent, utcnow
-    from study_server.status import mark_abandoned
 
     from .helpers import enter, start
 

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from study_server.importer import import_stimulus_set
+from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, db
 from study_server.recruiters.cli import run
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
 from study_server.recruiters.mturk_hits import build_hit
 from study_server.recruiters.mturk_review import bonus_token, record_action
-from study_server.status import set_status
 
 from .recruit_helpers import (
     ASSIGNMENT,
@@ -165,7 +165,8 @@ def test_debrief_posts_assignment_and_code_to_external_submit(app, client, mturk
     with app.app_context():
         p = db.session.scalars(select(Participant)).one()
         p.completion_code = "C0DE42"
-        set_status(db.session, p, "completed")
+        for step in ("consented", "started", "completed"):
+            set_status(db.session, p, step)
         db.session.commit()
         pid = p.public_id
     page = client.get(f"/p/{pid}/debrief").get_data(as_text=True)

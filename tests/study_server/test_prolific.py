@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, db
 from study_server.recruiters.base import BadEntry, Finish
 from study_server.recruiters.prolific import ProlificRecruiter
-from study_server.status import set_status
 
 PID = "5f8d0d55b54764421b7156c3"
 STUDY = "60a7c1a4e3f0b2d9a1c3e5f7"
@@ -59,7 +59,8 @@ def finish_for(app, client, status: str) -> tuple[str, Finish]:
         p = db.session.scalars(select(Participant)).one()
         assert (p.recruiter, p.external_id) == ("prolific", PID)
         assert p.recruiter_data == {"PROLIFIC_PID": PID, "STUDY_ID": STUDY, "SESSION_ID": SESSION}
-        set_status(db.session, p, status)
+        for step in ("consented", "started", status):
+            set_status(db.session, p, step)
         db.session.commit()
         return p.public_id, ProlificRecruiter().finish(p.study, p, screened_out=status == "screened_out")
 

@@ -44,7 +44,8 @@ def test_trial_page_and_images_reveal_no_class_or_condition(app, client, small_s
         assert sorted(dom_legend) == [13, 14, 17]
     for trial in cfg["trials"]:
         sid = trial["src"].rsplit("/", 1)[1]
-        assert sid in stims and re.fullmatch(r"[0-9a-f]{16}", sid)
+        assert sid in stims and re.fullmatch(r"[0-9a-f]{32}", sid)
+        assert trial["src"] == f"/p/{pid}/img/{sid}"  # two random tokens, nothing else
         resp = client.get(trial["src"])
         assert resp.status_code == 200 and resp.mimetype == "image/png"
         assert "Content-Disposition" not in resp.headers
@@ -57,10 +58,11 @@ def test_trial_page_and_images_reveal_no_class_or_condition(app, client, small_s
 
 
 def test_image_routes_refuse_unknown_and_traversal(client):
-    assert client.get("/s/tiny/img/0000000000000000").status_code == 404
-    assert client.get("/s/tiny/img/..%2Fmanifest.csv").status_code == 404
+    pid = enter(client)
+    assert client.get(f"/p/{pid}/img/00000000000000000000000000000000").status_code == 404
+    assert client.get(f"/p/{pid}/img/..%2Fmanifest.csv").status_code == 404
     assert client.get("/s/tiny/legend/99").status_code == 404
-    assert client.get("/s/nope/img/abc").status_code == 404
+    assert client.get("/p/nope/img/abc").status_code == 404
     assert client.get("/p/not-a-participant/trials").status_code == 404
 
 
@@ -98,6 +100,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
             "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
             "INSTANCE_PATH": str(tmp_path / "i"),
             "SECRET_KEY": "k",
+            "TESTING": True,  # a short key is allowed only in testing or debug
         }
     )
     with app.app_context():
