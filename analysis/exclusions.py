@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
-
-from analysis.load import FINISHED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,8 @@ def apply_exclusions(trials: pd.DataFrame, rules: ExclusionRules) -> tuple[pd.Da
     # 2. Incomplete: status not finished, or fewer trials than others on the same list.
     who = set()
     if rules.drop_incomplete and len(humans):
-        status = humans.groupby("agent")["status"].first()
-        has_status = status.notna()
-        unfinished = set(status[has_status & ~status.astype(str).isin(FINISHED_STATUSES)].index)
+        completed = humans.groupby("agent")["completed"].first()  # the server's word, when exported
+        unfinished = {a for a, done in completed.items() if isinstance(done, bool | np.bool_) and not done}
         counts = humans.groupby("agent").size()
         lists = humans.groupby("agent")["list_id"].first().fillna("__all__").astype(str)
         expected = counts.groupby(lists).transform("max")
@@ -72,7 +70,9 @@ def apply_exclusions(trials: pd.DataFrame, rules: ExclusionRules) -> tuple[pd.Da
     record(
         "incomplete participants",
         rules.drop_incomplete,
-        "status not finished or fewer trials than their list" if rules.drop_incomplete else "off",
+        "not completed (per the study server) or fewer trials than their list"
+        if rules.drop_incomplete
+        else "off",
         who,
         n,
     )

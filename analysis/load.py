@@ -18,8 +18,6 @@ import pandas as pd
 MANIFEST_REQUIRED = ("stimulus_id", "source_id", "label", "family", "condition", "catch")
 RESPONSES_REQUIRED = ("participant", "stimulus_id", "response", "rt_ms", "trial_index")
 PREDICTIONS_REQUIRED = ("model", "stimulus_id", "response", "confidence", "prob_true")
-# Statuses of participants who finished the study (study_server's lifecycle).
-FINISHED_STATUSES = frozenset({"completed", "submitted", "approved", "bonused"})
 
 
 class AnalysisInputError(Exception):
@@ -154,6 +152,12 @@ def load_responses(source: str | Path, study: str | None = None) -> pd.DataFrame
     for col in ("catch", "status", "list_id"):
         if col not in df.columns:
             df[col] = np.nan
+    # `completed` (answered every trial) comes from the study server's own lifecycle, so the analysis
+    # never keeps a list of status names; older exports without it leave it unknown.
+    if "completed" in df.columns:
+        df["completed"] = _to_bool(df["completed"]).astype(object)
+    else:
+        df["completed"] = None
     return df
 
 
@@ -268,6 +272,7 @@ def build_long_table(
         rt_ms=np.nan,
         trial_index=np.nan,
         status=np.nan,
+        completed=None,
         list_id=np.nan,
         simulated=False,
     )
@@ -281,6 +286,7 @@ def build_long_table(
         "rt_ms",
         "trial_index",
         "status",
+        "completed",
         "list_id",
         "simulated",
         "confidence",
@@ -314,6 +320,7 @@ def build_long_table(
             "trial_index",
             "participant",
             "status",
+            "completed",
             "list_id",
             "simulated",
             "confidence",

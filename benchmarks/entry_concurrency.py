@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -122,39 +123,73 @@ def main(argv: list[str] | None = None) -> int:
     secret = "benchmark-secret-" + "x" * 32
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        url = f"sqlite:///{tmp / 'bench.sqlite3'}" if args.database == "sqlite" else args.database
-        _prepare(url, tmp, secret)
-        port = _free_port()
-        env = {
-            **os.environ,
-            "STUDY_DATABASE_URL": url,
-            "STUDY_SECRET_KEY": secret,
-            "STUDY_INSTANCE_PATH": str(tmp / "inst"),
-        }
-        cmd = [
-            sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-            "--threads", str(args.threads), "--backlog", "2048", "study_server:create_app()",
-        ]  # fmt: skip
-        server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        schema = None
+        if args.database == "sqlite":
+            url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+        else:  # a fresh schema of its own, dropped afterwards
+            schema = "bench_" + secrets.token_hex(4)
+            url = _with_schema(args.database, schema)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if _request(port, "GET", "/admin/login")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("gunicorn did not start")
-                time.sleep(0.2)
-            for w in range(args.workers * 2):  # every worker has imported the app and opened its pool
-                _person(port, f"warm{w}")
-            alone = [_person(port, f"alone{i}") for i in range(10)]
-            crowd = _crowd(port, args.participants, "crowd")
+            _prepare(url, tmp, secret)
+            return _run(args, url, tmp, secret)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-        n_rows, n_started, n_labels = _count(url, secret, tmp)
+            if schema:
+                _drop_schema(args.database, schema)
+
+
+def _with_schema(url: str, schema: str) -> str:
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}"
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "STUDY_DATABASE_URL": url,
+        "STUDY_SECRET_KEY": secret,
+        "STUDY_INSTANCE_PATH": str(tmp / "inst"),
+    }
+    cmd = [
+        sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+        "--threads", str(args.threads), "--backlog", "2048", "study_server:create_app()",
+    ]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _request(port, "GET", "/admin/login")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.2)
+        for w in range(args.workers * 2):  # every worker has imported the app and opened its pool
+            _person(port, f"warm{w}")
+        alone = [_person(port, f"alone{i}") for i in range(10)]
+        crowd = _crowd(port, args.participants, "crowd")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    n_rows, n_started, n_labels = _count(url, secret, tmp)
 
     backend = "sqlite" if args.database == "sqlite" else url.split("://")[0]
     print(f"database: {backend}, gunicorn -w {args.workers} --threads {args.threads}, ", end="")

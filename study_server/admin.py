@@ -46,6 +46,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from study_server.db import write_lock
 from study_server.export import frame_from_session, participant_records, to_csv, to_json
+from study_server.lifecycle import COUNTS_FOR_LIST
 from study_server.models import (
     AdminLoginFailure,
     AdminSession,
@@ -356,7 +357,7 @@ def study_summary(study: Study) -> dict[str, Any]:
         .outerjoin(
             Participant,
             (Participant.list_id == TrialList.id)
-            & Participant.status.in_(["completed", "submitted", "approved", "bonused"]),
+            & Participant.status.in_(sorted(COUNTS_FOR_LIST)),
         )
         .where(TrialList.study_id == study.id)
         .group_by(TrialList.id)

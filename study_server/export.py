@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from study_server.db import make_engine
+from study_server.lifecycle import is_finished, is_paid
 from study_server.models import Participant, Response, Study, TrialList
 
 COLUMNS = (
@@ -29,6 +30,8 @@ COLUMNS = (
     "catch",
     "created_at",
     "status",
+    "completed",
+    "paid",
     "recruiter",
     "list_id",
     "study",
@@ -76,6 +79,8 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
                 "catch": bool(resp.catch),
                 "created_at": iso_utc(resp.created_at),
                 "status": part.status,
+                "completed": is_finished(part.status),
+                "paid": is_paid(part.status),
                 "recruiter": part.recruiter,
                 "list_id": list_index,
                 "study": slug,
@@ -89,6 +94,8 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
     frame["rt_ms"] = frame["rt_ms"].astype("float64")
     frame["catch"] = frame["catch"].astype(bool)
     frame["simulated"] = frame["simulated"].astype(bool)
+    frame["completed"] = frame["completed"].astype(bool)
+    frame["paid"] = frame["paid"].astype(bool)
     return frame
 
 

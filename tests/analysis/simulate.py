@@ -142,6 +142,7 @@ def simulate_responses(manifest: pd.DataFrame, n_participants: int = 12, seed: i
                     "catch": r.catch,
                     "created_at": "2026-01-01T00:00:00Z",
                     "status": "started" if who == "p_short" else "completed",
+                    "completed": who != "p_short",
                     "recruiter": "link",
                     "list_id": "L1",
                     "study": "sim",

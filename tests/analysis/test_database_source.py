@@ -18,7 +18,8 @@ from tests.analysis import simulate
 def database(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("db")
     url = f"sqlite:///{root / 'study.db'}"
-    env = os.environ | {"STUDY_SECRET_KEY": "analysis-test-key-of-at-least-32-bytes", "STUDY_DATABASE_URL": url}
+    key = "analysis-test-key-of-at-least-32-bytes"
+    env = os.environ | {"STUDY_SECRET_KEY": key, "STUDY_DATABASE_URL": url}
     proc = subprocess.run(
         [sys.executable, "-m", "study_server", "init-db"],
         env=env,

@@ -229,3 +229,39 @@ def going_back_changes_nothing(page, base: str, pid: str) -> bool:
     page.wait_for_url("**/debrief")
     page.goto(f"{base}/p/{pid}/trials")
     return page.url.endswith("/debrief")
+
+
+def test_runner_tells_the_participant_during_a_storage_fault_and_keeps_the_answers(
+    browser, server, artifact_dir
+):
+    """The server answers 503 "storage" for a while: after a few retries the page says, in plain words,
+    that the answers are kept and will be sent; once the server works again, all of them are stored."""
+    page = browser.new_page(viewport=VIEWPORT)
+    pid = consent_and_instructions(page, server.url, "tiny")
+    page.click("#to-practice")
+    page.wait_for_url("**/practice")
+    for item in json.loads(page.locator("#runner-config").inner_text())["trials"]:
+        answer(page, item["answer"])
+        page.wait_for_selector("#feedback:not(:empty)")
+    page.click("#start-main")
+    page.wait_for_url("**/trials")
+    labels, _ = oracle(server.app, pid)
+    broken = {"error": "the study server cannot store answers at the moment", "status": 503}
+
+    def fail(route) -> None:
+        route.fulfill(status=503, json={**broken, "fault": "storage", "retry": True})
+
+    page.route("**/api/**", fail)
+    answer(page, labels[0])
+    answer(page, labels[1])
+    page.wait_for_selector("#net-status.problem", timeout=20_000)  # after 3 failed tries
+    text = page.locator("#net-status").inner_text()
+    assert "technical problem" in text and "kept in this browser" in text and "sent automatically" in text
+    page.screenshot(path=str(Path(artifact_dir) / "trial_storage_fault.png"))
+    page.unroute("**/api/**", fail)
+    for label in labels[2:]:
+        answer(page, label)
+    page.wait_for_url("**/debrief", timeout=60_000)
+    rows = stored(server.app, pid)
+    assert [r.response for r in rows] == labels  # every answer arrived once the fault was over
+    page.close()

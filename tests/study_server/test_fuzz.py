@@ -643,3 +643,43 @@ def test_cookies_of_other_apps_are_left_alone(app):
     client = app.test_client(use_cookies=False)
     resp = client.get("/s/tiny/", headers={"Cookie": 'other_app="a\\011b\\000c"; x\x01y=1'})
     assert resp.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 1000 + "]" * 1000, "nested too deeply"),  # 2 KB of brackets: a RecursionError before
+        ('{"a":' * 1500 + "1" + "}" * 1500, "nested too deeply"),
+        ('{"trial_index": 0, "response": 13, "rt_ms": 1' + "0" * 400 + "}", "between"),  # OverflowError
+        ('{"trial_index": 0, "response": 13, "rt_ms": -1' + "0" * 400 + "}", "between"),
+        ('{"trial_index": 0, "response": 13, "rt_ms": 1e308}', "between"),
+        ('{"trial_index": 0, "response": 13, "rt_ms": NaN}', "finite number"),
+        ('{"trial_index": 0, "response": 13, "rt_ms": -Infinity}', "finite number"),
+        ('{"trial_index": 0, "response": 13, "rt_ms": "12"}', "finite number"),
+        ('{"trial_index": 1' + "0" * 400 + ', "response": 13}', "out of range"),
+        ('{"trial_index": 0, "response": 1' + "0" * 400 + "}", "out of range"),
+        ('{"trial_index": 0, "response": -9223372036854775809}', "out of range"),
+        ('{"trial_index": -0.0, "response": 13}', "integer"),
+        ('{"trial_index": 0, "response": NaN}', "integer"),
+    ],
+)
+def test_extreme_bodies_are_a_400_and_write_nothing(app, text, words):
+    client = app.test_client()
+    pid = enter(client)
+    start(client, pid)
+    resp = client.post(f"/api/p/{pid}/responses", data=text, content_type="application/json")
+    assert resp.status_code == 400 and words in resp.json["error"], resp.json
+    with app.app_context():
+        assert db.session.scalar(select(func.count(TrialResponse.id))) == 0
+
+
+def test_minus_zero_rt_is_stored_as_zero(app):
+    client = app.test_client()
+    pid = enter(client)
+    start(client, pid)
+    body = '{"trial_index": 0, "response": 13, "rt_ms": -0.0}'
+    resp = client.post(f"/api/p/{pid}/responses", data=body, content_type="application/json")
+    assert resp.status_code == 201 and resp.json["rt_ms"] == 0.0
+    with app.app_context():
+        rt = db.session.scalar(select(TrialResponse.rt_ms))
+    assert rt == 0.0 and str(rt) == "0.0"
