@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "JSON_BODY_LIMIT": 16 * 1024,
+    # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For gives the client address
+    # that admin login throttling counts; 0 trusts no such header (a client could forge it).
+    "PROXY_FIX_X_FOR": 0,
 }
 
 
@@ -47,6 +50,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["DATABASE_URL"] = normalise_url(str(url))
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     with app.app_context():

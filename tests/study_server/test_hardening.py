@@ -26,7 +26,7 @@ from study_server.models import Participant, Study, db
 from study_server.secret import WeakSecretError
 
 from .conftest import SECRET
-from .helpers import enter, start
+from .helpers import enter, start, trial_labels
 
 SUBMIT = "https://workersandbox.mturk.com"
 
@@ -355,3 +355,39 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
         db.engine.dispose()
     assert sorted(statuses) == ["started"] * 100
     assert "database is locked" not in (tmp_path / "server.log").read_text()
+
+
+def test_export_says_completed_and_paid_from_the_lifecycle(app, client):
+    from study_server.export import frame_from_session
+
+    pid = enter(client)
+    start(client, pid)
+    with app.app_context():
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        for i, (_sid, label, _catch) in enumerate(trial_labels(app, pid)):
+            assert (
+                client.post(f"/api/p/{pid}/responses", json={"trial_index": i, "response": label}).status_code
+                == 201
+            )
+        frame = frame_from_session(db.session, SECRET, "tiny")
+        assert frame["completed"].all() and not frame["paid"].any()
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        set_status(db.session, p, "approved")
+        db.session.commit()
+        frame = frame_from_session(db.session, SECRET, "tiny")
+        assert frame["completed"].all() and frame["paid"].all()
+        db.session.remove()
+
+
+def test_proxy_fix_gives_the_forwarded_client_address_only_when_configured(app):
+    from flask import request
+
+    @app.get("/_addr")
+    def _addr() -> str:
+        return request.remote_addr or ""
+
+    headers = {"X-Forwarded-For": "203.0.113.9"}
+    assert app.test_client().get("/_addr", headers=headers).data == b"127.0.0.1"
+    behind = create_app({**app.config, "PROXY_FIX_X_FOR": 1})
+    behind.add_url_rule("/_addr", view_func=_addr)
+    assert behind.test_client().get("/_addr", headers=headers).data == b"203.0.113.9"
