@@ -126,6 +126,10 @@ class Participant(Base):
     """Stimulus ids in the order this participant sees them (trial_index = position)."""
     legend_order: Mapped[list[Any]] = mapped_column(JSON, default=list)
     """Class ids in the order the legend buttons are shown to this participant."""
+    n_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Stored answers, kept in step with `responses` inside each save's transaction (no COUNT per save)."""
+    n_catch_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Catch trials answered wrongly (or timed out); compared with the study's catch_fail_threshold."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     study: Mapped[Study] = relationship()

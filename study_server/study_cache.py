@@ -1,0 +1,118 @@
+"""Per-process caches of what a save needs and never changes, so a save reads nothing else.
+
+- A participant's id, study, recruiter and trial order are fixed when they are allocated.
+- A study's classes and its stimuli's labels and catch flags are a pure function of its stimulus set (a
+  study with participants cannot be re-imported with another set), so they are keyed by the set's content
+  hash alone; a study without one is never cached.
+
+Both are bounded LRU maps; a miss costs one SELECT.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from study_server.models import Participant, Stimulus, Study
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _LRU(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    id: int
+    public_id: str
+    study_id: int
+    stimulus_hash: str
+    recruiter: str
+    trial_order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    class_ids: frozenset[int]
+    stimuli: dict[str, tuple[int, bool]]
+    """stimulus_id -> (label, catch)"""
+
+
+_participants: _LRU[tuple[str, str], ParticipantInfo] = _LRU(50_000)
+_studies: _LRU[str, StudyInfo] = _LRU(64)
+
+
+def participant_info(session: Session, public_id: str) -> ParticipantInfo | None:
+    """The fixed facts of the participant behind a URL token (None if there is none)."""
+    key = (str(session.get_bind().url), public_id)  # one process may serve several databases (tests)
+    info = _participants.get(key)
+    if info is not None:
+        return info
+    row = session.execute(
+        select(
+            Participant.id,
+            Participant.study_id,
+            Study.stimulus_hash,
+            Participant.recruiter,
+            Participant.trial_order,
+        )
+        .join(Study, Study.id == Participant.study_id)
+        .where(Participant.public_id == public_id)
+    ).first()
+    if row is None:
+        return None
+    info = ParticipantInfo(row[0], public_id, row[1], row[2], row[3], tuple(row[4]))
+    _participants.put(key, info)
+    return info
+
+
+def study_info(session: Session, study_id: int, stimulus_hash: str) -> StudyInfo:
+    """Classes and per-stimulus label and catch flag of a study's stimulus set."""
+    info = _studies.get(stimulus_hash) if stimulus_hash else None
+    if info is not None:
+        return info
+    classes = session.scalar(select(Study.classes).where(Study.id == study_id)) or []
+    stimuli = {
+        sid: (int(label), bool(catch))
+        for sid, label, catch in session.execute(
+            select(Stimulus.stimulus_id, Stimulus.label, Stimulus.catch).where(Stimulus.study_id == study_id)
+        )
+    }
+    info = StudyInfo(frozenset(int(c["id"]) for c in classes), stimuli)
+    if stimulus_hash:
+        _studies.put(stimulus_hash, info)
+    return info
+
+
+def clear() -> None:
+    """Forget everything (tests that rebuild a database under the same ids)."""
+    _participants.clear()
+    _studies.clear()
