@@ -13,9 +13,10 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from study_server import faults, guard
-from study_server.db import configure_engine, normalise_url
+from study_server.db import configure_engine, engine_options, normalise_url
 from study_server.models import db
 from study_server.secret import check_secret_strength, load_or_create_secret
+from study_server.sessions import LazyCookieSessionInterface
 
 csrf = CSRFProtect()
 
@@ -49,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     url = app.config.get("DATABASE_URL") or f"sqlite:///{os.path.join(app.instance_path, 'study.sqlite3')}"
     app.config["DATABASE_URL"] = normalise_url(str(url))
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["DATABASE_URL"]))
 
     hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
     if hops > 0:
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
+    app.session_interface = LazyCookieSessionInterface()
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from study_server.db import write_lock
+from study_server.group_commit import committer_for
 from study_server.lifecycle import is_active, set_status
 from study_server.models import Participant, Study, db, utcnow
 from study_server.models import Response as TrialResponse
@@ -175,92 +177,121 @@ def post_response(public_id: str) -> tuple[Response, int]:
         raise ApiError(404, "unknown participant")
     study = study_info(db.session, info.study_id, info.stimulus_hash)
     answer = _validate(data, info, study)
-    db.session.rollback()  # end the read transaction of a cache miss before taking the write lock
-    with write_lock(db.session):  # SQLite: BEGIN IMMEDIATE; held for two statements and the COMMIT
-        try:
-            result = _store(info, answer)
-        except BaseException:
-            db.session.rollback()
-            raise
-    return result
+    db.session.rollback()  # end the read transaction of a cache miss (if any) before the write
+    created, answered, status, stored = committer_for(db.engine).run(
+        partial(_store, info=info, answer=answer)
+    )
+    if stored.response != answer.response:
+        raise ApiError(409, "this trial was already answered with a different response")
+    return jsonify(_result(info, stored, created=created, answered=answered, status=status)), (
+        201 if created else 200
+    )
 
 
-def _store(info: ParticipantInfo, answer: _Answer) -> tuple[Response, int]:
-    session = db.session
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.execute(
-        insert(TrialResponse)
-        .values(
-            participant_id=info.id,
-            trial_index=answer.trial_index,
-            stimulus_id=answer.stimulus_id,
-            response=answer.response,
-            rt_ms=answer.rt_ms,
-            catch=answer.catch,
-            correct=answer.correct,
-            created_at=utcnow(),
-        )
+_RESPONSES = TrialResponse.__table__
+_PARTICIPANTS = Participant.__table__
+_COUNT_ANSWER = (
+    update(_PARTICIPANTS)
+    .where(_PARTICIPANTS.c.id == bindparam("who"), _PARTICIPANTS.c.status == "started")
+    .values(
+        n_answered=_PARTICIPANTS.c.n_answered + bindparam("step"),
+        n_catch_failed=_PARTICIPANTS.c.n_catch_failed + bindparam("failed"),
+    )
+    .returning(_PARTICIPANTS.c.n_answered, _PARTICIPANTS.c.n_catch_failed)
+)
+"""Count an answer (step 1) or take it back (step -1), only while the participant is "started"."""
+
+
+@lru_cache(maxsize=4)
+def _insert_answer(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (participant, trial) DO NOTHING RETURNING id, built once per dialect."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_RESPONSES)
+        .values({c: bindparam(c) for c in _ANSWER_COLUMNS})
         .on_conflict_do_nothing(index_elements=["participant_id", "trial_index"])
-        .returning(TrialResponse.id)
-    ).scalar()
-    if new_id is None:
-        return _replay(info, answer)
-    failed_catch = answer.catch and not answer.correct
-    counts = session.execute(
-        update(Participant)
-        .where(Participant.id == info.id, Participant.status == "started")
-        .values(
-            n_answered=Participant.n_answered + 1,
-            n_catch_failed=Participant.n_catch_failed + int(failed_catch),
-        )
-        .returning(Participant.n_answered, Participant.n_catch_failed)
-    ).first()
-    if counts is None:  # not (or no longer) started: write nothing
-        session.rollback()
-        status = session.scalar(select(Participant.status).where(Participant.id == info.id))
-        raise ApiError(409, f"this participant cannot answer trials now (status {status})", status_now=status)
-    answered, failed = int(counts[0]), int(counts[1])
-    status = _after_store(info, answered, failed, check_catch=failed_catch)
-    session.commit()
-    return jsonify(_result(info, answer, created=True, answered=answered, status=status)), 201
+        .returning(_RESPONSES.c.id)
+    )
 
 
-def _after_store(info: ParticipantInfo, answered: int, failed: int, *, check_catch: bool) -> str:
+_ANSWER_COLUMNS = (
+    "participant_id", "trial_index", "stimulus_id", "response", "rt_ms", "catch", "correct", "created_at",
+)  # fmt: skip
+
+
+def _store(conn: Connection, *, info: ParticipantInfo, answer: _Answer) -> tuple[bool, int, str, _Answer]:
+    """Count and insert one answer; returns (created, answered, status, the stored answer).
+
+    The counters are updated first, and only while the participant is "started"; then the answer is
+    inserted unless the trial is already stored (a replay), in which case the count is taken back.
+    Nothing raises after a write, so the answer can share a group commit with others.
+    """
+    failed = int(answer.catch and not answer.correct)
+    counts = conn.execute(_COUNT_ANSWER, {"who": info.id, "step": 1, "failed": failed}).first()
+    if counts is None:  # not started (or no longer): a replay of a stored answer, or a refusal
+        row = conn.execute(_STORED, {"who": info.id, "trial": answer.trial_index}).first()
+        if row is None:
+            status = conn.execute(_STATUS, {"who": info.id}).scalar()
+            raise ApiError(
+                409, f"this participant cannot answer trials now (status {status})", status_now=status
+            )
+        return _replay(row, answer)
+    values = {
+        "participant_id": info.id,
+        "trial_index": answer.trial_index,
+        "stimulus_id": answer.stimulus_id,
+        "response": answer.response,
+        "rt_ms": answer.rt_ms,
+        "catch": answer.catch,
+        "correct": answer.correct,
+        "created_at": utcnow(),
+    }
+    if conn.execute(_insert_answer(conn.dialect.name), values).scalar() is None:
+        conn.execute(_COUNT_ANSWER, {"who": info.id, "step": -1, "failed": -failed})
+        return _replay(conn.execute(_STORED, {"who": info.id, "trial": answer.trial_index}).one(), answer)
+    answered, n_failed = int(counts[0]), int(counts[1])
+    status = _after_store(conn, info, answered, n_failed, check_catch=bool(failed))
+    return True, answered, status, answer
+
+
+_STATUS = select(_PARTICIPANTS.c.status).where(_PARTICIPANTS.c.id == bindparam("who"))
+_STORED = (
+    select(_RESPONSES.c.response, _RESPONSES.c.rt_ms, _PARTICIPANTS.c.n_answered, _PARTICIPANTS.c.status)
+    .join(_PARTICIPANTS, _PARTICIPANTS.c.id == _RESPONSES.c.participant_id)
+    .where(_RESPONSES.c.participant_id == bindparam("who"), _RESPONSES.c.trial_index == bindparam("trial"))
+)
+
+
+def _after_store(
+    conn: Connection, info: ParticipantInfo, answered: int, failed: int, *, check_catch: bool
+) -> str:
     """Screen out on too many failed catch trials; complete when every trial is answered. Returns the
     participant's status (inside the save's transaction; runs at most once or twice per participant)."""
     if not check_catch and answered < len(info.trial_order):
         return "started"
-    session = db.session
-    config = session.scalar(select(Study.config).where(Study.id == info.study_id)) or {}
-    threshold = config.get("catch_fail_threshold")
-    over = threshold is not None and failed > int(threshold)
-    if not over and answered < len(info.trial_order):
-        return "started"
-    p = session.get(Participant, info.id, populate_existing=True)
-    assert p is not None
-    if over:
-        set_status(session, p, "screened_out")
-        return "screened_out"
-    if not p.completion_code:
-        # plain link: a code of one's own, so a researcher can check it against the database;
-        # platforms (Prolific) expect the study's shared code
-        shared = config.get("completion_code") if info.recruiter != "link" else None
-        p.completion_code = str(shared or secrets.token_hex(5).upper())
-    set_status(session, p, "completed")
-    return "completed"
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        config = session.scalar(select(Study.config).where(Study.id == info.study_id)) or {}
+        threshold = config.get("catch_fail_threshold")
+        over = threshold is not None and failed > int(threshold)
+        if not over and answered < len(info.trial_order):
+            return "started"
+        p = session.get(Participant, info.id)
+        assert p is not None
+        if over:
+            set_status(session, p, "screened_out")
+        else:
+            if not p.completion_code:
+                # plain link: a code of one's own, so a researcher can check it against the database;
+                # platforms (Prolific) expect the study's shared code
+                shared = config.get("completion_code") if info.recruiter != "link" else None
+                p.completion_code = str(shared or secrets.token_hex(5).upper())
+            set_status(session, p, "completed")
+        status = p.status
+        session.commit()  # releases the savepoint; the save's transaction commits the whole
+    return status
 
 
-def _replay(info: ParticipantInfo, answer: _Answer) -> tuple[Response, int]:
-    """The trial is already stored: the same answer again is acknowledged (200), another one is a 409."""
-    session = db.session
-    stored = session.execute(
-        select(TrialResponse.response, TrialResponse.rt_ms, Participant.n_answered, Participant.status)
-        .join(Participant, Participant.id == TrialResponse.participant_id)
-        .where(TrialResponse.participant_id == info.id, TrialResponse.trial_index == answer.trial_index)
-    ).one()
-    session.rollback()
-    if stored[0] != answer.response:
-        raise ApiError(409, "this trial was already answered with a different response")
-    kept = _Answer(answer.trial_index, answer.stimulus_id, stored[0], stored[1], answer.catch, answer.correct)
-    body = _result(info, kept, created=False, answered=int(stored[2]), status=str(stored[3]))
-    return jsonify(body), 200
+def _replay(row: Any, answer: _Answer) -> tuple[bool, int, str, _Answer]:
+    """The trial is already stored: report what is stored (the caller answers 200, or 409 if it differs)."""
+    kept = _Answer(answer.trial_index, answer.stimulus_id, row[0], row[1], answer.catch, answer.correct)
+    return False, int(row[2]), str(row[3]), kept

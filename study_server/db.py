@@ -6,11 +6,12 @@ statements so that list assignment can ask for `BEGIN IMMEDIATE` (the write lock
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, scoped_session
 
 IMMEDIATE = "study_sqlite_immediate"
@@ -25,6 +26,21 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+POOL_SIZE = 16
+"""Connections kept per process: at least the gunicorn threads per worker, so no request opens (and
+then closes) a connection of its own; on PostgreSQL that costs a new backend process each time."""
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """The app's pool settings. PostgreSQL pings a pooled connection before use (it may have been
+    closed by a server restart); a SQLite file cannot go away, so there the ping is skipped."""
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database in (None, "", ":memory:"):
+        return {}  # an in-memory database lives in one connection (SQLAlchemy's singleton pool)
+    return {"pool_pre_ping": not sqlite, "pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
 
 
 def configure_engine(engine: Engine) -> Engine:
@@ -65,15 +81,53 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
     return engine
 
 
+_process_locks: dict[int, threading.RLock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(engine: Engine) -> threading.RLock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(id(engine), threading.RLock())
+
+
 @contextmanager
 def write_lock(session: Session) -> Iterator[None]:
-    """Start the session's transaction holding SQLite's write lock (BEGIN IMMEDIATE).
+    """Run the block in a write transaction that holds the database's write lock from its first
+    statement; the block commits or rolls back.
 
-    On PostgreSQL this is a plain transaction; callers lock rows with SELECT ... FOR UPDATE.
-    The session must not be inside a transaction already (it is committed/rolled back first).
+    SQLite: BEGIN IMMEDIATE, so a read is never upgraded to a write after another connection committed
+    (SQLITE_BUSY_SNAPSHOT). Threads of one process first queue on a process-wide lock, which hands the
+    write lock over at once instead of leaving them to SQLite's sleep-and-poll busy handler.
+    PostgreSQL: a plain transaction; callers lock rows with SELECT ... FOR UPDATE or UPDATE.
+    The session must not be inside a transaction already (it is committed first).
     """
     real = session() if isinstance(session, scoped_session) else session
     if real.in_transaction():
         real.commit()
-    real.connection(execution_options={IMMEDIATE: True})
-    yield
+    bind = real.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    if engine.dialect.name != "sqlite":
+        real.connection()
+        yield
+        return
+    with _process_lock(engine):
+        try:
+            real.connection(execution_options={IMMEDIATE: True})
+            yield
+        finally:
+            if real.in_transaction():  # never leave the lock held past the block
+                real.rollback()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A Core connection inside a write transaction, committed when the block ends (rolled back on an
+    error): the answer-saving hot path, which needs no ORM session. Same locking as `write_lock`."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _process_lock(engine), engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            yield conn

@@ -41,10 +41,13 @@ def reject_control_characters() -> None:
     """before_request: abort(400) when the address, query, own cookies or form carry control characters."""
     if CONTROL.search(request.path):
         abort(400, description="The address contains control characters.")
-    args = list(request.args.items(multi=True))
-    if _any(CONTROL, (k for k, _ in args)) or _any(CONTROL, (v for _, v in args)):
-        abort(400, description="The query string contains control characters.")
-    if _any(CONTROL, (v for k, v in request.cookies.items(multi=True) if _own_cookie(k))):
+    if request.query_string:  # (most requests, answers among them, have neither query nor cookies)
+        args = list(request.args.items(multi=True))
+        if _any(CONTROL, (k for k, _ in args)) or _any(CONTROL, (v for _, v in args)):
+            abort(400, description="The query string contains control characters.")
+    if "Cookie" in request.headers and _any(
+        CONTROL, (v for k, v in request.cookies.items(multi=True) if _own_cookie(k))
+    ):
         abort(400, description="A cookie of this site contains control characters; please clear them.")
     if request.mimetype in FORM_TYPES:
         fields = list(request.form.items(multi=True))
