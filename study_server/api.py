@@ -172,15 +172,13 @@ def post_response(public_id: str) -> tuple[Response, int]:
     per participant. Everything else (the list, labels, classes) comes from per-process caches.
     """
     data = _body()
-    info = participant_info(db.session, public_id)
+    engine = db.engine
+    info = participant_info(engine, public_id)
     if info is None:
         raise ApiError(404, "unknown participant")
-    study = study_info(db.session, info.study_id, info.stimulus_hash)
+    study = study_info(engine, info.study_id, info.stimulus_hash)
     answer = _validate(data, info, study)
-    db.session.rollback()  # end the read transaction of a cache miss (if any) before the write
-    created, answered, status, stored = committer_for(db.engine).run(
-        partial(_store, info=info, answer=answer)
-    )
+    created, answered, status, stored = committer_for(engine).run(partial(_store, info=info, answer=answer))
     if stored.response != answer.response:
         raise ApiError(409, "this trial was already answered with a different response")
     return jsonify(_result(info, stored, created=created, answered=answered, status=status)), (

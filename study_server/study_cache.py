@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import URL, Connection, Engine, select
 
 from study_server.models import Participant, Stimulus, Study
 
@@ -66,17 +65,27 @@ class StudyInfo:
     """stimulus_id -> (label, catch)"""
 
 
-_participants: _LRU[tuple[str, str], ParticipantInfo] = _LRU(50_000)
+_participants: _LRU[tuple[URL, str], ParticipantInfo] = _LRU(50_000)
 _studies: _LRU[str, StudyInfo] = _LRU(64)
 
 
-def participant_info(session: Session, public_id: str) -> ParticipantInfo | None:
+def participant_info(engine: Engine, public_id: str) -> ParticipantInfo | None:
     """The fixed facts of the participant behind a URL token (None if there is none)."""
-    key = (str(session.get_bind().url), public_id)  # one process may serve several databases (tests)
+    key = (engine.url, public_id)  # one process may serve several databases (tests)
     info = _participants.get(key)
     if info is not None:
         return info
-    row = session.execute(
+    with engine.connect() as conn:
+        row = _participant_row(conn, public_id)
+    if row is None:
+        return None
+    info = ParticipantInfo(row[0], public_id, row[1], row[2], row[3], tuple(row[4]))
+    _participants.put(key, info)
+    return info
+
+
+def _participant_row(conn: Connection, public_id: str) -> Any:
+    return conn.execute(
         select(
             Participant.id,
             Participant.study_id,
@@ -87,25 +96,23 @@ def participant_info(session: Session, public_id: str) -> ParticipantInfo | None
         .join(Study, Study.id == Participant.study_id)
         .where(Participant.public_id == public_id)
     ).first()
-    if row is None:
-        return None
-    info = ParticipantInfo(row[0], public_id, row[1], row[2], row[3], tuple(row[4]))
-    _participants.put(key, info)
-    return info
 
 
-def study_info(session: Session, study_id: int, stimulus_hash: str) -> StudyInfo:
+def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
     """Classes and per-stimulus label and catch flag of a study's stimulus set."""
     info = _studies.get(stimulus_hash) if stimulus_hash else None
     if info is not None:
         return info
-    classes = session.scalar(select(Study.classes).where(Study.id == study_id)) or []
-    stimuli = {
-        sid: (int(label), bool(catch))
-        for sid, label, catch in session.execute(
-            select(Stimulus.stimulus_id, Stimulus.label, Stimulus.catch).where(Stimulus.study_id == study_id)
-        )
-    }
+    with engine.connect() as conn:
+        classes = conn.scalar(select(Study.classes).where(Study.id == study_id)) or []
+        stimuli = {
+            sid: (int(label), bool(catch))
+            for sid, label, catch in conn.execute(
+                select(Stimulus.stimulus_id, Stimulus.label, Stimulus.catch).where(
+                    Stimulus.study_id == study_id
+                )
+            )
+        }
     info = StudyInfo(frozenset(int(c["id"]) for c in classes), stimuli)
     if stimulus_hash:
         _studies.put(stimulus_hash, info)

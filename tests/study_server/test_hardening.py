@@ -369,8 +369,10 @@ def test_export_says_completed_and_paid_from_the_lifecycle(app, client):
                 client.post(f"/api/p/{pid}/responses", json={"trial_index": i, "response": label}).status_code
                 == 201
             )
+        db.session.rollback()  # the answers were written on other connections: see them afresh
         frame = frame_from_session(db.session, SECRET, "tiny")
         assert frame["completed"].all() and not frame["paid"].any()
+        db.session.rollback()  # a fresh snapshot before writing (SQLite refuses to upgrade a stale one)
         p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
         set_status(db.session, p, "approved")
         db.session.commit()
