@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from study_server.db import Prepared, driver_value
 from study_server.group_commit import committer_for
 from study_server.lifecycle import is_active, set_status
 from study_server.models import Participant, Study, db, utcnow
@@ -188,33 +189,31 @@ def post_response(public_id: str) -> tuple[Response, int]:
 
 _RESPONSES = TrialResponse.__table__
 _PARTICIPANTS = Participant.__table__
-_COUNT_ANSWER = (
-    update(_PARTICIPANTS)
-    .where(_PARTICIPANTS.c.id == bindparam("who"), _PARTICIPANTS.c.status == "started")
-    .values(
-        n_answered=_PARTICIPANTS.c.n_answered + bindparam("step"),
-        n_catch_failed=_PARTICIPANTS.c.n_catch_failed + bindparam("failed"),
+_COUNT_ANSWER = Prepared(
+    lambda _dialect: (
+        update(_PARTICIPANTS)
+        .where(_PARTICIPANTS.c.id == bindparam("who"), _PARTICIPANTS.c.status == "started")
+        .values(
+            n_answered=_PARTICIPANTS.c.n_answered + bindparam("step"),
+            n_catch_failed=_PARTICIPANTS.c.n_catch_failed + bindparam("failed"),
+        )
+        .returning(_PARTICIPANTS.c.n_answered, _PARTICIPANTS.c.n_catch_failed)
     )
-    .returning(_PARTICIPANTS.c.n_answered, _PARTICIPANTS.c.n_catch_failed)
 )
 """Count an answer (step 1) or take it back (step -1), only while the participant is "started"."""
-
-
-@lru_cache(maxsize=4)
-def _insert_answer(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (participant, trial) DO NOTHING RETURNING id, built once per dialect."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(_RESPONSES)
-        .values({c: bindparam(c) for c in _ANSWER_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["participant_id", "trial_index"])
-        .returning(_RESPONSES.c.id)
-    )
-
 
 _ANSWER_COLUMNS = (
     "participant_id", "trial_index", "stimulus_id", "response", "rt_ms", "catch", "correct", "created_at",
 )  # fmt: skip
+_INSERT_ANSWER = Prepared(
+    lambda dialect: (
+        (pg_insert if dialect.name == "postgresql" else sqlite_insert)(_RESPONSES)
+        .values({c: bindparam(c) for c in _ANSWER_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["participant_id", "trial_index"])
+        .returning(_RESPONSES.c.id)
+    )
+)
+"""INSERT ... ON CONFLICT (participant, trial) DO NOTHING RETURNING id: no row back for a replay."""
 
 
 def _store(conn: Connection, *, info: ParticipantInfo, answer: _Answer) -> tuple[bool, int, str, _Answer]:
@@ -225,11 +224,11 @@ def _store(conn: Connection, *, info: ParticipantInfo, answer: _Answer) -> tuple
     Nothing raises after a write, so the answer can share a group commit with others.
     """
     failed = int(answer.catch and not answer.correct)
-    counts = conn.execute(_COUNT_ANSWER, {"who": info.id, "step": 1, "failed": failed}).first()
+    counts = _COUNT_ANSWER.fetchone(conn, {"who": info.id, "step": 1, "failed": failed})
     if counts is None:  # not started (or no longer): a replay of a stored answer, or a refusal
-        row = conn.execute(_STORED, {"who": info.id, "trial": answer.trial_index}).first()
+        row = _STORED.fetchone(conn, {"who": info.id, "trial": answer.trial_index})
         if row is None:
-            status = conn.execute(_STATUS, {"who": info.id}).scalar()
+            status = conn.execute(_STATUS, {"who": info.id}).scalar()  # a refusal: rare, no need to hurry
             raise ApiError(
                 409, f"this participant cannot answer trials now (status {status})", status_now=status
             )
@@ -242,22 +241,29 @@ def _store(conn: Connection, *, info: ParticipantInfo, answer: _Answer) -> tuple
         "rt_ms": answer.rt_ms,
         "catch": answer.catch,
         "correct": answer.correct,
-        "created_at": utcnow(),
+        "created_at": driver_value(conn.dialect, _RESPONSES.c.created_at.type, utcnow()),
     }
-    if conn.execute(_insert_answer(conn.dialect.name), values).scalar() is None:
-        conn.execute(_COUNT_ANSWER, {"who": info.id, "step": -1, "failed": -failed})
-        return _replay(conn.execute(_STORED, {"who": info.id, "trial": answer.trial_index}).one(), answer)
+    if _INSERT_ANSWER.fetchone(conn, values) is None:
+        _COUNT_ANSWER.fetchone(conn, {"who": info.id, "step": -1, "failed": -failed})
+        stored = _STORED.fetchone(conn, {"who": info.id, "trial": answer.trial_index})
+        assert stored is not None  # the conflict says it is there
+        return _replay(stored, answer)
     answered, n_failed = int(counts[0]), int(counts[1])
     status = _after_store(conn, info, answered, n_failed, check_catch=bool(failed))
     return True, answered, status, answer
 
 
 _STATUS = select(_PARTICIPANTS.c.status).where(_PARTICIPANTS.c.id == bindparam("who"))
-_STORED = (
-    select(_RESPONSES.c.response, _RESPONSES.c.rt_ms, _PARTICIPANTS.c.n_answered, _PARTICIPANTS.c.status)
-    .join(_PARTICIPANTS, _PARTICIPANTS.c.id == _RESPONSES.c.participant_id)
-    .where(_RESPONSES.c.participant_id == bindparam("who"), _RESPONSES.c.trial_index == bindparam("trial"))
+_STORED = Prepared(
+    lambda _dialect: (
+        select(_RESPONSES.c.response, _RESPONSES.c.rt_ms, _PARTICIPANTS.c.n_answered, _PARTICIPANTS.c.status)
+        .join(_PARTICIPANTS, _PARTICIPANTS.c.id == _RESPONSES.c.participant_id)
+        .where(
+            _RESPONSES.c.participant_id == bindparam("who"), _RESPONSES.c.trial_index == bindparam("trial")
+        )
+    )
 )
+"""What is stored for one trial, with the participant's count and status (for a replay)."""
 
 
 def _after_store(
