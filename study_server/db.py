@@ -6,10 +6,16 @@ statements so that list assignment can ask for `BEGIN IMMEDIATE` (the write lock
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+
+try:  # POSIX: writers of several processes queue on an flock (see _WriteGate)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
@@ -85,13 +91,52 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
     return engine
 
 
-_process_locks: dict[int, threading.RLock] = {}
-_process_locks_guard = threading.Lock()
+class _WriteGate:
+    """Who may write a SQLite file next: threads of this process queue on a lock, processes on an
+    flock of `<database>-writelock`. Both wake the next writer the moment the last one is done,
+    where SQLite's own busy handler sleeps and polls (1, 2, 5, 10 ... ms), which left the database idle
+    between writers of different gunicorn workers. SQLite's own lock still guards everything else."""
+
+    def __init__(self, database: str | None) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        if database and database != ":memory:" and fcntl is not None:
+            try:
+                self._fd = os.open(f"{database}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # a read-only folder: rely on SQLite's lock alone
+                self._fd = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-def _process_lock(engine: Engine) -> threading.RLock:
-    with _process_locks_guard:
-        return _process_locks.setdefault(id(engine), threading.RLock())
+_gates: dict[str, _WriteGate] = {}
+_gates_guard = threading.Lock()
+
+
+def _process_lock(engine: Engine) -> AbstractContextManager[None]:
+    """The write gate of the engine's database file (one per file, shared by all its engines)."""
+    database = engine.url.database or ""
+    if engine.url.query.get("uri") and database.startswith("file:"):
+        database = database[len("file:") :]
+    readonly = engine.url.query.get("mode") == "ro"
+    key = f"memory:{id(engine)}" if database in ("", ":memory:") else os.path.abspath(database)
+    with _gates_guard:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = _WriteGate(None if readonly or key.startswith("memory:") else key)
+    return gate.hold()
 
 
 @contextmanager
