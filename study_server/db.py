@@ -44,13 +44,16 @@ then closes) a connection of its own; on PostgreSQL that costs a new backend pro
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """The app's pool settings. PostgreSQL pings a pooled connection before use (it may have been
-    closed by a server restart); a SQLite file cannot go away, so there the ping is skipped."""
+    """The app's pool settings.
+
+    No ping before each use: it cost a round trip per request (a fifth of PostgreSQL's throughput in
+    benchmarks/server_throughput.py). After a database restart the first request on a stale connection
+    fails with a 503 that the page retries, and SQLAlchemy then replaces every pooled connection.
+    """
     parsed = make_url(url)
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite and parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         return {}  # an in-memory database lives in one connection (SQLAlchemy's singleton pool)
-    return {"pool_pre_ping": not sqlite, "pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
+    return {"pool_pre_ping": False, "pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
 
 
 def configure_engine(engine: Engine) -> Engine:
@@ -213,8 +216,9 @@ class Prepared:
             return cursor.fetchone() if cursor.description else None
         except dialect.loaded_dbapi.Error as exc:  # wrapped as SQLAlchemy would, so faults.py answers 503
             lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-            if lost:
+            if lost:  # as SQLAlchemy does: drop this connection and every other pooled one
                 conn.invalidate(exc)
+                conn.engine.dispose(close=False)
             raise DBAPIError.instance(
                 sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
             ) from exc
