@@ -2,7 +2,7 @@
 `gunicorn -w W` server, on SQLite or PostgreSQL. Issue 10's bar: no 5xx, no duplicate participant,
 entry p99 under 1 s at N=100.
 
-    python benchmarks/entry_concurrency.py [--database sqlite|URL] [--participants 100] [--workers 4]
+    python benchmarks/entry_concurrency.py [--database sqlite|URL] [--participants 100] [--gunicorn-args ...]
 
 Prints per step (entry, consent, start) the p50/p99 latency, the count of non-redirect answers, the
 participants in the database, and the ratio of the p99 under load to one participant alone (the
@@ -15,6 +15,7 @@ import argparse
 import http.client
 import os
 import secrets
+import shlex
 import socket
 import statistics
 import subprocess
@@ -24,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+WARM = 16
+"""Participants entered before the measurement, so every worker has imported the app."""
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -116,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database", default="sqlite", help="sqlite (a temporary file) or a database URL")
     parser.add_argument("--participants", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn --threads (gthread worker if > 1)")
+    parser.add_argument(
+        "--gunicorn-args",
+        default="",
+        help="options on top of the repository's gunicorn.conf.py (e.g. --gunicorn-args='-w 4 -k sync')",
+    )
     args = parser.parse_args(argv)
 
     secret = "benchmark-secret-" + "x" * 32
@@ -167,8 +173,8 @@ def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
         "STUDY_INSTANCE_PATH": str(tmp / "inst"),
     }
     cmd = [
-        sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-        "--threads", str(args.threads), "--backlog", "2048", "study_server:create_app()",
+        sys.executable, "-m", "gunicorn", *shlex.split(args.gunicorn_args), "-b", f"127.0.0.1:{port}",
+        "--backlog", "2048", "study_server:create_app()",
     ]  # fmt: skip
     server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -182,7 +188,7 @@ def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.2)
-        for w in range(args.workers * 2):  # every worker has imported the app and opened its pool
+        for w in range(WARM):  # every worker has imported the app and opened its pool
             _person(port, f"warm{w}")
         alone = [_person(port, f"alone{i}") for i in range(10)]
         crowd = _crowd(port, args.participants, "crowd")
@@ -192,7 +198,7 @@ def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
     n_rows, n_started, n_labels = _count(url, secret, tmp)
 
     backend = "sqlite" if args.database == "sqlite" else url.split("://")[0]
-    print(f"database: {backend}, gunicorn -w {args.workers} --threads {args.threads}, ", end="")
+    print(f"database: {backend}, gunicorn (gunicorn.conf.py) {args.gunicorn_args}, ", end="")
     print(f"{args.participants} participants at once")
     ok = True
     for step in ("entry", "consent", "start"):
@@ -206,7 +212,7 @@ def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
             f"(alone: median {1000 * statistics.median(base):5.1f} ms; p99/alone = {ratio:5.1f}x)  "
             f"non-302: {bad}"
         )
-    expected = args.participants + 10 + args.workers * 2
+    expected = args.participants + 10 + WARM
     print(
         f"participants in the database: {n_rows} for {n_labels} people (expected {expected}); "
         f"started: {n_started}"

@@ -11,7 +11,8 @@ Each setup is a real server on loopback, started afresh with an empty database f
   `psiturk-server` (gunicorn with gevent workers, 5 by default: psiTurk's `threads = auto` on 2 cores)
   on a SQLite file. Client flow as psiturk.js does it: GET /exp, GET /sync/<uid>, then per trial
   PUT /sync/<uid> with the whole, growing data blob.
-- ours-sqlite, ours-pg: `gunicorn <--our-gunicorn-args> 'study_server:create_app()'` on a SQLite file,
+- ours-sqlite, ours-pg: `gunicorn <--our-gunicorn-args> 'study_server:create_app()'` run from the
+  repository root, so the repository's gunicorn.conf.py applies (the README's deployment), on a SQLite file,
   or on a fresh schema of the PostgreSQL server at --postgres (default $STUDY_TEST_POSTGRES_URL).
   Client flow: GET /s/<slug>/?label=ID, POST consent, POST start, then per trial POST
   /api/p/<token>/responses.
@@ -90,8 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request counts as lost")
     parser.add_argument(
         "--our-gunicorn-args",
-        default="-w 4",
-        help="gunicorn options for our server (write --our-gunicorn-args='-w 2 -k gthread --threads 8')",
+        default="",
+        help="gunicorn options on top of the repository's gunicorn.conf.py, the documented deployment "
+        "(write --our-gunicorn-args='-w 4 -k sync' to try another)",
     )
     parser.add_argument("--psiturk-workers", type=int, default=5, help="psiTurk's `threads` (gevent workers)")
     parser.add_argument("--psiturk-venv", type=Path, default=DEFAULT_PSITURK_VENV)
@@ -850,7 +852,7 @@ def print_summary(
     mode = f"pace {args.pace:g} s" if args.pace > 0 else "closed loop"
     print(
         f"summary: N={args.participants}, T={args.trials}, {mode}, {args.rounds} round(s); "
-        f"ours: gunicorn {args.our_gunicorn_args}; psiTurk: {args.psiturk_workers} gevent workers"
+        f"ours: gunicorn.conf.py {args.our_gunicorn_args}; psiTurk: {args.psiturk_workers} gevent workers"
     )
     print(
         f"{'setup':12s} {'saves/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'CPU ms/save':>12s} "
