@@ -188,7 +188,8 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
     page.close()
 
 
-def test_reload_and_server_crash_lose_nothing(browser, server):
+def at_first_trial(browser, server):
+    """A new participant of "tiny" past consent and practice, on the first main trial; with the labels."""
     page = browser.new_page(viewport=VIEWPORT)
     pid = consent_and_instructions(page, server.url, "tiny")
     page.click("#to-practice")
@@ -199,6 +200,11 @@ def test_reload_and_server_crash_lose_nothing(browser, server):
     page.click("#start-main")
     page.wait_for_url("**/trials")
     labels, _ = oracle(server.app, pid)
+    return page, pid, labels
+
+
+def test_reload_and_server_crash_lose_nothing(browser, server):
+    page, pid, labels = at_first_trial(browser, server)
     answer(page, labels[0])
     answer(page, labels[1])
     page.wait_for_function(f"localStorage.getItem('study-queue-{pid}') === '[]'")
@@ -236,16 +242,7 @@ def test_runner_tells_the_participant_during_a_storage_fault_and_keeps_the_answe
 ):
     """The server answers 503 "storage" for a while: after a few retries the page says, in plain words,
     that the answers are kept and will be sent; once the server works again, all of them are stored."""
-    page = browser.new_page(viewport=VIEWPORT)
-    pid = consent_and_instructions(page, server.url, "tiny")
-    page.click("#to-practice")
-    page.wait_for_url("**/practice")
-    for item in json.loads(page.locator("#runner-config").inner_text())["trials"]:
-        answer(page, item["answer"])
-        page.wait_for_selector("#feedback:not(:empty)")
-    page.click("#start-main")
-    page.wait_for_url("**/trials")
-    labels, _ = oracle(server.app, pid)
+    page, pid, labels = at_first_trial(browser, server)
     broken = {"error": "the study server cannot store answers at the moment", "status": 503}
 
     def fail(route) -> None:
