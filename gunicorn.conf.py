@@ -6,7 +6,7 @@ the repository root (or pass `-c path/to/gunicorn.conf.py`). Chosen by benchmark
   waits on the database does not hold up the others; 8 threads stay below the connection pool
   (study_server.db.POOL_SIZE = 16), so no request opens a connection of its own.
 
-On a 2-core machine this gave 1,300-1,700 saved answers per second on SQLite and about 1,000-1,250 on
+On a 2-core machine this gave about 1,000-1,700 saved answers per second on SQLite and 900-1,400 on
 PostgreSQL (16 participants answering as fast as they can), against 290-340 for psiTurk 3.3.1 in the
 same runs; the README quotes the numbers.
 """
