@@ -1,7 +1,9 @@
 """gunicorn settings for the study server, read by `gunicorn 'study_server:create_app()'` when run from
 the repository root (or pass `-c path/to/gunicorn.conf.py`). Chosen by benchmarks/server_throughput.py:
 
-- one worker process per core: each process runs Python on one core at a time;
+- one worker process per core, at most 8 by default: each process runs Python on one core at a time, and
+  workers x threads is the number of database connections in use at once (PostgreSQL allows 100 by
+  default);
 - threads (gthread) with keep-alive, so a participant's answers reuse one connection and a thread that
   waits on the database does not hold up the others; 8 threads stay below the connection pool
   (study_server.db.POOL_SIZE = 16), so no request opens a connection of its own.
@@ -14,7 +16,7 @@ same runs; the README quotes the numbers.
 import multiprocessing
 import os
 
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count(), 8)))
 worker_class = "gthread"
 threads = int(os.environ.get("STUDY_GUNICORN_THREADS", 8))
 keepalive = 5
