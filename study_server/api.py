@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import Connection, Engine, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -145,6 +144,24 @@ class _Answer:
     catch: bool
     correct: bool
 
+    @property
+    def failed_catch(self) -> int:
+        """1 for a catch trial answered wrongly (or not at all), else 0: a counter increment."""
+        return int(self.catch and not self.correct)
+
+    def row(self, participant_id: int, created_at: Any) -> dict[str, Any]:
+        """The `responses` row of this answer."""
+        return {
+            "participant_id": participant_id,
+            "trial_index": self.trial_index,
+            "stimulus_id": self.stimulus_id,
+            "response": self.response,
+            "rt_ms": self.rt_ms,
+            "catch": self.catch,
+            "correct": self.correct,
+            "created_at": created_at,
+        }
+
 
 def _result(
     info: ParticipantInfo, answer: _Answer, *, created: bool, answered: int, status: str
@@ -215,8 +232,8 @@ _ANSWER_COLUMNS = (
     "participant_id", "trial_index", "stimulus_id", "response", "rt_ms", "catch", "correct", "created_at",
 )  # fmt: skip
 _INSERT_ANSWER = Prepared(
-    lambda dialect: (
-        (pg_insert if dialect.name == "postgresql" else sqlite_insert)(_RESPONSES)
+    lambda _dialect: (
+        sqlite_insert(_RESPONSES)
         .values({c: bindparam(c) for c in _ANSWER_COLUMNS})
         .on_conflict_do_nothing(index_elements=["participant_id", "trial_index"])
         .returning(_RESPONSES.c.id)
@@ -232,31 +249,14 @@ def _store(conn: Connection, *, info: ParticipantInfo, answer: _Answer) -> tuple
     inserted unless the trial is already stored (a replay), in which case the count is taken back.
     Nothing raises after a write, so the answer can share a group commit with others.
     """
-    failed = int(answer.catch and not answer.correct)
+    failed = answer.failed_catch
     counts = _COUNT_ANSWER.fetchone(conn, {"who": info.id, "step": 1, "failed": failed})
     if counts is None:  # not started (or no longer): a replay of a stored answer, or a refusal
-        row = _STORED.fetchone(conn, {"who": info.id, "trial": answer.trial_index})
-        if row is None:
-            status = conn.execute(_STATUS, {"who": info.id}).scalar()  # a refusal: rare, no need to hurry
-            raise ApiError(
-                409, f"this participant cannot answer trials now (status {status})", status_now=status
-            )
-        return _replay(row, answer)
-    values = {
-        "participant_id": info.id,
-        "trial_index": answer.trial_index,
-        "stimulus_id": answer.stimulus_id,
-        "response": answer.response,
-        "rt_ms": answer.rt_ms,
-        "catch": answer.catch,
-        "correct": answer.correct,
-        "created_at": driver_value(conn.dialect, _RESPONSES.c.created_at.type, utcnow()),
-    }
-    if _INSERT_ANSWER.fetchone(conn, values) is None:
+        return _replay(_stored_or_refuse(conn, info, answer), answer)
+    created_at = driver_value(conn.dialect, _RESPONSES.c.created_at.type, utcnow())
+    if _INSERT_ANSWER.fetchone(conn, answer.row(info.id, created_at)) is None:
         _COUNT_ANSWER.fetchone(conn, {"who": info.id, "step": -1, "failed": -failed})
-        stored = _STORED.fetchone(conn, {"who": info.id, "trial": answer.trial_index})
-        assert stored is not None  # the conflict says it is there
-        return _replay(stored, answer)
+        return _replay(_stored_or_refuse(conn, info, answer), answer)  # the conflict says it is stored
     answered, n_failed = int(counts[0]), int(counts[1])
     status = _after_store(conn, info, answered, n_failed, check_catch=bool(failed))
     return True, answered, status, answer
@@ -314,31 +314,14 @@ count it only if inserted. Atomic in autocommit, so the counters always equal th
 def _store_postgresql(
     engine: Engine, info: ParticipantInfo, answer: _Answer
 ) -> tuple[bool, int, str, _Answer]:
-    failed = int(answer.catch and not answer.correct)
-    params = {
-        "who": info.id,
-        "trial_index": answer.trial_index,
-        "stimulus_id": answer.stimulus_id,
-        "response": answer.response,
-        "rt_ms": answer.rt_ms,
-        "catch": answer.catch,
-        "correct": answer.correct,
-        "created_at": utcnow(),
-        "failed": failed,
-    }
+    failed = answer.failed_catch
+    params = {**answer.row(info.id, utcnow()), "who": info.id, "failed": failed}
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         row = _SAVE_POSTGRESQL.fetchone(conn, params)
         assert row is not None
         started, inserted = int(row[0]), row[1]
-        stored = None
-        if inserted is None:
-            stored = _STORED.fetchone(conn, {"who": info.id, "trial": answer.trial_index})
-            if stored is None:
-                status = conn.execute(_STATUS, {"who": info.id}).scalar()
-                raise ApiError(
-                    409, f"this participant cannot answer trials now (status {status})", status_now=status
-                )
+        stored = None if inserted is not None else _stored_or_refuse(conn, info, answer)
     if stored is None:  # inserted and counted
         answered, n_failed = int(row[2]), int(row[3])
         if not failed and answered < len(info.trial_order):
@@ -388,6 +371,15 @@ def _after_store(
         status = p.status
         session.commit()  # releases the savepoint; the save's transaction commits the whole
     return status
+
+
+def _stored_or_refuse(conn: Connection, info: ParticipantInfo, answer: _Answer) -> tuple[Any, ...]:
+    """What is stored for this trial; a 409 when nothing is and the participant may not answer now."""
+    stored = _STORED.fetchone(conn, {"who": info.id, "trial": answer.trial_index})
+    if stored is None:
+        status = conn.execute(_STATUS, {"who": info.id}).scalar()  # a refusal: rare, no need to hurry
+        raise ApiError(409, f"this participant cannot answer trials now (status {status})", status_now=status)
+    return stored
 
 
 def _replay(row: Any, answer: _Answer) -> tuple[bool, int, str, _Answer]:
