@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from study_server.models import Participant, Study, db
 from study_server.recruiters import mturk_review as review
+from study_server.recruiters.exclusion import exclusion_group_studies
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
-from study_server.recruiters.mturk import client_factory, exclusion_group_studies
+from study_server.recruiters.mturk import client_factory
 from study_server.recruiters.mturk_client import MTurkError, call_with_retry, endpoint_for
 from study_server.recruiters.mturk_fees import NO_COST, Cost, bonus_cost, hit_cost, parse_amount
 from study_server.recruiters.mturk_hits import HITConfigError, build_hit, qualification_key
