@@ -175,8 +175,8 @@ class ProlificClient:
                 return None
             try:
                 return resp.json()
-            except ValueError:
-                raise ProlificError(f"{what}: Prolific answered with something that is not JSON") from None
+            except ValueError:  # e.g. bulk approve answers "Bulk approve in progress": it succeeded
+                return None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, **params: Any) -> Any:
