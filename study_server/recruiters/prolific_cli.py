@@ -337,7 +337,7 @@ class ProlificRunner:
                     f"{d.action} {m.submission_id}: participant {m.participant.public_id} left; slot freed"
                 )
             elif d.action == "sync" and d.local_status:
-                review._settle(db.session, m, d.local_status)
+                review.settle(db.session, m, d.local_status)
                 self.say(f"sync {m.submission_id}: now {d.local_status} here")
         if failed:
             raise CLIError(f"{failed} action(s) failed; see above (re-run to retry them)")

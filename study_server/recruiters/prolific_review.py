@@ -159,7 +159,8 @@ def _who(m: Match, study_id: str) -> dict[str, Any]:
     }
 
 
-def _settle(session: Session, m: Match, status: str) -> None:
+def settle(session: Session, m: Match, status: str) -> None:
+    """Follow Prolific's decision locally where the lifecycle allows that move."""
     p = m.participant
     if p is not None and p.status != status and status in TRANSITIONS.get(p.status, ()):
         set_status(session, p, status)
@@ -194,7 +195,7 @@ def approve(
         session.commit()
         for m, row in zip(chunk, rows, strict=True):
             if status == "succeeded":
-                _settle(session, m, "approved")
+                settle(session, m, "approved")
             outcomes.append(Outcome(row, sent=True))
     return outcomes
 
@@ -226,7 +227,7 @@ def reject(
         errors=(ProlificError,),
     )
     if outcome.sent and outcome.ok:
-        _settle(session, m, "rejected")
+        settle(session, m, "rejected")
     return outcome
 
 
@@ -376,7 +377,7 @@ def pay_bonuses(
     for m, row in todo:
         row.status, row.updated_at = "succeeded", utcnow()
         session.commit()
-        _settle(session, m, "bonused")
+        settle(session, m, "bonused")
     return results + [BonusResult(row, "paid") for _, row in todo]
 
 
