@@ -373,8 +373,8 @@ class ProlificRunner:
 
     def reject(self) -> None:
         a = self.args
+        body = review.rejection(a.message, a.category)
         picked = self.pick(a.submission)
-        body = {"action": "REJECT", "message": a.message.strip(), "rejection_category": a.category}
         for m in picked:
             self.show_request("POST", f"submissions/{m.submission_id}/transition/", body)
         if self.dry_run:

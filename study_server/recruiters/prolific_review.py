@@ -200,29 +200,32 @@ def approve(
     return outcomes
 
 
-def reject(
-    session: Session, client: ProlificClient, study_id: str, m: Match, message: str, category: str
-) -> Outcome:
-    """POST /submissions/{id}/transition/ {"action": "REJECT", "message", "rejection_category"}."""
+def rejection(message: str, category: str) -> dict[str, str]:
+    """The body of a REJECT transition, checked first (so a bad one is refused before any call)."""
     message = (message or "").strip()
     if category not in REJECTION_CATEGORIES:
         raise ReviewError(f"--category must be one of {', '.join(REJECTION_CATEGORIES)}")
     if len(message) < MIN_REJECT_MESSAGE:
         raise ReviewError(
-            f"a rejection message must have at least {MIN_REJECT_MESSAGE} characters (Prolific's rule); "
-            f"it tells the participant why"
+            f"a rejection message must have at least {MIN_REJECT_MESSAGE} characters (Prolific's rule; "
+            f"this one has {len(message)}); it tells the participant why"
         )
+    return {"action": "REJECT", "message": message, "rejection_category": category}
+
+
+def reject(
+    session: Session, client: ProlificClient, study_id: str, m: Match, message: str, category: str
+) -> Outcome:
+    """POST /submissions/{id}/transition/ {"action": "REJECT", "message", "rejection_category"}."""
+    body = rejection(message, category)
     outcome, _ = record_action(
         session,
         action="reject",
         token=m.submission_id,
-        call=lambda: client.post(
-            f"submissions/{m.submission_id}/transition/",
-            {"action": "REJECT", "message": message, "rejection_category": category},
-        ),
+        call=lambda: client.post(f"submissions/{m.submission_id}/transition/", body),
         sandbox=False,
         **_who(m, study_id),
-        detail=f"{category}: {message}",
+        detail=f"{category}: {body['message']}",
         platform=PLATFORM,
         errors=(ProlificError,),
     )

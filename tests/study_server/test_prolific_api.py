@@ -329,3 +329,46 @@ def test_client_retries_rate_limits_and_outages_but_never_a_payment(fake):
         bad.get(f"studies/{sid}/submissions/")
     fake.violations.clear()  # the 401 above was the point of that call
     assert TOKEN not in repr(client) and json.dumps(client.base_url)
+
+
+def test_manual_approve_and_reject_and_the_submissions_listing(app, fake, sleeps, capsys):
+    sid = fake.add_study()
+    set_prolific(app, study_id=sid)
+    (p1, s1), (p2, s2) = (pid(), pid()), (pid(), pid())
+    join(app, sid, p1, s1, ("consented", "started", "completed"))
+    join(app, sid, p2, s2, ("consented", "started", "completed"))
+    fake.add_submission(sid, p1, "AWAITING REVIEW", sub_id=s1)
+    fake.add_submission(sid, p2, "AWAITING REVIEW", sub_id=s2)
+
+    code, out = cli(app, "submissions", "--study", "tiny")
+    assert code == 0 and out.splitlines()[-1] == "2 submission(s): 2 AWAITING REVIEW"
+    assert f"{s1}\t{p1}\tAWAITING REVIEW\t" in out and "approve: completed every trial" in out
+
+    why = (
+        "The answers were given in under a second each, "
+        "far faster than the images can be seen and judged here."
+    )
+    code, _ = cli(
+        app, "reject", "--study", "tiny", "--submission", s2, "--category", "TOO_QUICKLY", "--message", "no"
+    )
+    assert code == 2 and "at least 100 characters" in capsys.readouterr().err
+    code, _ = cli(
+        app, "reject", "--study", "tiny", "--submission", s2, "--category", "RUDE", "--message", why * 2
+    )
+    assert code == 2 and "--category must be one of" in capsys.readouterr().err
+    assert [c for c in fake.calls if c[0] == "POST"] == []  # refused before anything was sent
+
+    code, out = cli(
+        app, "reject", "--study", "tiny", "--submission", s2, "--category", "TOO_QUICKLY", "--message", why
+    )
+    assert code == 0, out
+    assert fake.submissions[s2]["status"] == "REJECTED"
+    code, out = cli(app, "approve", "--study", "tiny", "--submission", s1, "--dry-run")
+    assert code == 0 and "£2.00 to participants + £0.67 Prolific service fee = £2.67" in out
+    assert fake.submissions[s1]["status"] == "AWAITING REVIEW"
+    code, out = cli(app, "approve", "--study", "tiny", "--submission", s1)
+    assert code == 0 and fake.submissions[s1]["status"] == "APPROVED"
+    code, out = cli(app, "approve", "--study", "tiny", "--submission", "f" * 24)
+    assert code == 2 and "no such submission" in capsys.readouterr().err
+    code, out = cli(app, "ledger", "--study", "tiny")
+    assert "paid (approvals and bonuses): £2.00 to participants + £0.67 Prolific service fee = £2.67" in out
