@@ -233,9 +233,12 @@ class ProlificRunner:
         )
         if not outcome.ok:
             raise CLIError(f"study not created: {outcome.ledger.detail}")
-        sid = str((result or {}).get("id") or self.settings.get("study_id") or "")
+        sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
         if not sid:
-            raise CLIError("Prolific created the study but sent no id; check your Prolific drafts")
+            raise CLIError(
+                f"the ledger (entry {outcome.ledger.id}) says this study was created on Prolific, but its id "
+                "was not stored: find it among your Prolific drafts and set prolific.study_id"
+            )
         outcome.ledger.hit_id = sid
         self.save_settings(study_id=sid)
         # the entry page then refuses links of any other Prolific study (ProlificRecruiter.parse_entry)
@@ -323,7 +326,8 @@ class ProlificRunner:
             self.confirm_spend(total)
         failed = 0
         if approvals:
-            for o in review.approve(db.session, self.client, sid, approvals, "completed", cost):
+            reasons = {m.submission_id: d.reason for m, d in plan if d.action == "approve"}
+            for o in review.approve(db.session, self.client, sid, approvals, reasons, cost):
                 failed += o.ledger.status == "failed"
                 self.report("approve", o)
         for m, d in plan:

@@ -168,10 +168,16 @@ def settle(session: Session, m: Match, status: str) -> None:
 
 
 def approve(
-    session: Session, client: ProlificClient, study_id: str, matches: Sequence[Match], reason: str, cost: Cost
+    session: Session,
+    client: ProlificClient,
+    study_id: str,
+    matches: Sequence[Match],
+    reason: str | dict[str, str],
+    cost: Cost,
 ) -> list[Outcome]:
     """Approve with POST /submissions/bulk-approve/ {"submission_ids": [...]} (Prolific recommends
-    submission ids over participant ids: api-reference/submissions/bulk-approve-submissions)."""
+    submission ids over participant ids: api-reference/submissions/bulk-approve-submissions).
+    `reason` (one for all, or per submission id) is recorded in the ledger."""
     outcomes: list[Outcome] = []
     todo = []
     for m in matches:
@@ -182,16 +188,21 @@ def approve(
             todo.append(m)
     for start in range(0, len(todo), BULK_APPROVE_MAX):
         chunk = todo[start : start + BULK_APPROVE_MAX]
-        rows = [_pending(session, "approve", m, study_id, cost, reason) for m in chunk]
+        why = {
+            m.submission_id: reason.get(m.submission_id, "") if isinstance(reason, dict) else reason
+            for m in chunk
+        }
+        rows = [_pending(session, "approve", m, study_id, cost, why[m.submission_id]) for m in chunk]
         session.commit()
         body = {"submission_ids": [m.submission_id for m in chunk]}
         try:
             client.post("submissions/bulk-approve/", body)
-            status, detail = "succeeded", reason
+            status, error = "succeeded", ""
         except ProlificError as exc:
-            status, detail = "failed", str(exc)[:2000]
+            status, error = "failed", str(exc)[:2000]
         for row in rows:
-            row.status, row.detail, row.updated_at = status, detail, utcnow()
+            row.status, row.updated_at = status, utcnow()
+            row.detail = error or row.detail
         session.commit()
         for m, row in zip(chunk, rows, strict=True):
             if status == "succeeded":

@@ -200,6 +200,7 @@ def test_review_decides_from_the_servers_statuses(app, fake, sleeps):
         assert db.session.scalar(select(func.sum(TrialList.n_assigned))) == assigned_before - 2
     rows = {r.assignment_id: r for r in ledger(app)}
     assert rows[subs["A"]].action == "approve" and rows[subs["A"]].status == "succeeded"
+    assert rows[subs["A"]].detail == "completed every trial (status completed)"
     assert rows[subs["B"]].action == "reject" and rows[subs["B"]].detail.startswith("FAILED_CHECK: ")
     list_pages = [c for c in fake.calls if c[0] == "GET" and "/submissions/" in c[1]]
     assert len(list_pages) >= 4  # 7 submissions, 2 per page (plus the retried first page)
