@@ -401,8 +401,9 @@ class ProlificRunner:
         if not a.reason.strip():
             raise CLIError("--reason must not be empty")
         sid = self.study_id()
-        for r in review.check_unconfirmed(db.session, self.client, self.study):
-            self.say(f"earlier bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
+        if not self.dry_run:  # a bonus whose pay call may have run: ask Prolific before anything else
+            for r in review.check_unconfirmed(db.session, self.client, self.study):
+                self.say(f"earlier bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
         rows = self.matches()
         if a.all_approved:
             picked = [m for m in rows if m.status == "APPROVED" and m.participant is not None]
@@ -410,23 +411,33 @@ class ProlificRunner:
             picked = self.pick(a.submission)
         else:
             raise CLIError("name submissions with --submission, or use --all-approved")
-        total = self.rates.cost(amount * len(picked))
-        csv = "".join(f"{m.pid},{amount}\n" for m in picked)
-        self.say(f"{'[dry run] ' if self.dry_run else ''}bonus {len(picked)} x {amount}: {total.describe()}")
-        self.show_request("POST", "submissions/bonus-payments/", {"study_id": sid, "csv_bonuses": csv})
-        self.say(f"then POST {api_url_from_env()}bulk-bonus-payments/<id>/pay/ (once)")
-        if self.dry_run or not picked:
-            return
-        self.confirm_spend(total)
-        results = review.pay_bonuses(
-            db.session, self.client, self.study, sid, picked, amount, a.reason, self.rates
-        )
-        for r in results:
-            self.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
-        unsettled = [r for r in results if r.state in ("failed", "unconfirmed")]
+        todo, unsettled = [], 0
+        for m in picked:
+            row = review.bonus_row(db.session, m.submission_id)
+            if row is not None and row.status == "succeeded":
+                self.say(f"bonus {m.submission_id} ({m.pid}): already paid (ledger {row.id}), not sent again")
+            elif row is not None and row.status == "paying":
+                unsettled += 1
+                self.say(f"bonus {m.submission_id} ({m.pid}): unconfirmed (ledger {row.id}), not sent again")
+            else:
+                todo.append(m)
+        total = self.rates.cost(amount * len(todo))
+        csv = "".join(f"{m.pid},{amount}\n" for m in todo)
+        self.say(f"{'[dry run] ' if self.dry_run else ''}bonus {len(todo)} x {amount}: {total.describe()}")
+        if todo:
+            self.show_request("POST", "submissions/bonus-payments/", {"study_id": sid, "csv_bonuses": csv})
+            self.say(f"then POST {api_url_from_env()}bulk-bonus-payments/<id>/pay/ (once)")
+        if todo and not self.dry_run:
+            self.confirm_spend(total)
+            results = review.pay_bonuses(
+                db.session, self.client, self.study, sid, todo, amount, a.reason, self.rates
+            )
+            for r in results:
+                self.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
+            unsettled += sum(r.state in ("failed", "unconfirmed") for r in results)
         if unsettled:
             raise CLIError(
-                f"{len(unsettled)} bonus(es) not confirmed as paid; an 'unconfirmed' one is never paid "
+                f"{unsettled} bonus(es) not confirmed as paid; an 'unconfirmed' one is never paid "
                 "again by itself: check the submission on Prolific, then run "
                 "resolve-bonus --ledger ID --paid|--unpaid"
             )

@@ -267,6 +267,11 @@ def bonus_token(submission_id: str) -> str:
     return f"prolific-bonus-{submission_id}"
 
 
+def bonus_row(session: Session, submission_id: str) -> PaymentLedger | None:
+    """The ledger row of this submission's bonus, if one was ever attempted."""
+    return _row(session, "bonus", bonus_token(submission_id))
+
+
 def _row(session: Session, action: str, token: str) -> PaymentLedger | None:
     return session.scalars(
         select(PaymentLedger).where(PaymentLedger.action == action, PaymentLedger.request_token == token)
