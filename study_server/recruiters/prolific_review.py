@@ -45,9 +45,12 @@ REJECTION_CATEGORIES = (
     "UNSUPP_DEVICE",
     "OTHER",
 )
-"""`rejection_category` values of POST /submissions/{id}/transition/ with action REJECT."""
+"""`rejection_category` values of POST /submissions/{id}/transition/ with action REJECT (the body's
+fields action / message / rejection_category as in Prolific's own CLI, prolific-oss/cli
+TransitionSubmissionPayload; the list of values is from memory of the API reference, not re-checked)."""
 MIN_REJECT_MESSAGE = 100
-"""Prolific asks for a rejection message of at least 100 characters (transition-submission)."""
+"""Prolific asks for a rejection message of at least 100 characters (transition-submission; not
+re-checked against the stored docs, and stricter is harmless: the participant deserves a reason)."""
 BULK_APPROVE_MAX = 500
 
 
@@ -95,7 +98,8 @@ def prolific_study_id(study: Study) -> str:
 
 
 def list_submissions(client: ProlificClient, study_id: str) -> list[dict[str, Any]]:
-    """Every submission of the study, all pages (GET /studies/{id}/submissions/)."""
+    """Every submission of the study, all pages (GET /studies/{id}/submissions/, "List study
+    submissions": `results` with id, participant id, status, started_at)."""
     return list(client.pages(f"studies/{study_id}/submissions/"))
 
 
@@ -121,6 +125,20 @@ def catch_message(study: Study, p: Participant) -> str:
         "These trials show a clear, easy image and were explained in the instructions, so we cannot "
         "use this submission."
     )
+
+
+SUBMISSION_STATUSES = (
+    "RESERVED",
+    "ACTIVE",
+    "TIMED-OUT",
+    "AWAITING REVIEW",
+    "APPROVED",
+    "RETURNED",
+    "REJECTED",
+    "SCREENED OUT",
+)
+"""api-reference/submissions/submission-object: RETURNED and TIMED-OUT free the place on Prolific, so
+the server frees the participant's list slot too."""
 
 
 def decide(study: Study, m: Match) -> Decision:
