@@ -186,8 +186,9 @@ class ProlificClient:
         return self.request("POST", path, json=body if body is not None else {}, repeatable=repeatable)
 
     def pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a paginated list: `results` on each page, the next page at `_links.next.href`
-        (Prolific's list responses; a plain `next` URL is followed too)."""
+        """Every item of a list: `results` on each page; a next page is followed at `_links.next.href`
+        or a plain `next` URL (the stored docs show `results` but not the paging links, so both common
+        forms are read; a page without a link ends the list)."""
         url: str | None = path
         query: dict[str, Any] | None = params or None
         for _ in range(MAX_PAGES):
