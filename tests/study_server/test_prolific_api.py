@@ -373,3 +373,23 @@ def test_manual_approve_and_reject_and_the_submissions_listing(app, fake, sleeps
     assert code == 2 and "no such submission" in capsys.readouterr().err
     code, out = cli(app, "ledger", "--study", "tiny")
     assert "paid (approvals and bonuses): £2.00 to participants + £0.67 Prolific service fee = £2.67" in out
+
+
+def test_api_url_and_retry_after_parsing():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from study_server.recruiters.prolific_client import ProlificError, api_url_from_env, retry_after_s
+
+    assert api_url_from_env({}) == "https://api.prolific.com/api/v1/"
+    assert (
+        api_url_from_env({"PROLIFIC_API_URL": "http://127.0.0.1:5000/api/v1"})
+        == "http://127.0.0.1:5000/api/v1/"
+    )
+    for bad in ("http://example.org/api/v1/", "https://user:pw@example.org/", "ftp://127.0.0.1/"):
+        with pytest.raises(ProlificError):
+            api_url_from_env({"PROLIFIC_API_URL": bad})
+    assert retry_after_s("12", 1.0) == 12.0
+    assert retry_after_s(None, 1.5) == 1.5 and retry_after_s("soon", 2.0) == 2.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= retry_after_s(later, 1.0) <= 30  # an HTTP date: seconds from now (RFC 9110 10.2.3)
