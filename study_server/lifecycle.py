@@ -124,10 +124,19 @@ def mark_abandoned(
         )
     ).all()
     for p in idle:
-        set_status(session, p, "abandoned")
-        if p.list_id is not None:
-            tl = session.get(TrialList, p.list_id, with_for_update=True)
-            if tl is not None and tl.n_assigned > 0:
-                tl.n_assigned -= 1
+        mark_left(session, p, "abandoned")
     session.commit()
     return len(idle)
+
+
+def mark_left(session: Session, participant: Participant, status: str) -> StatusEvent:
+    """Move an active participant to "returned" or "abandoned" and give their list slot back, so the
+    least-filled assignment fills the gap (the caller commits). Their answers stay in the database."""
+    if status not in LEFT:
+        raise ValueError(f"mark_left takes one of {', '.join(sorted(LEFT))}, not {status!r}")
+    event = set_status(session, participant, status)
+    if participant.list_id is not None:
+        tl = session.get(TrialList, participant.list_id, with_for_update=True)
+        if tl is not None and tl.n_assigned > 0:
+            tl.n_assigned -= 1
+    return event

@@ -1,4 +1,6 @@
-"""`python -m study_server.recruiters mturk CMD` (also `flask --app study_server mturk CMD`).
+"""`python -m study_server.recruiters mturk|prolific CMD` (also `flask --app study_server mturk CMD`).
+
+The Prolific commands live in prolific_cli; this module parses and dispatches both platforms.
 
 Every command that talks to MTurk prints the endpoint first. The sandbox is the default; `--live`
 works only after typing LIVE at the prompt. Paid commands take `--dry-run`, which prints each action
@@ -19,8 +21,10 @@ from sqlalchemy import select
 
 from study_server.models import Participant, Study, db
 from study_server.recruiters import mturk_review as review
+from study_server.recruiters import prolific_cli
+from study_server.recruiters.exclusion import exclusion_group_studies
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
-from study_server.recruiters.mturk import client_factory, exclusion_group_studies
+from study_server.recruiters.mturk import client_factory
 from study_server.recruiters.mturk_client import MTurkError, call_with_retry, endpoint_for
 from study_server.recruiters.mturk_fees import NO_COST, Cost, bonus_cost, hit_cost, parse_amount
 from study_server.recruiters.mturk_hits import HITConfigError, build_hit, qualification_key
@@ -70,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hit", action="append", default=[], help="HIT id (default: all the study's HITs)")
     cmd("sync-qualifications", "grant the qualification to workers whose grant failed at entry")
     cmd("ledger", "print the study's payment ledger", remote=False)
+    prolific_cli.add_parser(top)
     return parser
 
 
@@ -348,9 +353,10 @@ def run(
     out = out or sys.stdout
     try:
         with app.app_context():
-            runner = Runner(args, confirm, out)
+            kind = prolific_cli.ProlificRunner if args.platform == "prolific" else Runner
+            runner = kind(args, confirm, out)
             getattr(runner, args.command.replace("-", "_"))()
-    except (CLIError, MTurkError, review.ReviewError) as exc:
+    except (CLIError, MTurkError, review.ReviewError, *prolific_cli.USER_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
@@ -385,3 +391,17 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(code)
 
     app.cli.add_command(mturk_command)
+
+    @click.command(
+        "prolific",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+        help="Prolific studies, review and payments; see `python -m study_server.recruiters prolific --help`",
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def prolific_command(args: tuple[str, ...]) -> None:
+        code = run(current_app._get_current_object(), ["prolific", *args])  # type: ignore[attr-defined]
+        if code:
+            raise SystemExit(code)
+
+    app.cli.add_command(prolific_command)

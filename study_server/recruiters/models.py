@@ -1,7 +1,8 @@
-"""Tables of the MTurk recruiter: the HITs we created and a ledger of every payment action.
+"""Tables of the paid recruiters: the MTurk HITs we created and a ledger of every payment action.
 
-The ledger row is written (status "pending") and committed *before* the MTurk call and updated after
-it, so a crash or a failed call never leaves money moving without a record.
+The ledger row is written (status "pending") and committed *before* the platform call and updated after
+it, so a crash or a failed call never leaves money moving without a record. MTurk and Prolific share
+the ledger; `platform` tells them apart.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from study_server.models import Base, utcnow
 
-LEDGER_ACTIONS = ("create_hit", "approve", "reject", "bonus", "expire")
-LEDGER_STATUSES = ("pending", "succeeded", "failed")
+LEDGER_ACTIONS = ("create_hit", "approve", "reject", "bonus", "expire", "create_study", "publish")
+LEDGER_STATUSES = ("pending", "paying", "succeeded", "failed")
+""""paying": a Prolific bulk bonus whose pay call was (about to be) sent and whose outcome is unknown
+(e.g. the process died); it is never paid again before Prolific's state has been checked."""
+LEDGER_PLATFORMS = ("mturk", "prolific")
 
 
 class MTurkHIT(Base):
@@ -40,7 +44,7 @@ class MTurkHIT(Base):
 
 
 class PaymentLedger(Base):
-    """One paid (or money-related) MTurk action and its outcome: pending -> succeeded | failed."""
+    """One paid (or money-related) platform action and its outcome: pending -> succeeded | failed."""
 
     __tablename__ = "mturk_ledger"
     __table_args__ = (UniqueConstraint("action", "request_token"),)
@@ -51,15 +55,21 @@ class PaymentLedger(Base):
         ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     action: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16), default="mturk", server_default="mturk")
     sandbox: Mapped[bool] = mapped_column(default=True)
     worker_id: Mapped[str | None] = mapped_column(String(64))
+    """MTurk workerId, or Prolific participant id (PROLIFIC_PID)."""
     assignment_id: Mapped[str | None] = mapped_column(String(64))
+    """MTurk assignmentId, or Prolific submission id (SESSION_ID)."""
     hit_id: Mapped[str | None] = mapped_column(String(64))
+    """MTurk HITId, or Prolific study id."""
     amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     """Money paid to the worker (reward x assignments for create_hit, the bonus for bonus)."""
     fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     """MTurk's commission on `amount`, as estimated by study_server.recruiters.mturk_fees."""
     request_token: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str | None] = mapped_column(String(64))
+    """Prolific: the bulk bonus payment id a bonus was set up in (the id the pay call uses)."""
     status: Mapped[str] = mapped_column(String(16), default="pending")
     detail: Mapped[str] = mapped_column(Text, default="")
     """Feedback/reason sent, or the error message of a failed call."""
@@ -67,4 +77,4 @@ class PaymentLedger(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["LEDGER_ACTIONS", "LEDGER_STATUSES", "MTurkHIT", "PaymentLedger"]
+__all__ = ["LEDGER_ACTIONS", "LEDGER_PLATFORMS", "LEDGER_STATUSES", "MTurkHIT", "PaymentLedger"]

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
 
-from study_server.models import Participant, Study
+from study_server.models import Participant
 from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Finish, Recruiter, register_recruiter
+from study_server.recruiters.exclusion import took_part
 from study_server.recruiters.mturk_client import (
     LIVE_SUBMIT,
     SANDBOX_SUBMIT,
@@ -55,15 +55,6 @@ def allowed_submit_origins() -> tuple[str, ...]:
     return OFFICIAL_SUBMIT_ORIGINS + extra
 
 
-def exclusion_group_studies(session: Any, study: Study) -> list[int]:
-    """Ids of this study and of every study sharing its config "exclusion_group"."""
-    group = (study.config or {}).get("exclusion_group")
-    if not group:
-        return [study.id]
-    studies = session.scalars(select(Study)).all()
-    return sorted({study.id} | {s.id for s in studies if (s.config or {}).get("exclusion_group") == group})
-
-
 def client_factory() -> Callable[..., Any]:
     """How the app gets an mturk client; tests put a Stubber-backed one in app.extensions."""
     if has_app_context():
@@ -99,16 +90,7 @@ class MTurkRecruiter(Recruiter):
 
     def admit(self, session: Any, study: Any, entry: Entry) -> None:
         """Refuse a worker who already has a participant in this study or in its exclusion group."""
-        seen = session.scalars(
-            select(Participant.id)
-            .where(
-                Participant.recruiter == self.name,
-                Participant.external_id == entry.external_id,
-                Participant.study_id.in_(exclusion_group_studies(session, study)),
-            )
-            .limit(1)
-        ).first()
-        if seen is not None:
+        if took_part(session, study, self.name, entry.external_id):
             raise EntryRefused(REFUSAL)
 
     def on_start(self, session: Any, participant: Any) -> None:

@@ -64,17 +64,23 @@ def record_action(
     worker_id: str | None = None,
     assignment_id: str | None = None,
     hit_id: str | None = None,
-    cost: Cost = NO_COST,
+    cost: Any = NO_COST,
     detail: str = "",
+    platform: str = "mturk",
+    errors: tuple[type[Exception], ...] = (MTurkError,),
 ) -> tuple[Outcome, dict[str, Any] | None]:
-    """Write the ledger row (pending) and commit, make the call, then store its outcome and commit."""
+    """Write the ledger row (pending) and commit, make the call, then store its outcome and commit.
+
+    `cost` is anything with `paid` and `fees` (an MTurk or a Prolific Cost); `errors` are the
+    platform's failures that mark the row "failed" instead of propagating.
+    """
     row = session.scalars(
         select(PaymentLedger).where(PaymentLedger.action == action, PaymentLedger.request_token == token)
     ).one_or_none()
     if row is not None and row.status == "succeeded":
         return Outcome(row, sent=False), None
     if row is None:
-        row = PaymentLedger(action=action, request_token=token)
+        row = PaymentLedger(action=action, request_token=token, platform=platform)
         session.add(row)
     row.study_id, row.participant_id = study_id, participant_id
     row.worker_id, row.assignment_id, row.hit_id = worker_id, assignment_id, hit_id
@@ -84,7 +90,7 @@ def record_action(
     session.commit()
     try:
         result = call()
-    except MTurkError as exc:
+    except errors as exc:
         row.status, row.detail, row.updated_at = "failed", str(exc)[:2000], utcnow()
         session.commit()
         return Outcome(row, sent=True), None

@@ -2,8 +2,9 @@
 
 Set the study URL on Prolific to
   https://HOST/s/SLUG/?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}
-and give Prolific the study's `completion_code` (and `screened_out_code` if you screen people out).
-Approval and rejection happen on Prolific's site (see the recruiters README).
+and give Prolific the study's `completion_code` (and `screened_out_code` if you screen people out);
+`python -m study_server.recruiters prolific create-study` does all of this through Prolific's API, and
+`review` / `bonus` approve, reject and pay (see prolific_cli and the README).
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from study_server.recruiters.base import BadEntry, Entry, Finish, Recruiter, register_recruiter
+from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Finish, Recruiter, register_recruiter
+from study_server.recruiters.exclusion import took_part
 
 PROLIFIC_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 """Prolific participant, study and session ids are 24 hex characters (MongoDB ObjectIds)."""
 COMPLETE_URL = "https://app.prolific.com/submissions/complete"
 PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+REFUSAL = (
+    "Our records show that you have already taken part in this study (or a closely related one), and "
+    "each person may take part only once. Please return the study on Prolific; thank you for your interest."
+)
 
 
 @register_recruiter("prolific")
@@ -37,6 +43,12 @@ class ProlificRecruiter(Recruiter):
         if expected and values["STUDY_ID"] != str(expected).lower():
             raise BadEntry("this link belongs to a different Prolific study")
         return Entry(external_id=values["PROLIFIC_PID"], data=values)
+
+    def admit(self, session: Any, study: Any, entry: Entry) -> None:
+        """Refuse a participant already seen in this study's exclusion group (Prolific's blocklist
+        filters keep most of them out before they ever reach us)."""
+        if took_part(session, study, self.name, entry.external_id):
+            raise EntryRefused(REFUSAL)
 
     def finish(self, study: Any, participant: Any, *, screened_out: bool) -> Finish:
         config = study.config or {}

@@ -1,7 +1,10 @@
 """Headless Chromium enters through a Prolific-style and an MTurk-style URL and is handed back.
 
-The MTurk hand-back POSTs to turkSubmitTo/mturk/externalSubmit: here a tiny HTTP server on 127.0.0.1
-records that POST. The Prolific completion URL is intercepted in the browser (no network).
+The Prolific study is created through the API (against the local fake Prolific), and the browser opens
+the study URL Prolific would open, its placeholders filled in; after the completion redirect the
+review approves the submission. The MTurk hand-back POSTs to turkSubmitTo/mturk/externalSubmit: here a
+tiny HTTP server on 127.0.0.1 records that POST. The Prolific completion URL is intercepted in the
+browser (no network).
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from study_server import create_app
 from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Stimulus, db
+from study_server.recruiters.prolific_client import ProlificClient
 
 from .conftest import SECRET
+from .fake_prolific import TOKEN, FakeProlific
 from .live_server import LiveServer
+from .prolific_helpers import SETTINGS, cli
 
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
@@ -66,7 +72,8 @@ def server(tmp_path: Path, small_set: Path, submit_server: str):
     upgrade_database(url)
     with app.app_context():
         base = {"practice_trials": 0, "completion_code": "C1A2B3"}
-        import_stimulus_set(db.session, small_set, slug="prol", recruiter="prolific", config=base)
+        prolific = {**base, "prolific": dict(SETTINGS)}
+        import_stimulus_set(db.session, small_set, slug="prol", recruiter="prolific", config=prolific)
         mturk = {"title": "Signs", "description": "Pick the sign.", "reward": "1.00"}
         import_stimulus_set(
             db.session, small_set, slug="turk", recruiter="mturk", config={**base, "mturk": mturk}
@@ -115,17 +122,40 @@ def hand_back(page, arrived: str, button: str) -> None:
 
 
 def test_prolific_and_mturk_participants_are_handed_back(browser, server, submit_server):
-    page = browser.new_page()
-    completed: list[str] = []
+    fake = FakeProlific().start()
+    server.app.extensions["prolific_client_factory"] = lambda: ProlificClient(TOKEN, fake.url)
+    try:
+        code, out = cli(server.app, "create-study", "--study", "prol", "--url", "https://example.org/s/prol/")
+        assert code == 0, out
+        ((study_id, created),) = fake.studies.items()
+        # what Prolific opens for one participant: the study URL with its placeholders filled in
+        entry = created["external_study_url"].replace("https://example.org", "")
+        for placeholder, value in (("PROLIFIC_PID", PID), ("STUDY_ID", study_id), ("SESSION_ID", SESSION)):
+            entry = entry.replace("{{%" + placeholder + "%}}", value)
+        page = browser.new_page()
+        completed: list[str] = []
 
-    def prolific_site(route):  # the completion URL never leaves the browser
-        completed.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html", body="<p id='prolific-ok'>done</p>")
+        def prolific_site(route):  # the completion URL never leaves the browser
+            completed.append(route.request.url)
+            route.fulfill(status=200, content_type="text/html", body="<p id='prolific-ok'>done</p>")
 
-    page.route("https://app.prolific.com/**", prolific_site)
-    take_study(page, server, f"/s/prol/?PROLIFIC_PID={PID}&STUDY_ID={STUDY}&SESSION_ID={SESSION}", PID)
-    hand_back(page, "#prolific-ok", "#finish-link")
-    assert completed == ["https://app.prolific.com/submissions/complete?cc=C1A2B3"]
+        page.route("https://app.prolific.com/**", prolific_site)
+        take_study(page, server, entry, PID)
+        hand_back(page, "#prolific-ok", "#finish-link")
+        assert completed == ["https://app.prolific.com/submissions/complete?cc=C1A2B3"]
+        assert created["completion_codes"][0]["code"] == "C1A2B3"  # the code Prolific expects
+
+        fake.add_submission(study_id, PID, "AWAITING REVIEW", sub_id=SESSION)
+        code, out = cli(server.app, "review", "--study", "prol")
+        assert code == 0, out
+        assert fake.submissions[SESSION]["status"] == "APPROVED"
+        with server.app.app_context():
+            p = db.session.scalars(select(Participant).where(Participant.external_id == PID)).one()
+            assert p.status == "approved"
+            db.session.remove()
+        assert fake.violations == []
+    finally:
+        fake.stop()
 
     # MTurk: the HIT iframe URL; the page must be served inside the worker's browser like MTurk does
     page = browser.new_page()
