@@ -7,7 +7,8 @@ Definitions (all coordinates are pixels of the analysed image, H x W, CHW float 
   reported only at the stride's grid, but neighbours are still the 1-px ones).
 * Each crop is resized to the network input with bilinear interpolation (``align_corners=False``,
   no antialiasing, exactly :func:`torch.nn.functional.interpolate`) and classified; the *correctness
-  map* ``C_s[y, x]`` says whether the top-1 class equals the image's label.
+  map* ``C_s[y, x]`` says whether the top-1 class equals the image's label (with ``topk=5``: whether
+  the label is among the five most probable classes, the ImageNet top-5 criterion).
 * *Shift* changes of a region: the four crops of the same side moved by one pixel
   (``(x±1, y)``, ``(x, y±1)``), those that lie inside the image.
 * *Shrink* changes of a region: the nine crops of side ``s-2`` inside it, at ``(x+dx, y+dy)`` with
@@ -86,16 +87,34 @@ class CropPredictions:
     pred: np.ndarray  # (H-side+1, W-side+1) int64, -1 where not computed
     prob_true: np.ndarray  # float32, nan where not computed
     label: int
+    topk: int = 1
+    rank_true: np.ndarray | None = None  # classes more probable than the label; -1 where not computed
 
     @property
     def correct(self) -> np.ndarray:
-        return self.pred == self.label
+        if self.topk == 1 or self.rank_true is None:
+            return self.pred == self.label
+        return (self.rank_true >= 0) & (self.rank_true < self.topk)
+
+
+def true_class_rank(probs: torch.Tensor, label: int) -> torch.Tensor:
+    """How many classes each row ranks strictly above ``label`` (0: the label is the top-1 class)."""
+    return (probs > probs[:, label: label + 1]).sum(1)
+
+
+def is_correct(probs: torch.Tensor, label: int, topk: int = 1) -> torch.Tensor:
+    """Top-k correctness of each row of class probabilities (top-1: argmax, as :class:`CropPredictions`)."""
+    if topk == 1:
+        return probs.argmax(1) == label
+    return true_class_rank(probs, label) < topk
 
 
 def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int, *,
                    positions: np.ndarray | None = None, batch_size: int = 512,
-                   device: torch.device | None = None) -> CropPredictions:
+                   device: torch.device | None = None, topk: int = 1) -> CropPredictions:
     """Classify the crops of ``side`` at ``positions`` ((n, 2) array of (y, x); default every position)."""
+    if topk < 1:
+        raise ValueError(f"topk must be >= 1, got {topk}")
     device = device or next(model.parameters()).device
     input_size = int(getattr(model, "input_size", image.shape[-1]))
     h, w = image.shape[-2:]
@@ -105,6 +124,7 @@ def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int,
         positions = np.stack([yy.ravel(), xx.ravel()], axis=1)
     pred = np.full((ny, nx), -1, dtype=np.int64)
     prob = np.full((ny, nx), np.nan, dtype=np.float32)
+    rank = np.full((ny, nx), -1, dtype=np.int64)
     img = image.to(device=device, dtype=torch.float32)
     pos = torch.as_tensor(positions, dtype=torch.long)
     with torch.inference_mode():
@@ -119,7 +139,9 @@ def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int,
             pn = p.numpy()
             pred[pn[:, 0], pn[:, 1]] = top
             prob[pn[:, 0], pn[:, 1]] = pt
-    return CropPredictions(side, pred, prob, label)
+            if topk > 1:
+                rank[pn[:, 0], pn[:, 1]] = true_class_rank(probs, label).cpu().numpy()
+    return CropPredictions(side, pred, prob, label, topk, rank if topk > 1 else None)
 
 
 def derive_fri_maps(correct: np.ndarray, correct_small: np.ndarray) -> dict[str, np.ndarray]:
@@ -193,7 +215,7 @@ def needed_positions(ny: int, nx: int, stride: int) -> tuple[np.ndarray, np.ndar
 
 def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *, stride: int = 1,
                  ratio: float = float("nan"), batch_size: int = 512,
-                 device: torch.device | None = None) -> FriResult:
+                 device: torch.device | None = None, topk: int = 1) -> FriResult:
     """Correctness maps at ``side`` and ``side - 2`` and the four FRI maps of one image."""
     h, w = image.shape[-2:]
     if side < 3 or side > min(h, w):
@@ -202,9 +224,10 @@ def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *
         raise ValueError(f"stride must be >= 1, got {stride}")
     ny, nx = h - side + 1, w - side + 1
     big, small = needed_positions(ny, nx, stride)
-    regions = classify_crops(model, image, label, side, positions=big, batch_size=batch_size, device=device)
+    regions = classify_crops(model, image, label, side, positions=big, batch_size=batch_size, device=device,
+                             topk=topk)
     shrunk = classify_crops(model, image, label, side - 2, positions=small, batch_size=batch_size,
-                            device=device)
+                            device=device, topk=topk)
     maps = {k: v[::stride, ::stride] for k, v in derive_fri_maps(regions.correct, shrunk.correct).items()}
     return FriResult(side, ratio, stride, regions, shrunk, maps)
 
