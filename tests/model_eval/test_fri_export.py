@@ -202,3 +202,25 @@ def test_bad_fri_options_are_one_line_before_any_work(scored_checkpoint, tmp_pat
         err = capsys.readouterr().err
         assert rc == 2 and err.count("\n") == 1 and err.startswith("error:")
     assert not out.exists()
+
+
+def test_predictions_score_models_on_the_declared_groups(scored_checkpoint, tmp_path):
+    from model_eval.checkpoint import load_checkpoint
+
+    m = _export(scored_checkpoint, tmp_path, "--groups", "gtsrb_superclasses", "--sample", "4")
+    set_ = stimuli.load_stimulus_set(tmp_path / "set")
+    group_of = stimuli.class_to_group(set_.meta["label_groups"])
+    pred = predict_stimulus_set([scored_checkpoint], tmp_path / "set", progress=False).merge(
+        m, on="stimulus_id"
+    )
+    model = load_checkpoint(scored_checkpoint).classifier
+    for r in pred.itertuples():
+        x = torch.from_numpy(set_.image(r.stimulus_id)).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            probs = torch.softmax(model(x), 1)[0].double()
+        summed = {
+            g: float(sum(probs[c] for c, gg in group_of.items() if gg == g)) for g in set(group_of.values())
+        }
+        assert r.group_top1 == group_of[int(probs.argmax())] == group_of[int(r.response)]
+        assert r.group_summed == max(summed, key=summed.get)
+        assert r.prob_true_group == pytest.approx(summed[group_of[int(r.label)]], abs=1e-5)
