@@ -5,7 +5,8 @@ Each pair (manifest ``pair_id``) has an ``fri`` crop, which the network classifi
 people see the two crops (study_server's lists). Both gaps are oriented the same way, FRI minus partner:
 
 * human gap = accuracy on the FRI crop - accuracy on the partner crop (positive: people are fragile too);
-* network gap = p(true) on the FRI crop - p(true) on the partner crop (positive by construction).
+* network gap = p(true) on the FRI crop - p(true) on the partner crop (usually positive, not always:
+  a weak network may be right at p(true) = 0.03 and wrong at 0.031).
 
 Per pair the two accuracies come from different people, so the gap's interval is Newcombe's hybrid
 score interval for two independent proportions (Newcombe 1998, Stat. Med. 17:873, method 10). Pooled
