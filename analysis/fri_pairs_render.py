@@ -40,7 +40,7 @@ def gap_figure(result: FriPairsResult) -> bytes:
     ax.axhline(0, color="gray", lw=0.8)
     ax.axvline(0, color="gray", lw=0.8)
     ax.plot([-1, 1], [-1, 1], ":", color="black", lw=0.8)
-    ax.set_xlim(-0.05, 1.05)
+    ax.set_xlim(min(-0.05, float(pairs["model_gap"].min()) - 0.05), 1.05)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("network confidence gap: p(true) on FRI - on partner")
     ax.set_ylabel("human accuracy gap: FRI - partner")
