@@ -13,6 +13,7 @@ from model_eval.checkpoint import save_checkpoint
 from model_eval.cli import main
 from model_eval.fri import classify_crops
 from model_eval.registry import Preprocessing
+from tests.model_eval.test_fri import reference_crop
 
 N_CLASSES = 43
 
@@ -169,12 +170,7 @@ def test_top5_correctness_maps_equal_a_reference(scored_checkpoint):
     with torch.no_grad():
         for y in range(ref.shape[0]):
             for x in range(ref.shape[1]):
-                crop = torch.nn.functional.interpolate(
-                    image[None, :, y : y + 12, x : x + 12],
-                    size=(16, 16),
-                    mode="bilinear",
-                    align_corners=False,
-                )
+                crop = reference_crop(image, x, y, 12, 16)[None]
                 ref[y, x] = 7 in model(crop)[0].topk(5).indices.tolist()
     np.testing.assert_array_equal(maps.correct, ref)
     assert 0 < ref.mean() < 1
