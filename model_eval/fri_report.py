@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from model_eval import distributed
 from model_eval.checkpoint import LoadedCheckpoint
-from model_eval.device import autocast, to_device
+from model_eval.device import autocast, prepare_model, to_device
 from model_eval.fri import FRI_KINDS, FriResult, extract_crops, fri_for_side, is_correct, side_for_ratio
 
 
@@ -226,7 +226,7 @@ def run_fri(ckpt: LoadedCheckpoint, images: np.ndarray, labels: np.ndarray, sour
     """
     selection = selection or PairSelection()
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = ckpt.classifier.to(device).eval()
+    model = prepare_model(ckpt.classifier, device).eval()  # channels-last on CUDA
     mine: list[tuple[int, list[FriResult], list[dict]]] = []
     indices = list(distributed.shard(len(images)))
     for n in tqdm(indices, desc="FRI maps", disable=not progress):
