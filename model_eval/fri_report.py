@@ -165,12 +165,17 @@ def select_pairs(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray,
     if selection.sample is not None:
         pool = [(n, k, kind, y, x) for n, per_image in enumerate(results) for k, r in enumerate(per_image)
                 for kind in selection.kinds for y, x in _candidates(r, kind, selection.strictness)]
+        used: set[tuple[int, int, int, int]] = set()  # a region found for both kinds is drawn once
         for i in rng.permutation(len(pool)):
             if len(chosen) == selection.sample:
                 break
-            pair = pair_at(*pool[int(i)])
+            n, k, kind, y, x = pool[int(i)]
+            if (n, k, y, x) in used:
+                continue
+            pair = pair_at(n, k, kind, y, x)
             if keep(pair):
                 chosen.append(pair)
+                used.add((n, k, y, x))
         return chosen
     for n, per_image in enumerate(results):
         for k, r in enumerate(per_image):

@@ -220,3 +220,10 @@ def test_predictions_score_models_on_the_declared_groups(scored_checkpoint, tmp_
         assert r.group_top1 == group_of[int(probs.argmax())] == group_of[int(r.response)]
         assert r.group_summed == max(summed, key=summed.get)
         assert r.prob_true_group == pytest.approx(summed[group_of[int(r.label)]], abs=1e-5)
+
+
+def test_a_sample_over_both_kinds_never_repeats_an_fri_crop(scored_checkpoint, tmp_path):
+    m = _export(scored_checkpoint, tmp_path, "--sample", "8", "--seed", "5", n_images=6)
+    fri = m[m["condition"] == "fri"].assign(image=lambda d: d["source_id"].str.split("#").str[0])
+    assert len(fri) >= 4 and not fri.duplicated(["image", "x", "y", "side"]).any()
+    assert set(m["fri_kind"]) <= {"shift", "shrink"}
