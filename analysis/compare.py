@@ -102,7 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             table,
             kept,
             exclusions,
-            Options(n_boot=args.bootstrap, seed=args.seed, power_difference=args.power_difference),
+            Options(
+                n_boot=args.bootstrap,
+                seed=args.seed,
+                power_difference=args.power_difference,
+                predictions=predictions,
+            ),
         )
         path = write_outputs(report, Path(args.out), args.format)
     except AnalysisInputError as exc:

@@ -32,6 +32,8 @@ class StimulusSetInfo:
     manifest: pd.DataFrame
     class_names: dict[int, str]
     name: str
+    label_groups: dict | None = None
+    """stimulus_set.json's label groups (people answered among groups; see analysis.fri_pairs)."""
 
     @property
     def n_classes(self) -> int:
@@ -111,7 +113,10 @@ def load_stimulus_info(directory: str | Path) -> StimulusSetInfo:
     if manifest["stimulus_id"].duplicated().any():
         dup = manifest.loc[manifest["stimulus_id"].duplicated(), "stimulus_id"].iloc[0]
         raise AnalysisInputError(f"manifest {root / 'manifest.csv'} repeats stimulus_id {dup}")
-    return StimulusSetInfo(root=root, manifest=manifest, class_names=classes, name=str(meta.get("name", "")))
+    return StimulusSetInfo(
+        root=root, manifest=manifest, class_names=classes, name=str(meta.get("name", "")),
+        label_groups=meta.get("label_groups") or None,
+    )
 
 
 def _redact_url(url: str) -> str:
@@ -308,6 +313,10 @@ def build_long_table(
     trials["answered"] = trials["response"].notna()
     # A missing answer (timeout) counts as wrong, as in model-vs-human.
     trials["correct"] = (trials["response"] == trials["label"]).astype(int)
+    if stimuli.label_groups:  # people answered among groups: score everyone on the groups (issue 18)
+        from analysis.fri_pairs import score_on_groups
+
+        trials["correct"] = score_on_groups(trials, stimuli.label_groups)
     trials = trials[
         [
             "agent",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import fri, inference, metrics, plots, psychometric
+from analysis import fri, fri_pairs, inference, metrics, plots, psychometric
 from analysis.load import LongTable
 
 GEE_WHY = (
@@ -73,6 +73,7 @@ class Options:
     alpha: float = 0.05
     power: float = 0.8
     max_confusion_figures: int = 24
+    predictions: pd.DataFrame | None = None  # raw predictions: group scores for the FRI-pair section
 
 
 def _fmt(v: object, col: str = "") -> str:
@@ -142,7 +143,10 @@ def build_report(table: LongTable, kept: pd.DataFrame, exclusions: pd.DataFrame,
     _tests_section(rep, kept)
     _consistency_section(rep, kept, options)
     _confusion_section(rep, kept, info.class_names, options)
-    _fri_section(rep, kept)
+    if (kept["condition"] == fri_pairs.PARTNER).any():  # issue 18's pairs (fri, fri_partner)
+        _fri_pairs_section(rep, kept, info.label_groups, options.predictions)
+    else:
+        _fri_section(rep, kept)
     _noise_section(rep, kept, info.n_classes)
     _power_section(rep, kept, options)
     return rep
@@ -289,6 +293,23 @@ def _fri_section(rep: Report, kept: pd.DataFrame) -> None:
     rep.figure(
         "fri", plots.fri_plot(df), "Human success gap against model confidence gap, one point per pair."
     )
+
+
+def _fri_pairs_section(
+    rep: Report, kept: pd.DataFrame, groups: dict | None, predictions: pd.DataFrame | None
+) -> None:
+    from analysis.fri_pairs_render import PAIRS_CAPTION, POOLED_CAPTION, gap_figure
+
+    rep.h("6. Fragile recognition image (FRI) pairs")
+    res = fri_pairs.fri_pair_analysis(kept, label_groups=groups, predictions=predictions)
+    if res.pairs.empty:
+        rep.na("FRI pairs")
+        return
+    for note in res.notes:
+        rep.p(note)
+    rep.table("fri_pairs_pooled", res.pooled_frame(), POOLED_CAPTION)
+    rep.figure("fri_pairs", gap_figure(res), "Human accuracy gap against network gap, one point per pair.")
+    rep.table("fri_pairs", res.pairs, PAIRS_CAPTION)
 
 
 def _noise_section(rep: Report, kept: pd.DataFrame, n_classes: int) -> None:

@@ -89,7 +89,19 @@ def _fri_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="folder for maps and figures")
     p.add_argument("--export", type=Path, default=None, help="write the FRI pairs as a stimulus set here")
     p.add_argument("--pairs-per-kind", type=int, default=2,
-                   help="FRI pairs exported per image, ratio and kind (shift, shrink); strict first")
+                   help="without --sample: pairs exported per image, ratio and kind; strict FRIs first")
+    p.add_argument("--sample", type=int, default=None,
+                   help="draw N pairs at random over all images and ratios (seeded by --seed)")
+    p.add_argument("--kind", choices=("shift", "shrink", "both"), default="both",
+                   help="which changes make the exported pairs (default both)")
+    p.add_argument("--strictness", choices=("loose", "strict"), default="loose",
+                   help="export loose FRIs (some change flips; includes strict ones) or strict ones only")
+    p.add_argument("--topk", type=int, choices=(1, 5), default=1,
+                   help="a crop is correct when its label is the top-1 (or among the top-5) classes")
+    p.add_argument("--groups", default=None,
+                   help="label groups people answer among: gtsrb_superclasses or a class_id,group CSV")
+    p.add_argument("--preset", choices=("srivastava",), default=None,
+                   help="srivastava: --sample 40 --kind shrink (Srivastava et al. 2019); options given win")
 
 
 def _noise_parser(sub: argparse._SubParsersAction) -> None:
@@ -198,23 +210,44 @@ def _load_images(args: argparse.Namespace, size: int) -> tuple[object, np.ndarra
     return src, images, labels[picked], [f"{src.name}:{args.split}:{i}" for i in picked]
 
 
+def _fri_selection(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The pair selection from the options, a preset filling what the user left unset."""
+    from model_eval.fri_paper import PRESETS
+    from model_eval.fri_report import PairSelection
+
+    preset = PRESETS.get(args.preset or "", {})
+    sample = args.sample if args.sample is not None else preset.get("sample")
+    kind = args.kind if args.kind != "both" or not preset else preset["kind"]
+    kinds = ("shift", "shrink") if kind == "both" else (kind,)
+    return PairSelection(kinds=kinds, strictness=args.strictness, sample=sample,
+                         per_image=args.pairs_per_kind, seed=args.seed, topk=args.topk)
+
+
 def _cmd_fri(args: argparse.Namespace) -> int:
     import stimuli
+    from model_eval import distributed
     from model_eval.device import pick_device
     from model_eval.fri_report import run_fri
 
-    device = pick_device(args.device)
-    ckpt = load_checkpoint(args.model, device=device)
-    size = args.image_size or ckpt.classifier.input_size
+    selection = _fri_selection(args)  # option errors before anything expensive
     if args.export is not None and args.export.exists() and any(args.export.iterdir()):
         raise ValueError(f"--export directory {args.export} exists and is not empty")
+    if args.groups is not None and args.export is None:
+        raise ValueError("--groups declares label groups in the exported set: give --export too")
+    _rank, _world, dist_device = distributed.init_if_needed(args.device)
+    device = dist_device or pick_device(args.device)
+    ckpt = load_checkpoint(args.model, device=device)
+    size = args.image_size or ckpt.classifier.input_size
     src, images, labels, sids = _load_images(args, size)
     _check_source(ckpt, src, args.source)
+    groups = stimuli.load_label_groups(args.groups, list(src.classes)) if args.groups else None
     ratios = [s / size for s in args.sides] if args.sides else args.ratios
     fractions, rows, pair_images = run_fri(ckpt, images, labels, sids, ratios=ratios, stride=args.stride,
                                            out_dir=args.out, device=device, model_name=ckpt.name,
-                                           batch_size=args.batch_size, pairs_per_kind=args.pairs_per_kind,
-                                           progress=not args.no_progress)
+                                           batch_size=args.batch_size, selection=selection,
+                                           export=args.export is not None, progress=not args.no_progress)
+    if distributed.rank_and_world()[0] != 0:
+        return 0
     summary = fractions.groupby(["ratio", "side"])[
         ["correct", "loose_shift", "strict_shift", "loose_shrink", "strict_shrink"]].mean()
     print(f"FRI fractions ({ckpt.name}, {len(images)} images of {size}px; mean over images):")
@@ -222,12 +255,19 @@ def _cmd_fri(args: argparse.Namespace) -> int:
     if args.export is not None:
         if not rows:
             raise ValueError("no FRI pairs were found, so there is no stimulus set to export")
+        n_pairs = len(rows) // 2
+        if selection.sample is not None and n_pairs < selection.sample:
+            print(f"warning: only {n_pairs} of the {selection.sample} pairs asked for exist "
+                  f"({selection.strictness} {'/'.join(selection.kinds)} FRIs over {len(images)} images)",
+                  file=sys.stderr)
         legend = {c.id: src.legend_image(c.id) for c in src.classes}
+        params = {"model": ckpt.name, "ratios": ratios, "stride": args.stride, "image_size": size,
+                  "kinds": list(selection.kinds), "strictness": selection.strictness,
+                  "sample": selection.sample, "topk": selection.topk, "preset": args.preset}
         stimuli.write_stimulus_set(args.export, rows, pair_images, list(src.classes), legend,
-                                   name=f"fri-{ckpt.name}", seed=args.seed, source=src.name,
-                                   params={"model": ckpt.name, "ratios": ratios, "stride": args.stride,
-                                           "image_size": size}, progress=not args.no_progress)
-        print(f"exported {len(rows) // 2} FRI pairs to {args.export}")
+                                   name=f"fri-{ckpt.name}", seed=args.seed, source=src.name, params=params,
+                                   label_groups=groups, progress=not args.no_progress)
+        print(f"exported {n_pairs} FRI pairs to {args.export}")
     print(f"maps in {args.out}")
     return 0
 

@@ -5,9 +5,16 @@ Definitions (all coordinates are pixels of the analysed image, H x W, CHW float 
 * A *region* of side ``s`` at ``(x, y)`` is the square crop ``image[:, y:y+s, x:x+s]``; regions lie
   at every ``x in 0..W-s`` and ``y in 0..H-s`` (stride 1 by default; with a larger stride the map is
   reported only at the stride's grid, but neighbours are still the 1-px ones).
-* Each crop is resized to the network input with bilinear interpolation (``align_corners=False``,
-  no antialiasing, exactly :func:`torch.nn.functional.interpolate`) and classified; the *correctness
-  map* ``C_s[y, x]`` says whether the top-1 class equals the image's label.
+* Each crop is resized to the network input (``out`` x ``out``) by bilinear sampling at the centres of
+  an ``out`` x ``out`` grid of bins over the region: output ``j`` reads image coordinate
+  ``x + (j + 0.5) * s / out - 0.5`` (torchvision's ``roi_align`` with ``aligned=True`` and one sample
+  per bin; coordinates are clamped to the image). When the region is at least as large as the input
+  (``s >= out``) this is exactly :func:`torch.nn.functional.interpolate` of the cut-out region
+  (bilinear, ``align_corners=False``, no antialiasing); when it is smaller, the output pixels that
+  sample within half a source pixel of the region's border blend in its surroundings where
+  ``interpolate`` would clamp to the region's edge. The crop is then classified; the *correctness
+  map* ``C_s[y, x]`` says whether the top-1 class equals the image's label (with ``topk=5``: whether
+  the label is among the five most probable classes, the ImageNet top-5 criterion).
 * *Shift* changes of a region: the four crops of the same side moved by one pixel
   (``(x±1, y)``, ``(x, y±1)``), those that lie inside the image.
 * *Shrink* changes of a region: the nine crops of side ``s-2`` inside it, at ``(x+dx, y+dy)`` with
@@ -16,9 +23,9 @@ Definitions (all coordinates are pixels of the analysed image, H x W, CHW float 
   (correct -> incorrect or incorrect -> correct). A region is a *loose* FRI if at least one of its
   changes flips it and a *strict* FRI if it has changes and every one of them flips it.
 
-Crops are cut and resized for a whole batch at once by two gathers (rows, then columns) with the
-bilinear taps of ``F.interpolate`` (including its edge clamping inside the crop); there is no Python
-loop per crop.
+Crops are cut and resized for a whole batch at once by one ``roi_align`` call on the device (there is
+no Python loop per crop), and the batch's answers stay on the device until the map is done (one
+transfer per map, not per batch). On CUDA the network runs in bf16 autocast on channels-last batches.
 """
 
 from __future__ import annotations
@@ -29,53 +36,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.ops import roi_align
 
 from model_eval.device import autocast, to_device
 
 FRI_KINDS = ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")
 
 
-def axis_taps(side: int, out: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
-    """Bilinear taps resizing a segment of ``side`` pixels to ``out``: (i0, i1, w0, w1), each ``out`` long.
-
-    Output sample ``j`` reads source coordinate ``(j + 0.5) * side / out - 0.5`` clamped below at 0,
-    with the upper neighbour clamped to the segment's last pixel, as PyTorch's
-    ``upsample_bilinear2d`` with ``align_corners=False`` computes it. The taps do not depend on where
-    the segment starts, so one set serves every crop of a side.
-    """
-    scale = torch.tensor(side / out, dtype=torch.float32)
-    j = torch.arange(out, dtype=torch.float32)
-    real = ((j + 0.5) * scale - 0.5).clamp_min(0.0)
-    i0 = real.floor().long().clamp_max(side - 1)
-    i1 = torch.where(i0 < side - 1, i0 + 1, i0)
-    w1 = real - i0.float()
-    return i0.to(device), i1.to(device), (1.0 - w1).to(device), w1.to(device)
-
-
 def extract_crops(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, side: int,
                   out: int) -> torch.Tensor:
     """Square crops of ``side`` at top-left ``(xs[i], ys[i])`` of a CHW image, resized: (n, C, out, out).
 
-    Separable bilinear resize as two gathers: rows per distinct crop top, then columns per crop.
+    One batched ``roi_align`` (see the module docstring for the sampling it does).
     """
     _, h, w = image.shape
     if side < 1 or side > min(h, w):
         raise ValueError(f"crop side {side} does not fit a {h}x{w} image")
     dev = image.device
-    i0, i1, w0, w1 = axis_taps(side, out, dev)
-    ys, xs = ys.to(dev).view(-1), xs.to(dev).view(-1, 1)
-    n = ys.shape[0]
-    # rows: resized once per distinct crop top (a map has far fewer distinct tops than crops)
-    tops, which = torch.unique(ys, return_inverse=True)
-    t = tops.view(-1, 1)
-    rows = image[:, t + i0] * w0.view(1, 1, out, 1) + image[:, t + i1] * w1.view(1, 1, out, 1)  # C,T,out,W
-    flat = rows.reshape(rows.shape[0], -1)
-    base = (which.view(n, 1, 1) * out + torch.arange(out, device=dev).view(1, out, 1)) * w  # n, out, 1
-    a = flat.index_select(1, (base + (xs + i0).view(n, 1, out)).view(-1))
-    b = flat.index_select(1, (base + (xs + i1).view(n, 1, out)).view(-1))
-    crops = (a.view(-1, n, out, out) * w0.view(1, 1, 1, out)
-             + b.view(-1, n, out, out) * w1.view(1, 1, 1, out))  # C, n, out, out
-    return crops.permute(1, 0, 2, 3).contiguous()
+    x0 = xs.to(dev).view(-1).to(image.dtype)
+    y0 = ys.to(dev).view(-1).to(image.dtype)
+    boxes = torch.stack([torch.zeros_like(x0), x0, y0, x0 + side, y0 + side], dim=1)
+    return roi_align(image.unsqueeze(0), boxes, output_size=out, spatial_scale=1.0, sampling_ratio=1,
+                     aligned=True)
 
 
 @dataclass
@@ -86,16 +68,34 @@ class CropPredictions:
     pred: np.ndarray  # (H-side+1, W-side+1) int64, -1 where not computed
     prob_true: np.ndarray  # float32, nan where not computed
     label: int
+    topk: int = 1
+    rank_true: np.ndarray | None = None  # classes more probable than the label; -1 where not computed
 
     @property
     def correct(self) -> np.ndarray:
-        return self.pred == self.label
+        if self.topk == 1 or self.rank_true is None:
+            return self.pred == self.label
+        return (self.rank_true >= 0) & (self.rank_true < self.topk)
+
+
+def true_class_rank(probs: torch.Tensor, label: int) -> torch.Tensor:
+    """How many classes each row ranks strictly above ``label`` (0: the label is the top-1 class)."""
+    return (probs > probs[:, label: label + 1]).sum(1)
+
+
+def is_correct(probs: torch.Tensor, label: int, topk: int = 1) -> torch.Tensor:
+    """Top-k correctness of each row of class probabilities (top-1: argmax, as :class:`CropPredictions`)."""
+    if topk == 1:
+        return probs.argmax(1) == label
+    return true_class_rank(probs, label) < topk
 
 
 def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int, *,
                    positions: np.ndarray | None = None, batch_size: int = 512,
-                   device: torch.device | None = None) -> CropPredictions:
+                   device: torch.device | None = None, topk: int = 1) -> CropPredictions:
     """Classify the crops of ``side`` at ``positions`` ((n, 2) array of (y, x); default every position)."""
+    if topk < 1:
+        raise ValueError(f"topk must be >= 1, got {topk}")
     device = device or next(model.parameters()).device
     input_size = int(getattr(model, "input_size", image.shape[-1]))
     h, w = image.shape[-2:]
@@ -105,21 +105,29 @@ def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int,
         positions = np.stack([yy.ravel(), xx.ravel()], axis=1)
     pred = np.full((ny, nx), -1, dtype=np.int64)
     prob = np.full((ny, nx), np.nan, dtype=np.float32)
+    rank = np.full((ny, nx), -1, dtype=np.int64)
     img = image.to(device=device, dtype=torch.float32)
     pos = torch.as_tensor(positions, dtype=torch.long)
+    pos_dev = pos.to(device)
+    tops, pts, ranks = [], [], []
     with torch.inference_mode():
         for s in range(0, len(pos), batch_size):
-            p = pos[s: s + batch_size]
-            crops = extract_crops(img, p[:, 1].to(device), p[:, 0].to(device), side, input_size)
+            p = pos_dev[s: s + batch_size]
+            crops = extract_crops(img, p[:, 1], p[:, 0], side, input_size)
             with autocast(device):
                 logits = model(to_device(crops, device))
             probs = F.softmax(logits.float(), dim=1)
-            top = probs.argmax(1).cpu().numpy()
-            pt = probs[:, label].cpu().numpy()
-            pn = p.numpy()
-            pred[pn[:, 0], pn[:, 1]] = top
-            prob[pn[:, 0], pn[:, 1]] = pt
-    return CropPredictions(side, pred, prob, label)
+            tops.append(probs.argmax(1))
+            pts.append(probs[:, label])
+            if topk > 1:
+                ranks.append(true_class_rank(probs, label))
+        if tops:  # one device-to-host transfer per map
+            pn = pos.numpy()
+            pred[pn[:, 0], pn[:, 1]] = torch.cat(tops).cpu().numpy()
+            prob[pn[:, 0], pn[:, 1]] = torch.cat(pts).cpu().numpy()
+            if topk > 1:
+                rank[pn[:, 0], pn[:, 1]] = torch.cat(ranks).cpu().numpy()
+    return CropPredictions(side, pred, prob, label, topk, rank if topk > 1 else None)
 
 
 def derive_fri_maps(correct: np.ndarray, correct_small: np.ndarray) -> dict[str, np.ndarray]:
@@ -193,7 +201,7 @@ def needed_positions(ny: int, nx: int, stride: int) -> tuple[np.ndarray, np.ndar
 
 def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *, stride: int = 1,
                  ratio: float = float("nan"), batch_size: int = 512,
-                 device: torch.device | None = None) -> FriResult:
+                 device: torch.device | None = None, topk: int = 1) -> FriResult:
     """Correctness maps at ``side`` and ``side - 2`` and the four FRI maps of one image."""
     h, w = image.shape[-2:]
     if side < 3 or side > min(h, w):
@@ -202,9 +210,10 @@ def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *
         raise ValueError(f"stride must be >= 1, got {stride}")
     ny, nx = h - side + 1, w - side + 1
     big, small = needed_positions(ny, nx, stride)
-    regions = classify_crops(model, image, label, side, positions=big, batch_size=batch_size, device=device)
+    regions = classify_crops(model, image, label, side, positions=big, batch_size=batch_size, device=device,
+                             topk=topk)
     shrunk = classify_crops(model, image, label, side - 2, positions=small, batch_size=batch_size,
-                            device=device)
+                            device=device, topk=topk)
     maps = {k: v[::stride, ::stride] for k, v in derive_fri_maps(regions.correct, shrunk.correct).items()}
     return FriResult(side, ratio, stride, regions, shrunk, maps)
 

@@ -17,6 +17,9 @@ from model_eval.device import autocast, pick_device, prepare_model, to_device
 
 PREDICTION_COLUMNS = ("model", "stimulus_id", "response", "confidence", "prob_true",
                       "top1", "top2", "top3", "top4", "top5")
+GROUP_COLUMNS = ("group_top1", "group_summed", "prob_true_group")
+"""Added when the set declares label groups (stimuli.label_groups): the group of the top-1 class, the
+group with the largest summed probability, and the summed probability of the true class's group."""
 
 
 class StimulusSetInvalid(ValueError):
@@ -70,6 +73,7 @@ def predict_loaded(ckpt: LoadedCheckpoint, set_, *, name: str, device: torch.dev
     labels = dict(zip(all_ids, manifest["label"].astype(int), strict=True))
     model = prepare_model(ckpt.classifier, device).eval()
     k = min(5, ckpt.num_classes)
+    groups = _group_matrix(set_, ckpt.num_classes)
     rows: list[tuple] = []
     bar = tqdm(total=len(ids), desc=f"predict {name}", disable=not progress, leave=False)
     with torch.inference_mode():
@@ -78,19 +82,38 @@ def predict_loaded(ckpt: LoadedCheckpoint, set_, *, name: str, device: torch.dev
                 logits = model(to_device(x, device))
             probs = F.softmax(logits.float(), dim=1).cpu()
             top_p, top_i = probs.topk(k, dim=1)
+            gp = probs @ groups[0] if groups is not None else None
             for j, sid in enumerate(bid):
                 top = top_i[j].tolist() + [None] * (5 - k)
+                extra = () if groups is None or gp is None else (
+                    int(groups[1][top_i[j, 0]]), int(gp[j].argmax()), float(gp[j, groups[1][labels[sid]]]))
                 rows.append((name, sid, int(top_i[j, 0]), float(top_p[j, 0]),
-                             float(probs[j, labels[sid]]), *top))
+                             float(probs[j, labels[sid]]), *top, *extra))
             bar.update(len(bid))
     bar.close()
     gathered = [r for part in distributed.gather_objects(rows) for r in part]
     order = {sid: i for i, sid in enumerate(all_ids)}
     gathered.sort(key=lambda r: order[r[1]])
-    df = pd.DataFrame(gathered, columns=list(PREDICTION_COLUMNS))
+    df = pd.DataFrame(gathered, columns=list(PREDICTION_COLUMNS) + (list(GROUP_COLUMNS) if groups is not None
+                                                                     else []))
     for c in ("top1", "top2", "top3", "top4", "top5"):
         df[c] = df[c].astype("Int64")
     return df
+
+
+def _group_matrix(set_, num_classes: int) -> tuple[torch.Tensor, list[int]] | None:
+    """(classes x groups one-hot matrix, group id per class) of the set's label groups, or None."""
+    import stimuli
+
+    declared = set_.meta.get("label_groups")
+    if not declared:
+        return None
+    group_of = stimuli.class_to_group(declared)
+    ids = [int(c.id) for c in set_.classes]  # the checkpoint numbers its outputs in this order
+    per_output = [group_of[cid] for cid in ids]
+    m = torch.zeros(num_classes, len(declared["groups"]))
+    m[torch.arange(num_classes), torch.tensor(per_output)] = 1.0
+    return m, per_output
 
 
 def predict_stimulus_set(checkpoints: Sequence[str | Path], stimuli_dir: str | Path, *,

@@ -8,6 +8,7 @@ participants see ids in image URLs, so ids and row order must tell nothing, even
 from .base import ImageSource
 from .classes import ClassInfo
 from .errors import DataSourceError, StimulusSetError
+from .label_groups import class_to_group, load_label_groups
 from .sources import get_source
 from .stimulus_set import (
     MANIFEST_COLUMNS,
@@ -25,7 +26,9 @@ __all__ = [
     "ImageSource",
     "StimulusSet",
     "StimulusSetError",
+    "class_to_group",
     "get_source",
+    "load_label_groups",
     "load_stimulus_set",
     "read_png",
     "validate_stimulus_set",

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from .classes import ClassInfo
 from .errors import StimulusSetError
+from .label_groups import check_label_groups
 
 GENERATOR_VERSION = "stimuli 0.1.0"
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -59,6 +60,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
 )
 FAMILIES = frozenset({"negative", "noise", "fri", "fooling", "regular"})
 META_KEYS = ("name", "classes", "generator_version", "seed", "source", "params", "content_hash")
+OPTIONAL_META_KEYS = ("label_groups",)  # see stimuli/label_groups.py
 ID_BYTES = 16  # 128 random bits: unguessable, and unique across every set ever built
 ID_RE = re.compile(rf"^[0-9a-f]{{{2 * ID_BYTES}}}$")
 _INT_COLUMNS = ("label", "region_size", "x", "y")
@@ -203,6 +205,7 @@ def write_stimulus_set(
     seed: int,
     source: str,
     params: dict | None = None,
+    label_groups: dict | None = None,
     progress: bool = True,
 ) -> Path:
     """Write a stimulus set; rows carry every manifest field except stimulus_id, which is assigned here.
@@ -210,6 +213,7 @@ def write_stimulus_set(
     Rows may come in any order (e.g. source x condition): they are written, images included, in a
     cryptographically shuffled order under fresh random ids, so neither a row's position nor its id tells
     its condition, class or catch status. `seed` is recorded in stimulus_set.json; it plays no part here.
+    `label_groups` (stimuli.label_groups) declares the supercategories people answer among.
     The output directory must not exist or be empty, so a set never mixes with stale files.
     """
     out = Path(out_dir)
@@ -233,6 +237,11 @@ def write_stimulus_set(
         raise ValueError(f"unknown manifest fields {sorted(unknown)}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"output directory {out} exists and is not empty")
+    if label_groups is not None and (bad := check_label_groups(label_groups, class_ids)):
+        raise ValueError("; ".join(bad))
+    repeated = _repeated_pairs(rows)
+    if repeated:
+        raise ValueError(_repeated_message(repeated))
     order = list(range(len(rows)))
     secrets.SystemRandom().shuffle(order)  # uniform, and unpredictable from the code, the seed or the rows
     rows = [rows[k] for k in order]
@@ -280,6 +289,8 @@ def write_stimulus_set(
         "source": str(source),
         "params": dict(params or {}),
     }
+    if label_groups is not None:
+        meta["label_groups"] = label_groups
     meta["content_hash"] = compute_content_hash(out, meta, ids, class_ids)
     (out / "stimulus_set.json").write_text(
         json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8"
@@ -290,6 +301,33 @@ def write_stimulus_set(
 # ---- validation -------------------------------------------------------------------------------------------
 
 
+def _repeated_pairs(rows: Sequence[dict]) -> list[tuple[str, str]]:
+    """(source_id, condition) pairs that more than one non-catch row carries.
+
+    Trial lists show each source at most once per participant and one stimulus per (source, condition)
+    (study_server.lists), so a repeated pair would leave all but one of its stimuli unseen.
+    """
+    seen: set[tuple[str, str]] = set()
+    repeated: list[tuple[str, str]] = []
+    for r in rows:
+        if str(r.get("catch", "")).lower() in ("true", "1"):
+            continue
+        key = (str(r.get("source_id", "")), str(r.get("condition", "")))
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+def _repeated_message(repeated: list[tuple[str, str]]) -> str:
+    src, cond = repeated[0]
+    more = f" (and {len(repeated) - 1} more)" if len(repeated) > 1 else ""
+    return (
+        f"manifest.csv: source_id {src!r} has more than one non-catch stimulus in condition {cond!r}{more}; "
+        "participants would see only one of them: give each variant (e.g. each FRI pair) its own source_id"
+    )
+
+
 def _check_meta(meta: object) -> list[str]:
     problems = []
     if not isinstance(meta, dict):
@@ -297,7 +335,7 @@ def _check_meta(meta: object) -> list[str]:
     for key in META_KEYS:
         if key not in meta:
             problems.append(f"stimulus_set.json: missing key {key!r}")
-    extra = set(meta) - set(META_KEYS)
+    extra = set(meta) - set(META_KEYS) - set(OPTIONAL_META_KEYS)
     if extra:
         problems.append(f"stimulus_set.json: unexpected keys {sorted(extra)}")
     classes = meta.get("classes")
@@ -321,6 +359,8 @@ def _check_meta(meta: object) -> list[str]:
         problems.append("stimulus_set.json: class ids are not unique")
     if not isinstance(meta.get("seed"), int):
         problems.append("stimulus_set.json: 'seed' must be an integer")
+    if "label_groups" in meta:
+        problems += check_label_groups(meta["label_groups"], [i for i in ids if isinstance(i, int)])
     if not isinstance(meta.get("content_hash", ""), str):
         problems.append("stimulus_set.json: 'content_hash' must be a string")
     return problems
@@ -372,6 +412,10 @@ def _check_manifest(rows: list[list[str]], class_names: dict[int, str]) -> list[
             problems.append(f"manifest.csv line {n}: empty source_id")
         if r["catch"] not in ("true", "false"):
             problems.append(f"manifest.csv line {n}: catch {r['catch']!r} must be true or false")
+    body = [dict(zip(MANIFEST_COLUMNS, v, strict=True)) for v in rows[1:] if len(v) == len(MANIFEST_COLUMNS)]
+    repeated = _repeated_pairs(body)
+    if repeated:
+        problems.append(_repeated_message(repeated))
     return problems
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from study_server.lists import StimulusRow, latin_square_lists
+from study_server.lists import DEFAULT_VIEWERS_PER_STIMULUS, StimulusRow, check_pairs, latin_square_lists
 from study_server.models import Participant, Stimulus, Study, TrialList
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -32,6 +32,23 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 class StudyImportError(ValueError):
     """The stimulus set is invalid or cannot replace the study's current one."""
+
+
+def answer_choices(meta: dict[str, Any], classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What participants answer among: the classes, or the set's label groups when it declares them.
+
+    A group choice is ``{"id": group id, "name": group name, "legend": class id of its legend image,
+    "classes": [member class ids]}``; the group's first class stands for it in the legend, and an answer
+    is right when it names the group of the stimulus's class (study_server.study_cache).
+    """
+    groups = meta.get("label_groups")
+    if not groups:
+        return classes
+    return [
+        {"id": int(g["id"]), "name": str(g["name"]), "legend": int(min(g["classes"])),
+         "classes": [int(c) for c in g["classes"]]}
+        for g in groups["groups"]
+    ]
 
 
 def _truthy(value: Any) -> bool:
@@ -64,16 +81,23 @@ def import_stimulus_set(
         raise StudyImportError(f"cannot load stimulus set {root}: {exc}") from exc
 
     content_hash = str(sset.meta.get("content_hash", ""))
-    classes = [{"id": int(c.id), "name": str(c.name)} for c in sset.classes]
+    classes = answer_choices(sset.meta, [{"id": int(c.id), "name": str(c.name)} for c in sset.classes])
     rows = [
         StimulusRow(
             stimulus_id=str(r["stimulus_id"]),
             source_id=str(r["source_id"]),
             condition=str(r["condition"]),
             catch=_truthy(r["catch"]),
+            pair_id=str(r.get("pair_id") or ""),
         )
         for r in sset.manifest.to_dict("records")
     ]
+    conditions, lists = latin_square_lists(rows)
+    try:
+        check_pairs(rows, lists)
+    except ValueError as exc:
+        raise StudyImportError(f"stimulus set {root}: {exc}") from None
+    paired = any(r.pair_id and not r.catch for r in rows)
     labels = {str(r["stimulus_id"]): int(r["label"]) for r in sset.manifest.to_dict("records")}
 
     study = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
@@ -101,14 +125,19 @@ def import_stimulus_set(
         merged["screened_out_code"] = secrets.token_hex(4).upper()
         study = Study(slug=slug, name=name or sset.name, recruiter=recruiter, config=merged)
         session.add(study)
+    if "viewers_per_stimulus" not in study.config:  # pairs: the paper's 20 per crop; otherwise no cap
+        default_viewers = DEFAULT_VIEWERS_PER_STIMULUS if paired else None
+        study.config = {**study.config, "viewers_per_stimulus": default_viewers}
     if config:
         study.config = {**study.config, **config}
+    viewers = study.config.get("viewers_per_stimulus")
+    if viewers is not None and (isinstance(viewers, bool) or not isinstance(viewers, int) or viewers < 1):
+        raise StudyImportError(f"viewers_per_stimulus must be a positive integer or null, got {viewers!r}")
     if name:
         study.name = name
     study.stimulus_dir = str(root)
     study.stimulus_hash = content_hash
     study.classes = classes
-    conditions, lists = latin_square_lists(rows)
     study.conditions = conditions
     study.stimuli = [
         Stimulus(

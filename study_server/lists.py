@@ -3,6 +3,13 @@
 A Latin square over the study's K conditions gives K lists: list j shows source image i in condition
 conditions[(i + j) % K], so each participant sees every source image at most once and, across K
 participants, every source appears in every condition. Catch trials go into every list.
+
+Lists are also the between-subject groups of an FRI study (Srivastava et al. 2019): both crops of a pair
+share one source_id and differ in condition (fri, fri_partner), so the two lists hold one crop of each
+pair each and no participant sees both. Each stimulus lies in exactly one list, so "every crop seen by N
+people" is "every list given to N people": the study setting ``viewers_per_stimulus`` (20 by default for
+a set with pairs, the paper's group size) caps each list, and a person who arrives when every list is
+full is turned away politely.
 """
 
 from __future__ import annotations
@@ -19,6 +26,14 @@ from sqlalchemy.orm import Session
 from study_server.db import write_lock
 from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, TrialList
+from study_server.recruiters.base import EntryRefused
+
+DEFAULT_VIEWERS_PER_STIMULUS = 20
+"""People per crop in Srivastava et al. 2019's FRI study ("separate groups of 20"); model_eval.fri_paper."""
+
+
+class StudyFull(EntryRefused):
+    """Every list already has the study's ``viewers_per_stimulus`` participants."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,34 @@ class StimulusRow:
     source_id: str
     condition: str
     catch: bool
+    pair_id: str = ""
+
+
+def check_pairs(rows: Sequence[StimulusRow], lists: Sequence[Sequence[str]]) -> None:
+    """Refuse lists in which one participant would see both members of a pair (ValueError, clear).
+
+    The Latin square guarantees it when a pair's members share a source_id and differ in condition;
+    this checks that guarantee on the lists actually built.
+    """
+    pair_of = {r.stimulus_id: r.pair_id for r in rows if r.pair_id and not r.catch}
+    members: dict[str, list[StimulusRow]] = {}
+    for r in rows:
+        if r.pair_id and not r.catch:
+            members.setdefault(r.pair_id, []).append(r)
+    for pair, group in members.items():
+        if len({r.source_id for r in group}) != 1 or len({r.condition for r in group}) != len(group):
+            raise ValueError(
+                f"pair {pair!r}: its members must share one source_id and differ in condition, so that "
+                "no participant sees two of them"
+            )
+    for j, ids in enumerate(lists):
+        seen: set[str] = set()
+        for sid in ids:
+            pair = pair_of.get(sid)
+            if pair is not None:
+                if pair in seen:
+                    raise ValueError(f"list {j} would show two members of pair {pair!r}")
+                seen.add(pair)
 
 
 def latin_square_lists(rows: Sequence[StimulusRow]) -> tuple[list[str], list[list[str]]]:
@@ -88,7 +131,8 @@ def allocate_participant(
 
     Inside that lock the person is looked up again, and `admit` (which may raise, e.g. EntryRefused
     for a repeat worker) runs before anything is written; the unique constraint on (study, recruiter,
-    external id) backs this up.
+    external id) backs this up. A list holds at most ``viewers_per_stimulus`` people (not counting
+    those who left); with every list full, StudyFull (an EntryRefused) is raised and nothing written.
     """
     study_id = study.id
     with write_lock(session):
@@ -115,7 +159,11 @@ def allocate_participant(
                 return existing, False
             if admit is not None:
                 admit()
-            target = min(lists, key=lambda tl: (tl.n_assigned, tl.index))
+            quota = study.config.get("viewers_per_stimulus")
+            open_lists = [tl for tl in lists if quota is None or tl.n_assigned < int(quota)]
+            if not open_lists:
+                raise StudyFull("This study already has all the participants it needs. Thank you!")
+            target = min(open_lists, key=lambda tl: (tl.n_assigned, tl.index))
             target.n_assigned += 1
             seed = secrets.randbits(31)
             class_ids = [int(c["id"]) for c in study.classes]

@@ -328,6 +328,8 @@ def stimulus_image(public_id: str, stimulus_id: str) -> Response:
 @bp.get("/s/<slug>/legend/<int:class_id>")
 def legend_image(slug: str, class_id: int) -> Response:
     study = get_study_or_404(slug)
-    if class_id not in {int(c["id"]) for c in study.classes}:
+    choice = next((c for c in study.classes if int(c["id"]) == class_id), None)
+    if choice is None:
         abort(404, description="image not found")
-    return _png(clean_png(_study_file(study, "legend", f"{class_id}.png")))
+    # a label group (importer.answer_choices) is shown by one member class's legend image
+    return _png(clean_png(_study_file(study, "legend", f"{int(choice.get('legend', class_id))}.png")))

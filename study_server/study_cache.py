@@ -62,7 +62,7 @@ class ParticipantInfo:
 class StudyInfo:
     class_ids: frozenset[int]
     stimuli: dict[str, tuple[int, bool]]
-    """stimulus_id -> (label, catch)"""
+    """stimulus_id -> (right answer: the label, or its group's id if the study answers among groups, catch)"""
 
 
 _participants: _LRU[tuple[URL, str], ParticipantInfo] = _LRU(50_000)
@@ -105,8 +105,10 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
         return info
     with engine.connect() as conn:
         classes = conn.scalar(select(Study.classes).where(Study.id == study_id)) or []
+        # with label groups the choices are groups: a stimulus's right answer is its class's group
+        choice_of = {int(c): int(ch["id"]) for ch in classes for c in ch.get("classes", ())}
         stimuli = {
-            sid: (int(label), bool(catch))
+            sid: (choice_of.get(int(label), int(label)), bool(catch))
             for sid, label, catch in conn.execute(
                 select(Stimulus.stimulus_id, Stimulus.label, Stimulus.catch).where(
                     Stimulus.study_id == study_id

@@ -154,7 +154,7 @@ def test_fri_writes_maps_and_exports_a_valid_stimulus_set(hashing_checkpoint, tm
     assert stimuli.validate_stimulus_set(export) == []
     loaded = stimuli.load_stimulus_set(export)
     m = loaded.manifest
-    assert set(m["family"]) == {"fri"} and set(m["condition"]) == {"fri", "fri_counterpart"}
+    assert set(m["family"]) == {"fri"} and set(m["condition"]) == {"fri", "fri_partner"}
     assert (m.groupby("pair_id").size() == 2).all()
     assert set(m["model"]) == {"hashing"}
     # every exported pair really is a pair the model answers differently (one right, one wrong)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -12,10 +14,22 @@ from model_eval.fri import classify_crops, derive_fri_maps, extract_crops, fri_f
 from model_eval.registry import Preprocessing
 
 
-def reference_crop(image: torch.Tensor, x: int, y: int, side: int, out: int) -> torch.Tensor:
-    """The slow definition: slice one crop, resize it with F.interpolate (bilinear, align_corners=False)."""
+def interpolated_crop(image: torch.Tensor, x: int, y: int, side: int, out: int) -> torch.Tensor:
+    """Slice one crop, resize it with F.interpolate (bilinear, align_corners=False, no antialiasing)."""
     crop = image[:, y: y + side, x: x + side].unsqueeze(0)
     return F.interpolate(crop, size=(out, out), mode="bilinear", align_corners=False, antialias=False)[0]
+
+
+def reference_crop(image: torch.Tensor, x: int, y: int, side: int, out: int) -> torch.Tensor:
+    """The module's definition, one crop at a time: bilinear samples of the whole image at
+    x + (j + 0.5) * side / out - 0.5 (clamped to the image), via grid_sample's pixel-centre convention."""
+    _, h, w = image.shape
+    j = torch.arange(out, dtype=torch.float64)
+    px = x + (j + 0.5) * side / out - 0.5
+    py = y + (j + 0.5) * side / out - 0.5
+    gx, gy = (2 * px + 1) / w - 1, (2 * py + 1) / h - 1  # align_corners=False: pixel i at (2i + 1)/n - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].float()
+    return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
 
 
 @pytest.mark.parametrize(("side", "out"), [(5, 16), (16, 16), (20, 7), (3, 32), (13, 9)])
@@ -24,11 +38,22 @@ def test_batched_crops_equal_reference_loop(side, out):
     image = torch.rand(3, 21, 24, generator=gen)
     ys = torch.randint(0, 21 - side + 1, (12,), generator=gen)
     xs = torch.randint(0, 24 - side + 1, (12,), generator=gen)
+    ys[0], xs[0] = 0, 24 - side  # a crop touching the image's top and right edges
     batched = extract_crops(image, xs, ys, side, out)
-    loop = torch.stack([reference_crop(image, x, y, side, out) for x, y in zip(xs.tolist(), ys.tolist(),
-                                                                                 strict=True)])
+    pos = list(zip(xs.tolist(), ys.tolist(), strict=True))
+    loop = torch.stack([reference_crop(image, x, y, side, out) for x, y in pos])
     assert batched.shape == (12, 3, out, out)
     torch.testing.assert_close(batched, loop, atol=2e-6, rtol=0)
+    # shrinking (or keeping) a region is exactly F.interpolate of the cut-out region; enlarging it differs
+    # only in the output pixels that sample within half a source pixel of the region's border, where
+    # (j + 0.5) * side / out - 0.5 < 0, i.e. the first and last ceil(out / (2 side) - 0.5)
+    interp = torch.stack([interpolated_crop(image, x, y, side, out) for x, y in pos])
+    if side >= out:
+        torch.testing.assert_close(batched, interp, atol=2e-6, rtol=0)
+    else:
+        m = math.ceil(out / (2 * side) - 0.5)
+        torch.testing.assert_close(batched[..., m:-m, m:-m], interp[..., m:-m, m:-m], atol=2e-6, rtol=0)
+        assert not torch.allclose(batched, interp, atol=1e-3)
 
 
 def _tiny_classifier(seed=0, classes=4):
@@ -98,3 +123,18 @@ def test_stride_grid_matches_the_full_map():
     assert side_for_ratio(0.5, 32) == 16
     with pytest.raises(ValueError):
         side_for_ratio(1.5, 32)
+
+
+@pytest.mark.needs_cuda
+def test_cuda_crops_and_maps_agree_with_cpu():
+    """On CUDA the crops (fp32 roi_align) equal the CPU's; the map's p(true) (bf16 autocast, channels-last)
+    agrees with the fp32 CPU run to bf16 precision."""
+    image = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(2))
+    ys, xs = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
+    cpu_crops = extract_crops(image, xs.reshape(-1), ys.reshape(-1), 17, 16)
+    gpu_crops = extract_crops(image.cuda(), xs.reshape(-1).cuda(), ys.reshape(-1).cuda(), 17, 16)
+    torch.testing.assert_close(gpu_crops.cpu(), cpu_crops, atol=1e-5, rtol=0)
+    model = _tiny_classifier()
+    cpu = classify_crops(model, image, label=1, side=17, device=torch.device("cpu"))
+    gpu = classify_crops(model.cuda(), image, label=1, side=17, device=torch.device("cuda"))
+    assert np.abs(gpu.prob_true - cpu.prob_true).max() < 0.05
