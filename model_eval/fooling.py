@@ -63,7 +63,7 @@ class FoolConfig:
     mutation_rate: float = 0.1
     rate_halving: int = 1000
     sigma: float = 0.15
-    lr: float = 0.01  # gradient ascent (Adam step on pixel values in [0, 1])
+    lr: float = 0.05  # gradient ascent (Adam step on pixel values in [0, 1])
     log_every: int = 1
 
     def check(self) -> None:
@@ -200,7 +200,8 @@ def run_search(
                 break
     finally:
         bar.close()
-    logger.log(g, clock() - start, evals, archive, force=g % config.log_every != 0)
+    if g % config.log_every:  # the final state is always in the CSV
+        logger.log(g, clock() - start, evals, archive, force=True)
     probs = class_probabilities(model, archive.images)
     conf, labels = probs.max(1)
     return FoolResult(config, archive, g + 1, evals, clock() - start, stopped, labels.cpu(), conf.cpu())

@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--rate-halving", type=int, default=1000)
     p.add_argument("--sigma", type=float, default=0.15, help="Gaussian mutation's sigma ([0,1] scale)")
-    p.add_argument("--lr", type=float, default=0.01, help="gradient ascent: Adam step on pixel values")
+    p.add_argument("--lr", type=float, default=0.05, help="gradient ascent: Adam step on pixel values")
     p.add_argument("--log-every", type=int, default=1, help="archive.csv: one snapshot every N generations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")

@@ -64,6 +64,8 @@ def import_stimulus_set(
         raise StudyImportError(f"cannot load stimulus set {root}: {exc}") from exc
 
     content_hash = str(sset.meta.get("content_hash", ""))
+    # fooling images show no class at all, so people must be able to say so (Nguyen et al. 2015)
+    allow_none = bool((sset.manifest["family"] == "fooling").any())
     classes = [{"id": int(c.id), "name": str(c.name)} for c in sset.classes]
     rows = [
         StimulusRow(
@@ -103,6 +105,7 @@ def import_stimulus_set(
         session.add(study)
     if config:
         study.config = {**study.config, **config}
+    study.config = {**study.config, "allow_none": allow_none}  # a property of the set, not a setting
     if name:
         study.name = name
     study.stimulus_dir = str(root)

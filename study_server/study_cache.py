@@ -63,6 +63,8 @@ class StudyInfo:
     class_ids: frozenset[int]
     stimuli: dict[str, tuple[int, bool]]
     """stimulus_id -> (label, catch)"""
+    allow_none: bool = False
+    """The set's family offers a "none of these" answer (fooling images)."""
 
 
 _participants: _LRU[tuple[URL, str], ParticipantInfo] = _LRU(50_000)
@@ -104,7 +106,9 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
     if info is not None:
         return info
     with engine.connect() as conn:
-        classes = conn.scalar(select(Study.classes).where(Study.id == study_id)) or []
+        classes, config = conn.execute(
+            select(Study.classes, Study.config).where(Study.id == study_id)
+        ).one()
         stimuli = {
             sid: (int(label), bool(catch))
             for sid, label, catch in conn.execute(
@@ -113,7 +117,9 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
                 )
             )
         }
-    info = StudyInfo(frozenset(int(c["id"]) for c in classes), stimuli)
+    info = StudyInfo(
+        frozenset(int(c["id"]) for c in classes or []), stimuli, bool((config or {}).get("allow_none"))
+    )
     if stimulus_hash:
         _studies.put(stimulus_hash, info)
     return info
