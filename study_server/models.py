@@ -223,9 +223,9 @@ class AdminLoginFailure(Base):
 
 
 __all__ = [
+    "NONE_ANSWER",
     "AdminLoginFailure",
     "AdminSession",
-    "NONE_ANSWER",
     "AdminUser",
     "Base",
     "Participant",
