@@ -106,7 +106,10 @@ class Genome:
                 raise ValueError(f"CPPN genome: connection {s}->{d} is not feed-forward or not finite")
 
 
-def initial_genome(n_out: int, rng: np.random.Generator, *, hidden: int = 2) -> Genome:
+INPUT_WEIGHT_SD = 4.0
+
+
+def initial_genome(n_out: int, rng: np.random.Generator, *, hidden: int = 3) -> Genome:
     """A small random CPPN: inputs -> ``hidden`` random-function units -> outputs, plus direct links."""
     n_in = len(INPUTS)
     outs = list(range(n_in, n_in + n_out))
@@ -114,8 +117,8 @@ def initial_genome(n_out: int, rng: np.random.Generator, *, hidden: int = 2) -> 
     acts = {o: "sigmoid" for o in outs}
     acts.update({h: str(rng.choice(ACTIVATIONS)) for h in hid})
     conns = []
-    for h in hid:
-        conns += [(i, h, float(rng.normal(0, 2.0)), True) for i in range(n_in)]
+    for h in hid:  # wide input weights: a sine or Gaussian unit then repeats several times across the image
+        conns += [(i, h, float(rng.normal(0, INPUT_WEIGHT_SD)), True) for i in range(n_in)]
         conns += [(h, o, float(rng.normal(0, 2.0)), True) for o in outs]
     conns += [(i, o, float(rng.normal(0, 1.0)), True) for i in range(n_in) for o in outs]
     return Genome(n_out, acts, conns, [*range(n_in), *hid, *outs])
