@@ -23,6 +23,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -237,11 +238,22 @@ def contact_sheet_png(result: FoolingResult, info: StimulusSetInfo, *, max_image
     return buf.getvalue()
 
 
-def add_to_report(rep: object, result: FoolingResult, info: StimulusSetInfo) -> None:
-    """Render the section into the report's blocks (``analysis.report.Report``: h, p, table, figure)."""
-    rep.h("Fooling images (Nguyen et al. 2015)")  # type: ignore[attr-defined]
+class ReportLike(Protocol):
+    """What the section needs of ``analysis.report.Report``: its block methods and scalars."""
+
+    scalars: dict[str, object]
+
+    def h(self, text: str) -> None: ...
+    def p(self, text: str) -> None: ...
+    def table(self, name: str, df: pd.DataFrame, caption: str = "") -> None: ...
+    def figure(self, name: str, png: bytes, caption: str) -> None: ...
+
+
+def add_to_report(rep: ReportLike, result: FoolingResult, info: StimulusSetInfo) -> None:
+    """Render the section into the report's blocks (headings, text, tables, the contact sheet)."""
+    rep.h("Fooling images (Nguyen et al. 2015)")
     all_ = result.rates[result.rates["condition"] == "all"].iloc[0]
-    rep.p(  # type: ignore[attr-defined]
+    rep.p(
         f"The label of a fooling image is the class the network assigns. People chose that class on "
         f"{int(all_['chose_network_class'])} of {int(all_['n_trials'])} trials "
         f"({all_['rate']:.3f}, 95% CI {all_['ci_low']:.3f}-{all_['ci_high']:.3f}; chance "
@@ -251,24 +263,23 @@ def add_to_report(rep: object, result: FoolingResult, info: StimulusSetInfo) -> 
     )
     rep.table(
         "fooling_rates",
-        result.rates,  # type: ignore[attr-defined]
+        result.rates,
         "Fooling images: how often people chose the network's class, against chance and their 'none' rate.",
     )
     rep.table(
         "fooling_network",
-        result.network,  # type: ignore[attr-defined]
+        result.network,
         "Fooling images: the network's confidence on them.",
     )
     rep.table(
         "fooling_images",
-        result.images,  # type: ignore[attr-defined]
+        result.images,
         "Fooling images, one row each: network label and confidence, people's most frequent answer.",
     )
     rep.figure(
         "fooling_contact_sheet",
-        contact_sheet_png(result, info),  # type: ignore[attr-defined]
+        contact_sheet_png(result, info),
         "Fooling images with the network's label and confidence and people's most frequent answer.",
     )
-    if hasattr(rep, "scalars"):
-        rep.scalars["fooling_rate_network_class"] = float(all_["rate"])
-        rep.scalars["fooling_none_rate"] = float(all_["none_rate"])
+    rep.scalars["fooling_rate_network_class"] = float(all_["rate"])
+    rep.scalars["fooling_none_rate"] = float(all_["none_rate"])

@@ -140,7 +140,9 @@ def contact_sheet(path: Path, results: list[FoolResult], names: dict[int, str], 
                 interpolation="nearest",
             )
             label = int(r.labels[c])
-            ax.set_title(f"{names.get(label, label)}\n{float(r.label_confidence[c]):.4f}"[:40], fontsize=6)
+            name = str(names.get(label, label))
+            name = name if len(name) <= 18 else name[:17] + "\u2026"
+            ax.set_title(f"{name}\n{float(r.label_confidence[c]):.4f}", fontsize=6)
             if c % cols == 0:
                 ax.set_ylabel(r.config.encoding, fontsize=8)
     fig.suptitle(f"{title}: network label and confidence", fontsize=9)
