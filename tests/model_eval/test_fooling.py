@@ -4,6 +4,7 @@ class, CPPN genomes round-trip, and the command writes its results and a valid `
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -290,3 +291,25 @@ def test_fool_command_refuses_bad_input_before_searching(digits_checkpoint, tmp_
         err = capsys.readouterr().err
         assert rc == 2 and msg in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()  # nothing was searched or written
+
+
+def test_max_minutes_stops_a_search_and_the_final_state_is_logged(small_net: nn.Module):
+    ticks = iter(range(0, 10_000, 25))  # a clock that advances 25 s per reading
+    log = io.StringIO()
+    cfg = FoolConfig(
+        encoding="direct", generations=1000, population=4, target=0.999999, max_minutes=1.0, log_every=5
+    )
+    r = run_search(
+        small_net,
+        n_classes=3,
+        channels=1,
+        size=SIZE,
+        config=cfg,
+        device=torch.device("cpu"),
+        log=log,
+        progress=False,
+        clock=lambda: float(next(ticks)),
+    )
+    assert r.stopped == "time" and r.generations_run == 3  # readings at 25, 50, 75 s: over 60 s at the 3rd
+    gens = [int(line.split(",")[1]) for line in log.getvalue().splitlines()]
+    assert sorted(set(gens)) == [0, 2]  # every 5th generation, plus the last one
