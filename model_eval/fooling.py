@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from model_eval.device import prepare_model, to_device
 from model_eval.fooling_cppn import Genome, initial_genome, mutate, render
 
 ENCODINGS: tuple[str, ...] = ("direct", "cppn", "gradient")
@@ -123,7 +124,7 @@ class Archive:
 @torch.no_grad()
 def class_probabilities(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Softmax over the classes for a batch, in float32 (no autocast; see the module docstring)."""
-    return F.softmax(model(images).float(), dim=1)
+    return F.softmax(model(to_device(images, images.device)).float(), dim=1)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def run_search(
 ) -> FoolResult:
     """Evolve (or ascend) images for every class until all reach the target, or a budget runs out."""
     config.check()
-    model = model.to(device).eval()
+    model = prepare_model(model, device).eval()  # channels_last on CUDA
     for p in model.parameters():
         p.requires_grad_(False)
     gen = torch.Generator(device=device).manual_seed(config.seed)
@@ -277,7 +278,7 @@ class _GradientStep(_Step):
     def __call__(self, g: int, archive: Archive) -> tuple[torch.Tensor, torch.Tensor, None]:
         with torch.enable_grad():
             xq = self.x + (quantize(self.x) - self.x).detach()  # straight-through: the 8-bit image's score
-            logp = F.log_softmax(self.model(xq).float(), dim=1)
+            logp = F.log_softmax(self.model(to_device(xq, self.device)).float(), dim=1)
             loss = -logp[self.targets, self.targets].sum()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
