@@ -205,6 +205,35 @@ def _images(
     return pd.DataFrame(rows).sort_values(["condition", "network_label"]).reset_index(drop=True)
 
 
+def rates_png(result: FoolingResult) -> bytes:
+    """Per condition: share choosing the network's class and share answering "none" (95% CIs), chance line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    r = result.rates
+    x = np.arange(len(r))
+    fig = Figure(figsize=(1.2 + 1.1 * len(r), 3.2))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for k, (col, lo, hi, name) in enumerate(
+        (
+            ("rate", "ci_low", "ci_high", "network's class"),
+            ("none_rate", "none_ci_low", "none_ci_high", '"none"'),
+        )
+    ):
+        err = np.vstack([r[col] - r[lo], r[hi] - r[col]])
+        ax.bar(x + (k - 0.5) * 0.38, r[col], 0.38, yerr=err, capsize=3, label=f"people chose {name}")
+    ax.axhline(1.0 / result.n_classes, color="k", ls="--", lw=0.8, label="chance (1/classes)")
+    ax.set_xticks(x, r["condition"])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of trials")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
 def contact_sheet_png(result: FoolingResult, info: StimulusSetInfo, *, max_images: int = 90) -> bytes:
     """The images with the network's label and confidence and people's most frequent answer."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -275,6 +304,12 @@ def add_to_report(rep: ReportLike, result: FoolingResult, info: StimulusSetInfo)
         "fooling_images",
         result.images,
         "Fooling images, one row each: network label and confidence, people's most frequent answer.",
+    )
+    rep.figure(
+        "fooling_rates_plot",
+        rates_png(result),
+        "Fooling images: share of trials on which people chose the network's class or 'none' (95% Wilson "
+        "intervals), per encoding; dashed: chance.",
     )
     rep.figure(
         "fooling_contact_sheet",
