@@ -106,9 +106,8 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
     if info is not None:
         return info
     with engine.connect() as conn:
-        classes, config = conn.execute(
-            select(Study.classes, Study.config).where(Study.id == study_id)
-        ).one()
+        row = conn.execute(select(Study.classes, Study.config).where(Study.id == study_id)).first()
+        classes, config = row if row is not None else ([], {})
         stimuli = {
             sid: (int(label), bool(catch))
             for sid, label, catch in conn.execute(
