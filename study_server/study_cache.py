@@ -63,6 +63,7 @@ class StudyInfo:
     class_ids: frozenset[int]
     stimuli: dict[str, tuple[int, bool]]
     """stimulus_id -> (label, catch)"""
+
     allow_none: bool = False
     """The set's family offers a "none of these" answer (fooling images)."""
 
@@ -106,8 +107,7 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
     if info is not None:
         return info
     with engine.connect() as conn:
-        row = conn.execute(select(Study.classes, Study.config).where(Study.id == study_id)).first()
-        classes, config = row if row is not None else ([], {})
+        classes = conn.scalar(select(Study.classes).where(Study.id == study_id)) or []
         stimuli = {
             sid: (int(label), bool(catch))
             for sid, label, catch in conn.execute(
@@ -116,9 +116,9 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
                 )
             )
         }
-    info = StudyInfo(
-        frozenset(int(c["id"]) for c in classes or []), stimuli, bool((config or {}).get("allow_none"))
-    )
+
+        config = conn.scalar(select(Study.config).where(Study.id == study_id)) or {}
+    info = StudyInfo(frozenset(int(c["id"]) for c in classes), stimuli, bool(config.get("allow_none")))
     if stimulus_hash:
         _studies.put(stimulus_hash, info)
     return info
