@@ -104,3 +104,13 @@ def test_the_runner_and_instructions_offer_none_only_for_fooling_sets(fool_app):
         client.post(f"/p/{pid}/start")
         runner = client.get(f"/p/{pid}/trials").get_data(as_text=True)
         assert f'"allow_none": {"true" if offered else "false"}' in runner
+
+
+def test_allow_none_is_not_a_setting(fool_app, small_set):
+    from study_server.importer import StudyImportError
+
+    with fool_app.app_context():
+        with pytest.raises(StudyImportError, match="not a setting"):
+            import_stimulus_set(db.session, small_set, slug="tiny2", config={"allow_none": True})
+        assert db.session.scalars(select(Study).where(Study.slug == "tiny2")).one_or_none() is None
+        db.session.remove()
