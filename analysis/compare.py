@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis import fooling
 from analysis.exclusions import ExclusionRules, apply_exclusions
 from analysis.load import (
     AnalysisInputError,
@@ -109,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 predictions=predictions,
             ),
         )
+        fooled = fooling.fooling_analysis(kept, responses, info)  # fooling sets only (Nguyen et al. 2015)
+        if fooled is not None:
+            fooling.add_to_report(report, fooled, info)
         path = write_outputs(report, Path(args.out), args.format)
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

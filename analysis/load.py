@@ -186,10 +186,18 @@ def load_predictions(paths: list[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _numeric_response(values: pd.Series, what: str, issues: list[str]) -> pd.Series:
+def _numeric_response(
+    values: pd.Series, what: str, issues: list[str], *, none_expected: bool = False
+) -> pd.Series:
     """Class ids as floats (NaN = no answer); text that is not a number is reported, not guessed."""
     num = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & (values.astype(str).str.strip() != "") & num.isna()
+    none = values.astype(str).str.strip().str.lower() == "none"  # its own answer (fooling sets)
+    if none.any() and not none_expected:
+        issues.append(
+            f"{what}: {int(none.sum())} 'none of these' answer(s); not a class, so counted as not the "
+            "label in accuracy"
+        )
+    bad = values.notna() & (values.astype(str).str.strip() != "") & num.isna() & ~none
     if bad.any():
         issues.append(
             f"{what}: {int(bad.sum())} response(s) are not class ids (e.g. {values[bad].iloc[0]!r}); "
@@ -230,7 +238,8 @@ def build_long_table(
     if responses.empty:
         issues.append("responses: no human trials at all (the report covers the models only)")
     h = responses.copy()
-    h["response"] = _numeric_response(h["response"], "responses", issues)
+    fooling = bool((manifest["family"] == "fooling").any())  # "none" is offered there, and reported apart
+    h["response"] = _numeric_response(h["response"], "responses", issues, none_expected=fooling)
     h["rt_ms"] = pd.to_numeric(h["rt_ms"], errors="coerce")
     h["trial_index"] = pd.to_numeric(h["trial_index"], errors="coerce")
     unknown = ~h["stimulus_id"].isin(known)

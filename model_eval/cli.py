@@ -1,4 +1,4 @@
-"""``python -m model_eval``: train, predict, fri, noise, min-noise, models."""
+"""``python -m model_eval``: train, predict, fri, noise, min-noise, fool, models."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_eval import fooling_cli
 from model_eval.checkpoint import CheckpointError, load_checkpoint
 from model_eval.noise import SIGMAS
 from model_eval.predict import StimulusSetInvalid
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _predict_parser(sub)
     _fri_parser(sub)
     _noise_parser(sub)
+    fooling_cli.add_parser(sub)
     return parser
 
 
@@ -346,7 +348,7 @@ def _cmd_min_noise(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"models": _cmd_models, "train": _cmd_train, "predict": _cmd_predict, "fri": _cmd_fri,
-            "noise": _cmd_noise, "min-noise": _cmd_min_noise}
+            "noise": _cmd_noise, "min-noise": _cmd_min_noise, "fool": fooling_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

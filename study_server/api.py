@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from study_server.db import Prepared, driver_value
 from study_server.group_commit import committer_for
 from study_server.lifecycle import is_active, set_status
-from study_server.models import Participant, Study, db, utcnow
+from study_server.models import NONE_ANSWER, Participant, Study, db, utcnow
 from study_server.models import Response as TrialResponse
 from study_server.study_cache import ParticipantInfo, StudyInfo, participant_info, study_info
 
@@ -106,7 +106,10 @@ def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> 
         raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
     trial_index = _int_field(data, "trial_index", required=True)
     assert trial_index is not None
-    response = _int_field(data, "response", required=False)
+    none_answer = data.get("response") == "none"
+    if none_answer and not study.allow_none:
+        raise ApiError(400, "this study has no 'none' answer")
+    response = NONE_ANSWER if none_answer else _int_field(data, "response", required=False)
     rt = data.get("rt_ms")
     if rt is not None:
         # an int is finite (math.isfinite(10**400) would overflow); compare before converting to float
@@ -125,7 +128,7 @@ def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> 
             raise ApiError(400, "'stimulus_id' must be a string")
         if sent_sid != stimulus_id:
             raise ApiError(404, "unknown stimulus for this trial")
-    if response is not None and response not in study.class_ids:
+    if response is not None and not none_answer and response not in study.class_ids:
         raise ApiError(400, "'response' is not one of this study's classes")
     known = study.stimuli.get(stimulus_id)
     if known is None:  # the list names a stimulus the study does not have (a damaged import)
@@ -170,7 +173,7 @@ def _result(
         "stored": True,
         "created": created,
         "trial_index": answer.trial_index,
-        "response": answer.response,
+        "response": "none" if answer.response == NONE_ANSWER else answer.response,
         "rt_ms": answer.rt_ms,
         "answered": answered,
         "total": len(info.trial_order),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from study_server.db import make_engine
 from study_server.lifecycle import is_finished, is_paid
-from study_server.models import Participant, Response, Study, TrialList
+from study_server.models import NONE_ANSWER, Participant, Response, Study, TrialList
 
 COLUMNS = (
     "participant",
@@ -73,7 +73,7 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
             {
                 "participant": pseudonym(part.public_id, secret_key),
                 "stimulus_id": resp.stimulus_id,
-                "response": resp.response,
+                "response": "none" if resp.response == NONE_ANSWER else resp.response,
                 "rt_ms": resp.rt_ms,
                 "trial_index": resp.trial_index,
                 "catch": bool(resp.catch),
@@ -88,7 +88,10 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
             }
         )
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    frame["response"] = frame["response"].astype("Int64")
+    # class ids as integers; "none" (its own answer) as that word; a timeout as missing
+    frame["response"] = frame["response"].map(lambda v: v if v == "none" or pd.isna(v) else int(v))
+    if not (frame["response"] == "none").any():
+        frame["response"] = frame["response"].astype("Int64")
     frame["list_id"] = frame["list_id"].astype("Int64")
     frame["trial_index"] = frame["trial_index"].astype("int64")
     frame["rt_ms"] = frame["rt_ms"].astype("float64")

@@ -69,6 +69,8 @@ def import_stimulus_set(
     """Create or update study `slug` from the stimulus set at `path`; returns (study, changed)."""
     import stimuli
 
+    if config and "allow_none" in config:
+        raise StudyImportError("allow_none is not a setting: a set of family 'fooling' turns it on")
     root = Path(path).resolve()
     if not root.is_dir():
         raise StudyImportError(f"stimulus set {root} does not exist or is not a directory")
@@ -150,5 +152,8 @@ def import_stimulus_set(
         for r in rows
     ]
     study.lists = [TrialList(index=j, n_assigned=0, stimulus_ids=ids) for j, ids in enumerate(lists)]
+    # fooling images show no class at all, so people must be able to say so (Nguyen et al. 2015): a
+    # property of the set (its family), never a setting, so the cache keyed by the set's hash stays right
+    study.config = {**study.config, "allow_none": bool((sset.manifest["family"] == "fooling").any())}
     session.commit()
     return study, True

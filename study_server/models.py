@@ -152,6 +152,11 @@ class StatusEvent(Base):
     participant: Mapped[Participant] = relationship(back_populates="events")
 
 
+NONE_ANSWER = -1
+"""How a "none of these / I cannot recognise it" answer is stored: its own value, never a class id (ids
+are >= 0) and never NULL (a timeout). The API takes it as the JSON string "none"; the export writes "none"."""
+
+
 class Response(Base):
     """One answered trial, append-only; (participant, trial_index) is unique so retries are idempotent."""
 
@@ -163,7 +168,7 @@ class Response(Base):
     trial_index: Mapped[int] = mapped_column(Integer)
     stimulus_id: Mapped[str] = mapped_column(String(64))
     response: Mapped[int | None] = mapped_column(Integer)
-    """Chosen class id; NULL for a timeout."""
+    """Chosen class id; NONE_ANSWER (-1) for "none of these" (studies that allow it); NULL for a timeout."""
     rt_ms: Mapped[float | None] = mapped_column(Float)
     catch: Mapped[bool] = mapped_column(Boolean, default=False)
     correct: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -218,6 +223,7 @@ class AdminLoginFailure(Base):
 
 
 __all__ = [
+    "NONE_ANSWER",
     "AdminLoginFailure",
     "AdminSession",
     "AdminUser",

@@ -234,6 +234,7 @@ def practice(public_id: str) -> Any:
             "mode": "practice",
             "trials": items,
             "presentation_ms": study.config.get("presentation_ms"),
+            "allow_none": bool(study.config.get("allow_none")),
         },
     )
 
@@ -271,6 +272,7 @@ def trials(public_id: str) -> Any:
             "trials": items,
             "answered": sorted(answered),
             "presentation_ms": study.config.get("presentation_ms"),
+            "allow_none": bool(study.config.get("allow_none")),
         },
     )
 

@@ -64,6 +64,9 @@ class StudyInfo:
     stimuli: dict[str, tuple[int, bool]]
     """stimulus_id -> (right answer: the label, or its group's id if the study answers among groups, catch)"""
 
+    allow_none: bool = False
+    """The set's family offers a "none of these" answer (fooling images)."""
+
 
 _participants: _LRU[tuple[URL, str], ParticipantInfo] = _LRU(50_000)
 _studies: _LRU[str, StudyInfo] = _LRU(64)
@@ -115,7 +118,9 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
                 )
             )
         }
-    info = StudyInfo(frozenset(int(c["id"]) for c in classes), stimuli)
+
+        config = conn.scalar(select(Study.config).where(Study.id == study_id)) or {}
+    info = StudyInfo(frozenset(int(c["id"]) for c in classes), stimuli, bool(config.get("allow_none")))
     if stimulus_hash:
         _studies.put(stimulus_hash, info)
     return info

@@ -11,6 +11,21 @@
   const progressText = document.getElementById("progress-text");
   const progressBar = document.getElementById("progress-bar");
   const filter = document.getElementById("filter");
+  // Fooling-image sets: "none of these" is an answer of its own, beside the class buttons.
+  function addNoneButton() {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "legend-button none-button";
+    b.id = "none-button";
+    b.dataset.class = "none";
+    b.dataset.name = "none of these i cannot recognise it";
+    b.disabled = true;
+    const label = document.createElement("span");
+    label.textContent = "None of these / I cannot recognise it";
+    b.appendChild(label);
+    document.getElementById("legend").after(b);
+  }
+  if (cfg.allow_none) addNoneButton();
   const buttons = Array.from(document.querySelectorAll(".legend-button"));
   const names = {};
   buttons.forEach((b) => { names[b.dataset.class] = b.querySelector("span").textContent; });
@@ -39,7 +54,8 @@
     const resolve = waiting;
     waiting = null;
     setButtons(false);
-    resolve({ response: parseInt(button.dataset.class, 10), rt_ms: Math.round(rt * 10) / 10 });
+    const value = button.dataset.class === "none" ? "none" : parseInt(button.dataset.class, 10);
+    resolve({ response: value, rt_ms: Math.round(rt * 10) / 10 });
   }
   buttons.forEach((b) => b.addEventListener("click", () => choose(b)));
   filter.addEventListener("input", applyFilter);
