@@ -14,6 +14,7 @@ from .stimulus_set import (
     StimulusSet,
     load_stimulus_set,
     read_png,
+    read_practice,
     validate_stimulus_set,
     write_stimulus_set,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "get_source",
     "load_stimulus_set",
     "read_png",
+    "read_practice",
     "validate_stimulus_set",
     "write_stimulus_set",
 ]

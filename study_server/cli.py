@@ -105,6 +105,7 @@ def _import(args: argparse.Namespace) -> None:
     """import-stimuli: settings and recruiter are checked first; the output says what changed."""
     from study_server.importer import import_stimulus_set
     from study_server.models import Study, db
+    from study_server.practice import practice_images
     from study_server.recruiters import get_recruiter
     from study_server.settings import changed_keys, effective
 
@@ -136,6 +137,9 @@ def _import(args: argparse.Namespace) -> None:
         f"conditions {', '.join(study.conditions)}"
     )
     settings = effective(study.config)
+    if settings["practice_trials"] and not practice_images(study.stimulus_dir):
+        print("note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
+              "participants get no practice trials")
     if not str(settings["researcher_contact"]).strip():
         print("note: researcher_contact is empty; participants see no contact on the consent page "
               "(--set researcher_contact='Dr A. B., ab@example.org')")
