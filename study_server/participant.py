@@ -358,6 +358,7 @@ def practice(public_id: str) -> Any:
         p=p,
         study=study,
         mode="practice",
+        settings=settings,
         legend=legend_items(study, p.legend_order),
         runner=runner_payload(p, settings, "practice", items),
     )
@@ -382,14 +383,17 @@ def trials(public_id: str) -> Any:
         {"index": i, "src": url_for("participant.stimulus_image", public_id=p.public_id, stimulus_id=sid)}
         for i, sid in enumerate(p.trial_order)
     ]
-    payload = runner_payload(p, effective(study.config), "main", items)
+    settings = effective(study.config)
+    payload = runner_payload(p, settings, "main", items)
     payload.update(
         api=url_for("api.post_response", public_id=p.public_id),
         debrief=url_for("participant.debrief", public_id=p.public_id),
         answered=sorted(answered),
     )
     legend = legend_items(study, p.legend_order)
-    return render_template("runner.html", p=p, study=study, mode="main", legend=legend, runner=payload)
+    return render_template(
+        "runner.html", p=p, study=study, settings=settings, mode="main", legend=legend, runner=payload
+    )
 
 
 @bp.get("/p/<public_id>/ended")
