@@ -264,3 +264,31 @@ def help_text() -> str:
     return "\n".join(
         f"  {s.name} ({s.describe()}; default {json.dumps(s.default)[:30]}): {s.help}" for s in _LIST
     )
+
+
+def settings_table(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per setting for the admin: effective value, whether it is the default, type and help,
+    and the stored value when it is invalid (kept from before this schema; the default applies)."""
+    stored = dict(config or {})
+    values = effective(stored)
+    rows = []
+    for s in _LIST:
+        invalid = None
+        if s.name in stored:
+            try:
+                coerce(s.name, stored[s.name])
+            except SettingError as exc:
+                invalid = str(exc)
+        rows.append(
+            {
+                "name": s.name,
+                "value": values[s.name],
+                "default": values[s.name] == s.default,
+                "type": s.describe(),
+                "help": s.help,
+                "group": s.group,
+                "fixed": s.fixed_once_started,
+                "invalid": invalid,
+            }
+        )
+    return rows
