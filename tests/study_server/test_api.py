@@ -53,7 +53,8 @@ def test_whole_session_is_stored_and_completes(app, client):
         from study_server.models import Study
 
         study = db.session.scalars(select(Study)).one()
-        import_stimulus_set(db.session, study.stimulus_dir, slug="tiny", config={"show_completion_code": True})
+        show = {"show_completion_code": True}
+        import_stimulus_set(db.session, study.stimulus_dir, slug="tiny", config=show)
     assert code.encode() in client.get(f"/p/{pid}/debrief").data
 
 
