@@ -399,17 +399,16 @@ class OurServer(Server):
 
     async def enter(self, p: Person) -> list[tuple[int, float, bool]]:
         out: list[tuple[int, float, bool]] = []
-        reply, t = await _timed(p.client, "GET", f"/s/{SLUG}/?{urlencode({'label': p.label})}")
+        # the consent form creates the participant (opening the link only shows the consent page)
+        entry = f"/s/{SLUG}/?{urlencode({'label': p.label})}"
+        reply, t = await _timed(p.client, "POST", entry, b"agree=yes", "application/x-www-form-urlencoded")
         location = reply.location if reply else ""
-        ok = reply is not None and reply.status == 302 and location.endswith("/consent") and "/p/" in location
+        ok = reply is not None and reply.status == 302 and "/p/" in location
         out.append((reply.status if reply else NO_ANSWER, t, ok))
         if not ok:
             return out
         p.uid = location.split("/p/")[1].split("/")[0]
-        steps = (
-            (f"/p/{p.uid}/consent", b"agree=yes", "/instructions"),
-            (f"/p/{p.uid}/start", b"", "/trials"),
-        )
+        steps = ((f"/p/{p.uid}/start", b"", "/trials"),)
         for target, body, goal in steps:
             reply, t = await _timed(p.client, "POST", target, body, "application/x-www-form-urlencoded")
             ok = reply is not None and reply.status == 302 and reply.location.endswith(goal)
