@@ -151,7 +151,9 @@ def coerce(name: str, value: Any) -> Any:
     if spec is None:
         raise _unknown(name)
     where = f"setting {name!r} ({spec.describe()})"
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none")):
+    # "null"/"none" as text means null only where text is not a value ("none" is a calibration choice)
+    nullword = isinstance(value, str) and value.strip().lower() in ("null", "none")
+    if value is None or (nullword and spec.kind in ("int", "float", "bool", "object")):
         if spec.nullable:
             return None
         raise SettingError(f"{where} may not be null")

@@ -30,8 +30,9 @@
     return s.length ? s[Math.floor(s.length / 2)] : "";
   }
 
+  let cardPx = null;  // measured when the participant confirms it (the card is hidden afterwards)
   function submit(blindspot) {
-    field("card_px", card.getBoundingClientRect().width);
+    field("card_px", cardPx);
     field("blindspot_px", blindspot.join(","));
     field("frame_ms", frameMs());
     field("screen_width", window.screen.width);
@@ -43,10 +44,11 @@
   }
 
   document.getElementById("card-done").addEventListener("click", () => {
+    cardPx = card.getBoundingClientRect().width;
     if (!cfg.blind_spot) { submit([]); return; }
     document.getElementById("card-step").hidden = true;
     document.getElementById("blindspot-step").hidden = false;
-    blindSpot(parseFloat(slider.value) / cfg.card_mm[0]);
+    blindSpot(cardPx / cfg.card_mm[0]);
   });
 
   // Blind spot: the dot starts at the square and moves left at about 3 deg/s (for an assumed 57 cm);
@@ -75,11 +77,11 @@
     startButton.addEventListener("click", () => {
       startButton.disabled = true;
       offset = 0; t0 = null; running = true; place();
-      area.focus();
+      area.focus();  // off the button: the space bar must not start the next run
       requestAnimationFrame(frame);
     });
     document.addEventListener("keydown", (ev) => {
-      if (ev.key !== " " || !running) return;
+      if (ev.key !== " " || ev.repeat || !running) return;
       ev.preventDefault();
       running = false;
       offsets.push(Math.round(offset * 10) / 10);

@@ -145,17 +145,40 @@
     return mask;
   }
 
+  // The display's frame interval: from the calibration, else the median of this page's first 30 frames.
+  let frameMs = cfg.frame_ms || 1000 / 60;
+  (function measureFrames() {
+    const deltas = [];
+    let last = null;
+    function tick(t) {
+      if (last !== null) deltas.push(t - last);
+      last = t;
+      if (deltas.length < 30) { requestAnimationFrame(tick); return; }
+      if (!cfg.frame_ms) frameMs = deltas.sort((a, b) => a - b)[15];
+    }
+    requestAnimationFrame(tick);
+  })();
+
+  // Wait until the frame that starts `ms` after `start` has begun, and return its time. A change made in
+  // a frame callback is painted in that frame, so the change is made one frame ahead: n = round(ms / frame)
+  // frames after `start`, whatever the refresh rate.
+  async function changeAfter(start, ms, change) {
+    let t = start;
+    while (t + frameMs - start < ms - frameMs / 2) t = await nextFrame();
+    change();
+    return nextFrame();
+  }
+
   // The image goes in at a frame callback; the next callback's time is its onset (it was painted then).
-  // A timed image is replaced by the mask at the first frame whose time reaches presentation_ms less half
-  // a frame, so it stays the nearest whole number of frames; shown_ms = mask onset - image onset, both
-  // taken from frame times. The mask then stays for mask_ms, also on frames.
+  // A timed image gives way to the mask after the nearest whole number of frames to presentation_ms;
+  // shown_ms = mask onset - image onset, both frame times. The mask then stays for mask_ms, on frames.
   async function present(src) {
     const img = await preload(src);
     await nextFrame();
     box.replaceChildren(img);
     const t0 = await nextFrame();
     onset = t0;
-    let result = { shown_ms: null };
+    const result = { shown_ms: null };
     const answer = new Promise((resolve) => { waiting = resolve; });
     let deadlineTimer = null;
     if (cfg.response_deadline_ms) {
@@ -169,17 +192,15 @@
     }
     setButtons(true);
     if (cfg.presentation_ms) {
-      const half = (cfg.frame_ms || 16.7) / 2;
-      let t = t0;
-      while (t - t0 < cfg.presentation_ms - half) t = await nextFrame();
       const mask = cfg.mask_ms > 0 ? noiseMask() : fixationBlank();
-      if (box.firstChild === img) box.replaceChildren(mask);
-      const t1 = await nextFrame();
+      const t1 = await changeAfter(t0, cfg.presentation_ms, () => {
+        if (box.firstChild === img) box.replaceChildren(mask);
+      });
       result.shown_ms = Math.round((t1 - t0) * 10) / 10;
       if (cfg.mask_ms > 0) {
-        let u = t1;
-        while (u - t1 < cfg.mask_ms - half) u = await nextFrame();
-        if (box.firstChild === mask) box.replaceChildren(fixationBlank());
+        await changeAfter(t1, cfg.mask_ms, () => {
+          if (box.firstChild === mask) box.replaceChildren(fixationBlank());
+        });
       }
     }
     const ans = await answer;

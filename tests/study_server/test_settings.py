@@ -66,6 +66,8 @@ def test_values_are_typed_whatever_way_they_are_written():
     assert parse_assignment("stimulus_deg=3") == ("stimulus_deg", 3.0)
     assert isinstance(parse_assignment("stimulus_deg=3")[1], float)
     assert parse_assignment("fullscreen=false") == ("fullscreen", False)
+    assert parse_assignment("calibration=none") == ("calibration", "none")  # a choice, not null
+    assert parse_assignment("response_deadline_ms=none") == ("response_deadline_ms", None)
     assert parse_assignment("public_title=Road signs") == ("public_title", "Road signs")  # plain text
     assert parse_assignment('completion_code="C1A2B3"') == ("completion_code", "C1A2B3")  # JSON text
     assert parse_assignment("completion_code=123456") == ("completion_code", "123456")  # stays text
