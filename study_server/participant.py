@@ -130,6 +130,10 @@ def entry(slug: str) -> Any:
             return refused
         return _set_cookie(redirect(step_url(participant)), slug, participant.public_id)
     if request.method == "GET":
+        try:  # a person the study must refuse (a repeat worker) learns it before reading the consent
+            recruiter.admit(db.session, study, ent)
+        except EntryRefused as exc:  # (it only reads; POST checks again inside the allocation lock)
+            return message("Thank you for your interest", str(exc), 403)
         return _consent_page(study, action=request.full_path, error=None)
     return _consent_and_allocate(study, recruiter, ent)
 

@@ -95,6 +95,26 @@ def test_opening_the_link_creates_nobody(app, client):
     assert n_participants(app) == 1
 
 
+def test_a_repeat_worker_is_refused_before_the_consent_page(app, small_set):
+    from .recruit_helpers import ASSIGNMENT, ASSIGNMENT2, HIT, WORKER
+
+    with app.app_context():
+        for slug in ("tiny", "tiny2"):
+            import_stimulus_set(db.session, small_set, slug=slug, recruiter="mturk",
+                                config={"exclusion_group": "signs"})  # fmt: skip
+
+    def query(assignment: str) -> str:
+        return f"?assignmentId={assignment}&hitId={HIT}&workerId={WORKER}&turkSubmitTo=https://workersandbox.mturk.com"
+
+    client = app.test_client()
+    assert client.post("/s/tiny/" + query(ASSIGNMENT), data={"agree": "yes"}).status_code == 302
+    other = app.test_client()
+    refused = other.get("/s/tiny2/" + query(ASSIGNMENT2))  # same worker, same exclusion group
+    assert refused.status_code == 403 and b"consent-submit" not in refused.data
+    assert other.post("/s/tiny2/" + query(ASSIGNMENT2), data={"agree": "yes"}).status_code == 403
+    assert n_participants(app) == 1
+
+
 def test_device_gate_refuses_small_screens_and_touch_only_devices(app, client, small_set):
     phone = {"agree": "yes", "screen_width": "390", "screen_height": "844", "touch_only": "1"}
     resp = client.post("/s/tiny/", data=phone)
