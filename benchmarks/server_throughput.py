@@ -14,7 +14,7 @@ Each setup is a real server on loopback, started afresh with an empty database f
 - ours-sqlite, ours-pg: `gunicorn <--our-gunicorn-args> 'study_server:create_app()'` run from the
   repository root, so the repository's gunicorn.conf.py applies (the README's deployment), on a SQLite file,
   or on a fresh schema of the PostgreSQL server at --postgres (default $STUDY_TEST_POSTGRES_URL).
-  Client flow: GET /s/<slug>/?label=ID, POST consent, POST start, then per trial POST
+  Client flow: POST /s/<slug>/?label=ID (the consent form), POST start, then per trial POST
   /api/p/<token>/responses.
 
 One asyncio load generator (benchmarks/loadgen.py) drives all of them: N participants enter at once
