@@ -14,7 +14,7 @@ Each setup is a real server on loopback, started afresh with an empty database f
 - ours-sqlite, ours-pg: `gunicorn <--our-gunicorn-args> 'study_server:create_app()'` run from the
   repository root, so the repository's gunicorn.conf.py applies (the README's deployment), on a SQLite file,
   or on a fresh schema of the PostgreSQL server at --postgres (default $STUDY_TEST_POSTGRES_URL).
-  Client flow: GET /s/<slug>/?label=ID, POST consent, POST start, then per trial POST
+  Client flow: POST /s/<slug>/?label=ID (the consent form), POST start, then per trial POST
   /api/p/<token>/responses.
 
 One asyncio load generator (benchmarks/loadgen.py) drives all of them: N participants enter at once
@@ -399,17 +399,16 @@ class OurServer(Server):
 
     async def enter(self, p: Person) -> list[tuple[int, float, bool]]:
         out: list[tuple[int, float, bool]] = []
-        reply, t = await _timed(p.client, "GET", f"/s/{SLUG}/?{urlencode({'label': p.label})}")
+        # the consent form creates the participant (opening the link only shows the consent page)
+        entry = f"/s/{SLUG}/?{urlencode({'label': p.label})}"
+        reply, t = await _timed(p.client, "POST", entry, b"agree=yes", "application/x-www-form-urlencoded")
         location = reply.location if reply else ""
-        ok = reply is not None and reply.status == 302 and location.endswith("/consent") and "/p/" in location
+        ok = reply is not None and reply.status == 302 and "/p/" in location
         out.append((reply.status if reply else NO_ANSWER, t, ok))
         if not ok:
             return out
         p.uid = location.split("/p/")[1].split("/")[0]
-        steps = (
-            (f"/p/{p.uid}/consent", b"agree=yes", "/instructions"),
-            (f"/p/{p.uid}/start", b"", "/trials"),
-        )
+        steps = ((f"/p/{p.uid}/start", b"", "/trials"),)
         for target, body, goal in steps:
             reply, t = await _timed(p.client, "POST", target, body, "application/x-www-form-urlencoded")
             ok = reply is not None and reply.status == 302 and reply.location.endswith(goal)

@@ -15,6 +15,7 @@ from .stimulus_set import (
     StimulusSet,
     load_stimulus_set,
     read_png,
+    read_practice,
     validate_stimulus_set,
     write_stimulus_set,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "load_label_groups",
     "load_stimulus_set",
     "read_png",
+    "read_practice",
     "validate_stimulus_set",
     "write_stimulus_set",
 ]

@@ -52,6 +52,8 @@ class BuildConfig:
     roi_crop: bool = False
     legend_index: dict[int, int] = field(default_factory=dict)
     download: bool = False
+    practice_per_class: int = 1
+    """Held-out images per class for the participants' practice trials (never a stimulus or a legend)."""
 
     def params(self) -> dict:
         return {
@@ -66,6 +68,7 @@ class BuildConfig:
             "equalize": self.equalize,
             "roi_crop": self.roi_crop,
             "legend_index": {str(k): v for k, v in sorted(self.legend_index.items())},
+            "practice_per_class": self.practice_per_class,
         }
 
 
@@ -204,6 +207,7 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Pa
         )
         images.append(_prepared(src, i, cfg))
     legend = {c.id: _legend(src, c.id, cfg) for c in classes}
+    practice = _practice(src, np.setdiff1d(pool, catch_idx), legend, cfg)
     params = {**cfg.params(), "source_index": {source_ids[i]: int(i) for i in sorted(source_ids)}}
     return write_stimulus_set(
         out,
@@ -216,7 +220,35 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Pa
         source=cfg.source,
         params=params,
         progress=progress,
+        practice=practice,
     )
+
+
+def _practice(
+    src: ImageSource, pool: np.ndarray, legend: dict[int, np.ndarray], cfg: BuildConfig
+) -> list[tuple[np.ndarray, int]]:
+    """cfg.practice_per_class held-out images per class: from the images no stimulus uses (real data),
+    or freshly rendered under another seed (synthetic), never equal to the class's legend image."""
+    k = cfg.practice_per_class
+    if k <= 0:
+        return []
+    rng = np.random.default_rng([cfg.seed, 0x9AC7])  # its own stream: the stimuli stay as they were
+    if cfg.source == "synthetic":
+        src = get_source("synthetic", split=cfg.split, size=cfg.size, n_per_class=k + 1, seed=cfg.seed + 7919)
+        pool = np.arange(len(src))
+    out: list[tuple[np.ndarray, int]] = []
+    for class_id in sorted(legend):
+        candidates = pool[src.labels[pool] == class_id]
+        picked = 0
+        for i in rng.permutation(candidates).tolist():
+            if picked == k:
+                break
+            img = _prepared(src, int(i), cfg)
+            if img.shape == legend[class_id].shape and np.array_equal(img, legend[class_id]):
+                continue
+            out.append((img, class_id))
+            picked += 1
+    return out
 
 
 def _clear_catch(src: ImageSource, pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,7 +12,13 @@ Content hash (hex sha256), in this defined order, each entry fed as `relpath NUL
   1. "stimulus_set.json" -> its canonical JSON (sort_keys, compact) *without* the content_hash key,
   2. "manifest.csv",
   3. every images/<stimulus_id>.png in manifest row order,
-  4. every legend/<class_id>.png in ascending class id order.
+  4. every legend/<class_id>.png in ascending class id order,
+  5. only when the set has practice images: "practice/practice.csv", then every practice/<image_id>.png
+     in its row order.
+
+Practice images (optional): held-out images of the same source, in no manifest row and never a legend
+image, for the participants' practice trials. practice/practice.csv has the columns image_id (random,
+like stimulus ids) and label.
 """
 
 from __future__ import annotations
@@ -68,6 +74,27 @@ _FLOAT_COLUMNS = ("sigma", "psnr")
 # chunks a plain image needs; anything else (tEXt, zTXt, iTXt, tIME, eXIf, ...) may carry metadata
 ALLOWED_PNG_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND"})
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PRACTICE_CSV = "practice/practice.csv"
+
+
+def read_practice(root: str | Path) -> list[tuple[str, int]]:
+    """(image_id, label) of a set's practice images, in file order; [] when the set has none."""
+    path = Path(root) / PRACTICE_CSV
+    if not path.is_file():
+        return []
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    if not rows or rows[0] != ["image_id", "label"]:
+        raise StimulusSetError(f"{PRACTICE_CSV}: the header must be image_id,label")
+    out = []
+    for r in rows[1:]:
+        if len(r) != 2 or not ID_RE.match(r[0]) or not r[1].lstrip("-").isdigit():
+            raise StimulusSetError(f"{PRACTICE_CSV}: bad row {r!r}")
+        out.append((r[0], int(r[1])))
+    return out
+
+
+def _practice_files(items: Sequence[tuple[str, int]]) -> list[str]:
+    return [f"practice/{image_id}.png" for image_id, _ in items]
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -173,6 +200,9 @@ def compute_content_hash(
         (f"legend/{cid}.png", _sha((root / "legend" / f"{cid}.png").read_bytes()))
         for cid in sorted(class_ids)
     ]
+    if (root / PRACTICE_CSV).is_file():
+        entries.append((PRACTICE_CSV, _sha((root / PRACTICE_CSV).read_bytes())))
+        entries += [(rel, _sha((root / rel).read_bytes())) for rel in _practice_files(read_practice(root))]
     for rel, digest in entries:
         h.update(rel.encode() + b"\0" + digest)
     return h.hexdigest()
@@ -207,8 +237,10 @@ def write_stimulus_set(
     params: dict | None = None,
     label_groups: dict | None = None,
     progress: bool = True,
+    practice: Sequence[tuple[np.ndarray, int]] = (),
 ) -> Path:
     """Write a stimulus set; rows carry every manifest field except stimulus_id, which is assigned here.
+    `practice`: optional (image, label) pairs of held-out images for practice trials (see the module doc).
 
     Rows may come in any order (e.g. source x condition): they are written, images included, in a
     cryptographically shuffled order under fresh random ids, so neither a row's position nor its id tells
@@ -276,6 +308,16 @@ def write_stimulus_set(
         (out / "images" / f"{sid}.png").write_bytes(png_bytes(img))
     for cid in sorted(class_ids):
         (out / "legend" / f"{cid}.png").write_bytes(png_bytes(legend[cid]))
+    if practice:
+        (out / "practice").mkdir()
+        practice_ids = new_ids(len(practice))
+        lines = ["image_id,label"]
+        for pid, (img, label) in zip(practice_ids, practice, strict=True):
+            if int(label) not in names:
+                raise ValueError(f"practice label {label} is not a class id")
+            (out / "practice" / f"{pid}.png").write_bytes(png_bytes(img))
+            lines.append(f"{pid},{int(label)}")
+        (out / PRACTICE_CSV).write_text("\n".join(lines) + "\n", encoding="utf-8")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(MANIFEST_COLUMNS)
@@ -467,11 +509,20 @@ def validate_stimulus_set(path: str | Path) -> list[str]:
     expected = {"stimulus_set.json", "manifest.csv"}
     expected |= {f"images/{sid}.png" for sid in ids}
     expected |= {f"legend/{cid}.png" for cid in class_names}
+    try:
+        practice = read_practice(root)
+    except StimulusSetError as exc:
+        problems.append(str(exc))
+        practice = []
+    if practice or (root / PRACTICE_CSV).is_file():
+        expected |= {PRACTICE_CSV, *_practice_files(practice)}
+        bad_labels = sorted({lb for _, lb in practice if lb not in class_names})
+        problems += [f"{PRACTICE_CSV}: label {lb} is not a class id" for lb in bad_labels]
     present = set()
     for p in root.rglob("*"):
         rel = p.relative_to(root).as_posix()
         if p.is_dir():
-            if rel not in ("images", "legend"):
+            if rel not in ("images", "legend", "practice"):
                 problems.append(f"extra directory: {rel}")
             continue
         present.add(rel)
@@ -500,7 +551,7 @@ def validate_stimulus_set(path: str | Path) -> list[str]:
     if isinstance(meta, dict) and meta and rows and not any(p.startswith("missing file") for p in problems):
         try:
             digest = compute_content_hash(root, meta, ids, list(class_names))
-        except (OSError, TypeError, ValueError):
+        except (OSError, TypeError, ValueError, StimulusSetError):
             digest = None
         if digest != meta.get("content_hash"):
             problems.append(

@@ -59,6 +59,7 @@ from study_server.models import (
     utcnow,
 )
 from study_server.models import Response as TrialResponse
+from study_server.settings import settings_table
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -409,7 +410,8 @@ def _study(slug: str) -> Study:
 @login_required
 def study_dashboard(slug: str) -> str:
     study = _study(slug)
-    return render_template("admin/study.html", study=study, s=study_summary(study))
+    settings = settings_table(study.config)
+    return render_template("admin/study.html", study=study, s=study_summary(study), settings=settings)
 
 
 @bp.get("/study/<slug>/participants.json")

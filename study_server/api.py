@@ -13,12 +13,12 @@ from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, case, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from study_server.db import Prepared, driver_value
+from study_server.db import Prepared, driver_value, write_lock
 from study_server.group_commit import committer_for
 from study_server.lifecycle import is_active, set_status
 from study_server.models import NONE_ANSWER, Participant, Study, db, utcnow
@@ -101,7 +101,7 @@ def _finite(value: int | float) -> bool:
 
 def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> _Answer:
     """Check one answer against the participant's list and the study's classes (no database access)."""
-    unknown = set(data) - {"trial_index", "response", "rt_ms", "stimulus_id"}
+    unknown = set(data) - {"trial_index", "response", "rt_ms", "stimulus_id", "shown_ms"}
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
     trial_index = _int_field(data, "trial_index", required=True)
@@ -110,14 +110,8 @@ def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> 
     if none_answer and not study.allow_none:
         raise ApiError(400, "this study has no 'none' answer")
     response = NONE_ANSWER if none_answer else _int_field(data, "response", required=False)
-    rt = data.get("rt_ms")
-    if rt is not None:
-        # an int is finite (math.isfinite(10**400) would overflow); compare before converting to float
-        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not _finite(rt):
-            raise ApiError(400, "'rt_ms' must be a finite number")
-        if not 0 <= rt <= MAX_RT_MS:
-            raise ApiError(400, f"'rt_ms' must lie between 0 and {MAX_RT_MS:.0f}")
-        rt = float(rt) + 0.0  # in range, so exact enough; -0.0 becomes 0.0
+    rt = _ms_field(data, "rt_ms")
+    shown = _ms_field(data, "shown_ms")
     total = len(info.trial_order)
     if not 0 <= trial_index < total:
         raise ApiError(400, f"'trial_index' out of range: this participant has {total} trials")
@@ -135,7 +129,20 @@ def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> 
         raise ApiError(404, "unknown stimulus for this trial")
     label, catch = known
     correct = response is not None and response == label
-    return _Answer(trial_index, stimulus_id, response, rt, catch, correct)
+    return _Answer(trial_index, stimulus_id, response, rt, catch, correct, shown)
+
+
+def _ms_field(data: dict[str, Any], name: str) -> float | None:
+    """An optional duration in ms, 0..MAX_RT_MS."""
+    value = data.get(name)
+    if value is None:
+        return None
+    # an int is finite (math.isfinite(10**400) would overflow); compare before converting to float
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+        raise ApiError(400, f"{name!r} must be a finite number")
+    if not 0 <= value <= MAX_RT_MS:
+        raise ApiError(400, f"{name!r} must lie between 0 and {MAX_RT_MS:.0f}")
+    return float(value) + 0.0  # in range, so exact enough; -0.0 becomes 0.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,8 @@ class _Answer:
     rt_ms: float | None
     catch: bool
     correct: bool
+    shown_ms: float | None = None
+    """Measured on-screen time of a timed image (display frames), from the page."""
 
     @property
     def failed_catch(self) -> int:
@@ -162,6 +171,7 @@ class _Answer:
             "rt_ms": self.rt_ms,
             "catch": self.catch,
             "correct": self.correct,
+            "shown_ms": self.shown_ms,
             "created_at": created_at,
         }
 
@@ -232,7 +242,8 @@ _COUNT_ANSWER = Prepared(
 """Count an answer (step 1) or take it back (step -1), only while the participant is "started"."""
 
 _ANSWER_COLUMNS = (
-    "participant_id", "trial_index", "stimulus_id", "response", "rt_ms", "catch", "correct", "created_at",
+    "participant_id", "trial_index", "stimulus_id", "response", "rt_ms", "catch", "correct", "shown_ms",
+    "created_at",
 )  # fmt: skip
 _INSERT_ANSWER = Prepared(
     lambda _dialect: (
@@ -291,10 +302,11 @@ _SAVE_POSTGRESQL = Prepared(
             SELECT id FROM participants WHERE id = :who AND status = 'started' FOR UPDATE
         ), ins AS (
             INSERT INTO responses
-                (participant_id, trial_index, stimulus_id, response, rt_ms, catch, correct, created_at)
+                (participant_id, trial_index, stimulus_id, response, rt_ms, catch, correct, shown_ms,
+                created_at)
             SELECT id, CAST(:trial_index AS INTEGER), CAST(:stimulus_id AS VARCHAR),
                 CAST(:response AS INTEGER), CAST(:rt_ms AS DOUBLE PRECISION),
-                CAST(:catch AS BOOLEAN), CAST(:correct AS BOOLEAN),
+                CAST(:catch AS BOOLEAN), CAST(:correct AS BOOLEAN), CAST(:shown_ms AS DOUBLE PRECISION),
                 CAST(:created_at AS TIMESTAMP WITH TIME ZONE)
             FROM p
             ON CONFLICT (participant_id, trial_index) DO NOTHING
@@ -387,5 +399,34 @@ def _stored_or_refuse(conn: Connection, info: ParticipantInfo, answer: _Answer) 
 
 def _replay(row: Any, answer: _Answer) -> tuple[bool, int, str, _Answer]:
     """The trial is already stored: report what is stored (the caller answers 200, or 409 if it differs)."""
-    kept = _Answer(answer.trial_index, answer.stimulus_id, row[0], row[1], answer.catch, answer.correct)
+    kept = _Answer(
+        answer.trial_index, answer.stimulus_id, row[0], row[1], answer.catch, answer.correct, answer.shown_ms
+    )
     return False, int(row[2]), str(row[3]), kept
+
+
+@bp.post("/p/<public_id>/fullscreen-exits")
+def fullscreen_exits(public_id: str) -> tuple[Response, int]:
+    """Record that the participant left fullscreen. The page sends its running total (`count`, which
+    starts from the stored one), and the stored value only ever grows to it: a resent report counts once."""
+    data = _body()
+    unknown = set(data) - {"count"}
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+    count = _int_field(data, "count", required=True)
+    assert count is not None
+    if not 0 <= count <= 100_000:
+        raise ApiError(400, "'count' out of range")
+    info = participant_info(db.engine, public_id)
+    if info is None:
+        raise ApiError(404, "unknown participant")
+    col = Participant.fullscreen_exits
+    with write_lock(db.session):
+        db.session.execute(
+            update(Participant)
+            .where(Participant.id == info.id)
+            .values(fullscreen_exits=case((col < count, count), else_=col))
+        )
+        stored = db.session.scalar(select(col).where(Participant.id == info.id))
+        db.session.commit()
+    return jsonify({"fullscreen_exits": stored}), 200

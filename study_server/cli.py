@@ -39,24 +39,31 @@ def upgrade_database(database_url: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from study_server.settings import help_text as settings_help
+
     parser = argparse.ArgumentParser(prog="study_server", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create or upgrade the database schema (alembic upgrade head)")
     imp = sub.add_parser(
         "import-stimuli",
         aliases=["create-study"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="study settings (--set KEY=VALUE):\n" + settings_help(),
         help="validate a stimulus set and create/update a study from it (alias: create-study)",
     )
     imp.add_argument("stimulus_dir", help="stimulus set directory (manifest.csv, stimulus_set.json, ...)")
     imp.add_argument("--slug", required=True, help="the study's URL name, e.g. negative-2026")
     imp.add_argument("--name", help="display name (default: the stimulus set's name)")
-    imp.add_argument("--recruiter", default="link", help="link (default), prolific or mturk")
+    imp.add_argument(
+        "--recruiter", help="link, prolific or mturk (a new study: link; a re-import: keep the study's)"
+    )
     imp.add_argument(
         "--set",
         action="append",
         default=[],
-        metavar="KEY=JSON",
-        help="study config, e.g. --set presentation_ms=200 --set practice_trials=3 (repeatable)",
+        metavar="KEY=VALUE",
+        help="a study setting, e.g. --set presentation_ms=200 (repeatable; VALUE is JSON or text; "
+        "the settings are listed below)",
     )
     sub.add_parser("list-studies", help="list studies with their participant counts")
     adm = sub.add_parser(
@@ -81,16 +88,61 @@ class UserError(Exception):
 
 
 def _parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` items, each checked against the settings schema (one line naming a bad one)."""
+    from study_server.settings import SettingError, parse_assignment
+
     out: dict[str, Any] = {}
     for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
         try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
+            key, value = parse_assignment(item)
+        except SettingError as exc:
+            raise UserError(f"--set: {exc}") from None
+        out[key] = value
     return out
+
+
+def _import(args: argparse.Namespace) -> None:
+    """import-stimuli: settings and recruiter are checked first; the output says what changed."""
+    from study_server.importer import import_stimulus_set
+    from study_server.models import Study, db
+    from study_server.practice import practice_images
+    from study_server.recruiters import get_recruiter
+    from study_server.settings import changed_keys, effective
+
+    config = _parse_settings(args.set)
+    if args.recruiter is not None:
+        try:
+            get_recruiter(args.recruiter)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    old = db.session.scalars(select(Study).where(Study.slug == args.slug)).one_or_none()
+    before = (dict(old.config), old.recruiter, old.stimulus_hash) if old is not None else None
+    study, changed = import_stimulus_set(
+        db.session, args.stimulus_dir, slug=args.slug, name=args.name, recruiter=args.recruiter, config=config
+    )
+    if before is None:
+        verb = "imported"
+    elif not changed:
+        verb = "unchanged (same stimulus set, settings and recruiter)"
+    else:
+        keys = changed_keys(before[0], study.config)
+        parts = [f"{k} {before[0].get(k)!r} -> {study.config.get(k)!r}" for k in keys]
+        if before[1] != study.recruiter:
+            parts.append(f"recruiter {before[1]} -> {study.recruiter}")
+        if before[2] != study.stimulus_hash:
+            parts.append("new stimulus set")
+        verb = "imported, updated " + ("; ".join(parts) or "name")
+    print(
+        f"study {study.slug}: {verb}; {len(study.stimuli)} stimuli, {len(study.lists)} lists, "
+        f"conditions {', '.join(study.conditions)}"
+    )
+    settings = effective(study.config)
+    if settings["practice_trials"] and not practice_images(study.stimulus_dir):
+        print("note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
+              "participants get no practice trials")
+    if not str(settings["researcher_contact"]).strip():
+        print("note: researcher_contact is empty; participants see no contact on the consent page "
+              "(--set researcher_contact='Dr A. B., ab@example.org')")
 
 
 def _password() -> str:
@@ -110,7 +162,7 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from study_server.admin import create_admin
     from study_server.export import ExportError, frame_from_session, participant_records, write_export
-    from study_server.importer import StudyImportError, import_stimulus_set
+    from study_server.importer import StudyImportError
     from study_server.models import Participant, Study, db
 
     try:
@@ -119,25 +171,7 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
                 upgrade_database(app.config["DATABASE_URL"])
                 print("database is at the newest schema")
             elif args.command in ("import-stimuli", "create-study"):
-                from study_server.recruiters import get_recruiter
-
-                try:
-                    get_recruiter(args.recruiter)
-                except ValueError as exc:
-                    raise UserError(str(exc)) from None
-                study, changed = import_stimulus_set(
-                    db.session,
-                    args.stimulus_dir,
-                    slug=args.slug,
-                    name=args.name,
-                    recruiter=args.recruiter,
-                    config=_parse_settings(args.set),
-                )
-                verb = "imported" if changed else "unchanged (same stimulus set)"
-                print(
-                    f"study {study.slug}: {verb}; {len(study.stimuli)} stimuli, {len(study.lists)} lists, "
-                    f"conditions {', '.join(study.conditions)}"
-                )
+                _import(args)
             elif args.command == "list-studies":
                 rows = db.session.execute(
                     select(Study.slug, Study.name, Study.recruiter, func.count(Participant.id))

@@ -26,6 +26,7 @@ COLUMNS = (
     "stimulus_id",
     "response",
     "rt_ms",
+    "shown_ms",
     "trial_index",
     "catch",
     "created_at",
@@ -75,6 +76,7 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
                 "stimulus_id": resp.stimulus_id,
                 "response": "none" if resp.response == NONE_ANSWER else resp.response,
                 "rt_ms": resp.rt_ms,
+                "shown_ms": resp.shown_ms,
                 "trial_index": resp.trial_index,
                 "catch": bool(resp.catch),
                 "created_at": iso_utc(resp.created_at),
@@ -95,6 +97,7 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
     frame["list_id"] = frame["list_id"].astype("Int64")
     frame["trial_index"] = frame["trial_index"].astype("int64")
     frame["rt_ms"] = frame["rt_ms"].astype("float64")
+    frame["shown_ms"] = frame["shown_ms"].astype("float64")
     frame["catch"] = frame["catch"].astype(bool)
     frame["simulated"] = frame["simulated"].astype(bool)
     frame["completed"] = frame["completed"].astype(bool)
@@ -172,6 +175,8 @@ def participant_records(session: Session, secret_key: str, study: str | None = N
                 "list_id": list_index,
                 "simulated": bool(part.simulated),
                 "legend_order": list(part.legend_order),
+                "calibration": part.calibration,
+                "fullscreen_exits": part.fullscreen_exits,
                 "n_trials": len(part.trial_order),
                 "events": [{"status": e.status, "at": iso_utc(e.at)} for e in events],
             }

@@ -15,19 +15,7 @@ from sqlalchemy.orm import Session
 
 from study_server.lists import DEFAULT_VIEWERS_PER_STIMULUS, StimulusRow, check_pairs, latin_square_lists
 from study_server.models import Participant, Stimulus, Study, TrialList
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "consent_text": (
-        "This is a short study about how people recognise images. You will see small images and pick, for "
-        "each one, the class it shows from a fixed set of classes. It takes about 10 minutes. Your answers "
-        "and response times are recorded without your name. Taking part is voluntary and you may stop at "
-        "any time by closing the page."
-    ),
-    "public_title": "Image study",
-    "practice_trials": 3,
-    "presentation_ms": None,
-    "catch_fail_threshold": 1,
-}
+from study_server.settings import SETTINGS, SettingError, changed_keys, fixed_changes, validate
 
 
 class StudyImportError(ValueError):
@@ -63,14 +51,25 @@ def import_stimulus_set(
     *,
     slug: str,
     name: str | None = None,
-    recruiter: str = "link",
+    recruiter: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> tuple[Study, bool]:
-    """Create or update study `slug` from the stimulus set at `path`; returns (study, changed)."""
+    """Create or update study `slug` from the stimulus set at `path`; returns (study, changed).
+
+    `config` holds settings to change (checked against `study_server.settings`); `recruiter` None keeps
+    the study's (a new study: link). A change is applied, or refused with the reason: the recruiter and
+    the design settings (timing, size, legend order...) cannot change once people have taken part.
+    """
     import stimuli
 
     if config and "allow_none" in config:
         raise StudyImportError("allow_none is not a setting: a set of family 'fooling' turns it on")
+
+    try:
+        config = validate(config or {})
+    except SettingError as exc:
+        raise StudyImportError(str(exc)) from None
+
     root = Path(path).resolve()
     if not root.is_dir():
         raise StudyImportError(f"stimulus set {root} does not exist or is not a directory")
@@ -103,12 +102,17 @@ def import_stimulus_set(
     labels = {str(r["stimulus_id"]): int(r["label"]) for r in sset.manifest.to_dict("records")}
 
     study = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
+    if study is not None:
+        _check_changes(session, study, config, recruiter)
     if study is not None and study.stimulus_hash == content_hash and study.stimulus_dir == str(root):
-        new_config = {**study.config, **(config or {})}
-        if new_config == study.config and (not name or name == study.name):
+        new_config = {**study.config, **config}
+        new_recruiter = recruiter or study.recruiter
+        same_name = not name or name == study.name
+        if new_config == study.config and same_name and new_recruiter == study.recruiter:
             return study, False
         study.config = new_config  # same stimuli: only settings change, lists stay as they are
         study.name = name or study.name
+        study.recruiter = new_recruiter
         session.commit()
         return study, True
     if study is not None:
@@ -122,19 +126,18 @@ def import_stimulus_set(
         study.lists.clear()
         session.flush()
     else:
-        merged = dict(DEFAULT_CONFIG)
+        merged = {s.name: s.default for s in SETTINGS.values() if s.default is not None}
         merged["completion_code"] = secrets.token_hex(4).upper()
         merged["screened_out_code"] = secrets.token_hex(4).upper()
-        study = Study(slug=slug, name=name or sset.name, recruiter=recruiter, config=merged)
+        study = Study(slug=slug, name=name or sset.name, recruiter=recruiter or "link", config=merged)
         session.add(study)
     if "viewers_per_stimulus" not in study.config:  # pairs: the paper's 20 per crop; otherwise no cap
         default_viewers = DEFAULT_VIEWERS_PER_STIMULUS if paired else None
         study.config = {**study.config, "viewers_per_stimulus": default_viewers}
+    if recruiter:
+        study.recruiter = recruiter
     if config:
         study.config = {**study.config, **config}
-    viewers = study.config.get("viewers_per_stimulus")
-    if viewers is not None and (isinstance(viewers, bool) or not isinstance(viewers, int) or viewers < 1):
-        raise StudyImportError(f"viewers_per_stimulus must be a positive integer or null, got {viewers!r}")
     if name:
         study.name = name
     study.stimulus_dir = str(root)
@@ -157,3 +160,21 @@ def import_stimulus_set(
     study.config = {**study.config, "allow_none": bool((sset.manifest["family"] == "fooling").any())}
     session.commit()
     return study, True
+
+
+def _check_changes(session: Session, study: Study, config: dict[str, Any], recruiter: str | None) -> None:
+    """Refuse what may not change once people have taken part (their data would mix two designs)."""
+    n = session.scalar(select(func.count(Participant.id)).where(Participant.study_id == study.id))
+    if not n:
+        return
+    if recruiter and recruiter != study.recruiter:
+        raise StudyImportError(
+            f"study {study.slug!r} already has {n} participants recruited by {study.recruiter!r}; "
+            f"it cannot switch to {recruiter!r}: import the set under a new slug"
+        )
+    fixed = fixed_changes(changed_keys(study.config, {**study.config, **config}))
+    if fixed:
+        raise StudyImportError(
+            f"study {study.slug!r} already has {n} participants; changing {', '.join(fixed)} would mix two "
+            "designs in one study: import the set under a new slug"
+        )

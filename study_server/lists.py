@@ -100,10 +100,12 @@ def participant_order(stimulus_ids: Sequence[str], seed: int) -> list[str]:
     return order
 
 
-def legend_order(class_ids: Sequence[int], seed: int) -> list[int]:
-    """The participant's shuffled legend (a different stream from the trial order)."""
+def legend_order(class_ids: Sequence[int], seed: int, *, shuffle: bool = True) -> list[int]:
+    """The participant's shuffled legend (a different stream from the trial order), or the classes in
+    the set's order when the study orders its legend by category (setting legend_order)."""
     order = list(class_ids)
-    random.Random(f"legend-{seed}").shuffle(order)
+    if shuffle:
+        random.Random(f"legend-{seed}").shuffle(order)
     return order
 
 
@@ -177,7 +179,9 @@ def allocate_participant(
                 simulated=simulated,
                 seed=seed,
                 trial_order=participant_order(target.stimulus_ids, seed),
-                legend_order=legend_order(class_ids, seed),
+                legend_order=legend_order(
+                    class_ids, seed, shuffle=(study.config or {}).get("legend_order") != "category"
+                ),
             )
             session.add(participant)
             set_status(session, participant, "allocated")

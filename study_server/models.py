@@ -130,6 +130,11 @@ class Participant(Base):
     """Stored answers, kept in step with `responses` inside each save's transaction (no COUNT per save)."""
     n_catch_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Catch trials answered wrongly (or timed out); compared with the study's catch_fail_threshold."""
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The screen calibration (card width, viewing distance, px per degree, stimulus px, refresh rate,
+    screen size); NULL until it is made. See `study_server.calibration`."""
+    fullscreen_exits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Times the participant left fullscreen during practice or trials."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     study: Mapped[Study] = relationship()
@@ -170,6 +175,8 @@ class Response(Base):
     response: Mapped[int | None] = mapped_column(Integer)
     """Chosen class id; NONE_ANSWER (-1) for "none of these" (studies that allow it); NULL for a timeout."""
     rt_ms: Mapped[float | None] = mapped_column(Float)
+    shown_ms: Mapped[float | None] = mapped_column(Float)
+    """Measured on-screen time of a timed image (display frames from onset to mask); NULL if untimed."""
     catch: Mapped[bool] = mapped_column(Boolean, default=False)
     correct: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -23,17 +23,21 @@ from flask import (
 )
 from sqlalchemy import select
 
+from study_server.calibration import CARD_HEIGHT_MM, CARD_WIDTH_MM, CalibrationError, calibration_record
 from study_server.db import write_lock
 from study_server.images import clean_png
 from study_server.lifecycle import LEFT, is_finished, set_status
 from study_server.lists import allocate_participant
 from study_server.models import Participant, Study, db
 from study_server.models import Response as TrialResponse
-from study_server.recruiters.base import BadEntry, EntryRefused, Recruiter, get_recruiter
+from study_server.practice import PracticeImage, practice_images
+from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Recruiter, get_recruiter
+from study_server.settings import effective
 
 bp = Blueprint("participant", __name__)
 
 COOKIE_PREFIX = "study_"
+AGREE = "Please tick the box to agree."
 
 
 def get_study_or_404(slug: str) -> Study:
@@ -60,6 +64,8 @@ def step_url(p: Participant) -> str:
     if p.status == "allocated":
         return url_for("participant.consent", public_id=p.public_id)
     if p.status == "consented":
+        if p.calibration is None and effective(p.study.config)["calibration"] != "none":
+            return url_for("participant.calibrate", public_id=p.public_id)
         return url_for("participant.instructions", public_id=p.public_id)
     if p.status == "started":
         return url_for("participant.trials", public_id=p.public_id)
@@ -72,12 +78,42 @@ def message(title: str, text: str, status: int) -> Response:
     return make_response(render_template("message.html", title=title, text=text), status)
 
 
-@bp.get("/s/<slug>/")
-def entry(slug: str) -> Any:
-    """The study link: resume a returning person, or allocate a new participant to a list.
+def _set_cookie(resp: Response, slug: str, public_id: str) -> Response:
+    resp.set_cookie(
+        COOKIE_PREFIX + slug,
+        public_id,
+        max_age=30 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return resp
 
-    The same person (platform id, or this browser's cookie) always gets the same participant, even
-    when they open the link many times at once: see `allocate_participant`.
+
+def _returning(study: Study, recruiter: Recruiter, ent: Entry) -> Participant | None:
+    """The person's participant if they have one already (by platform id, or this browser's cookie);
+    a read only: nobody is created here."""
+    if ent.external_id is None:
+        cookie = request.cookies.get(COOKIE_PREFIX + study.slug)
+        if not cookie:
+            return None
+        return db.session.scalars(
+            select(Participant).where(Participant.public_id == cookie, Participant.study_id == study.id)
+        ).one_or_none()
+    return db.session.scalars(
+        select(Participant).where(
+            Participant.study_id == study.id,
+            Participant.recruiter == recruiter.name,
+            Participant.external_id == ent.external_id,
+        )
+    ).one_or_none()
+
+
+@bp.route("/s/<slug>/", methods=["GET", "POST"])
+def entry(slug: str) -> Any:
+    """The study link. GET shows the consent page and writes nothing (a link preview in a chat app, or
+    a curl, uses no list slot); a returning person is sent back to where they were. POST (the consent
+    form, same query string) creates the participant: see `_consent_and_allocate`.
     """
     study = get_study_or_404(slug)
     recruiter = get_recruiter(study.recruiter)
@@ -86,49 +122,83 @@ def entry(slug: str) -> Any:
     except BadEntry as exc:
         return message("This link is not complete", str(exc), 400)
     if ent.preview:
-        return render_template("preview.html", study=study)
-    participant = None
-    if ent.external_id is None:  # no person id from the platform: the same browser resumes by cookie
-        cookie = request.cookies.get(COOKIE_PREFIX + slug)
-        if cookie:
-            participant = db.session.scalars(
-                select(Participant).where(Participant.public_id == cookie, Participant.study_id == study.id)
-            ).one_or_none()
-    if participant is None:
-        try:
-            participant, created = allocate_participant(
-                db.session,
-                study,
-                recruiter=recruiter.name,
-                external_id=ent.external_id,
-                recruiter_data=dict(ent.data),
-                admit=lambda: recruiter.admit(db.session, study, ent),
-            )
+        return render_template("preview.html", study=study, settings=effective(study.config))
+    participant = _returning(study, recruiter, ent)
+    if participant is not None:
+        refused = _welcome_back(study, recruiter, ent, participant)
+        if refused is not None:
+            return refused
+        return _set_cookie(redirect(step_url(participant)), slug, participant.public_id)
+    if request.method == "GET":
+        try:  # a person the study must refuse (a repeat worker) learns it before reading the consent
+            recruiter.admit(db.session, study, ent)
+        except EntryRefused as exc:  # (it only reads; POST checks again inside the allocation lock)
+            return message("Thank you for your interest", str(exc), 403)
+        return _consent_page(study, action=request.full_path, error=None)
+    return _consent_and_allocate(study, recruiter, ent)
+
+
+def _consent_page(study: Study, *, action: str, error: str | None, status: int = 200) -> Response:
+    settings = effective(study.config)
+    page = render_template("consent.html", study=study, settings=settings, action=action, error=error)
+    return make_response(page, status)
+
+
+def _gate_refusal(settings: dict[str, Any], form: Any) -> str | None:
+    """The small-screen / touch-only gate, checked again on the server with what the page measured
+    (the page already hides the form; a page without script sends nothing and is not judged here)."""
+    try:
+        width, height = int(form.get("screen_width", "")), int(form.get("screen_height", ""))
+    except ValueError:
+        return None
+    if width < int(settings["min_screen_width"]) or height < int(settings["min_screen_height"]):
+        return "small"
+    if form.get("touch_only") == "1" and not settings["allow_touch_only"]:
+        return "touch"
+    return None
+
+
+def _consent_and_allocate(study: Study, recruiter: Recruiter, ent: Entry) -> Any:
+    """Consent given: create the participant (race-free: one per platform id, see
+    `allocate_participant`), run the recruiter's once-per-participant hook, and record the consent."""
+    settings = effective(study.config)
+    if request.form.get("agree") != "yes":
+        return _consent_page(study, action=request.full_path, error=AGREE)
+    if _gate_refusal(settings, request.form):
+        return render_template("gate.html", study=study, settings=settings), 403
+    try:
+        participant, created = allocate_participant(
+            db.session,
+            study,
+            recruiter=recruiter.name,
+            external_id=ent.external_id,
+            recruiter_data=dict(ent.data),
+            admit=lambda: recruiter.admit(db.session, study, ent),
+        )
+    except EntryRefused as exc:
+        return message("Thank you for your interest", str(exc), 403)
+    public_id = participant.public_id
+    if created and type(recruiter).on_start is not Recruiter.on_start:
+        _run_on_start(recruiter, public_id)
+    return _set_cookie(redirect(_advance(public_id, "allocated", "consented")), study.slug, public_id)
+
+
+def _welcome_back(study: Study, recruiter: Recruiter, ent: Entry, participant: Participant) -> Any:
+    """A returning person with new platform ids (a new assignment or session): check them again if they
+    finished, else hand back through the live assignment. Returns a refusal page, or None."""
+    if not _new_platform_session(participant, ent.data):
+        return None
+    if is_finished(participant.status) or participant.status == "screened_out":
+        try:  # e.g. a worker who finished this study accepts another of its assignments
+            recruiter.admit(db.session, study, ent)
         except EntryRefused as exc:
             return message("Thank you for your interest", str(exc), 403)
-        if created and type(recruiter).on_start is not Recruiter.on_start:
-            _run_on_start(recruiter, participant.public_id)
-        elif _new_platform_session(participant, ent.data):
-            if is_finished(participant.status) or participant.status == "screened_out":
-                try:  # e.g. a worker who finished this study accepts another of its assignments
-                    recruiter.admit(db.session, study, ent)
-                except EntryRefused as exc:
-                    return message("Thank you for your interest", str(exc), 403)
-            else:  # returned and re-accepted: hand back through the live assignment/session
-                with write_lock(db.session):
-                    fresh = get_participant_or_404(participant.public_id, lock=True)
-                    fresh.recruiter_data = {**fresh.recruiter_data, **ent.data}
-                    db.session.commit()
-    resp = redirect(step_url(participant))
-    resp.set_cookie(
-        COOKIE_PREFIX + slug,
-        participant.public_id,
-        max_age=30 * 24 * 3600,
-        httponly=True,
-        samesite="Lax",
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-    )
-    return resp
+        return None
+    with write_lock(db.session):  # returned and re-accepted: hand back through the live assignment
+        fresh = get_participant_or_404(participant.public_id, lock=True)
+        fresh.recruiter_data = {**fresh.recruiter_data, **ent.data}
+        db.session.commit()
+    return None
 
 
 def _run_on_start(recruiter: Recruiter, public_id: str) -> None:
@@ -166,9 +236,9 @@ def consent(public_id: str) -> Any:
         return redirect(step_url(p))
     if request.method == "POST":
         if request.form.get("agree") != "yes":
-            return render_template("consent.html", p=p, study=p.study, error="Please tick the box to agree.")
+            return _consent_page(p.study, action=request.path, error=AGREE)
         return redirect(_advance(public_id, "allocated", "consented"))
-    return render_template("consent.html", p=p, study=p.study, error=None)
+    return _consent_page(p.study, action=request.path, error=None)
 
 
 def _advance(public_id: str, expected: str, new: str) -> str:
@@ -195,47 +265,110 @@ def legend_items(study: Study, order: list[int]) -> list[dict[str, Any]]:
     ]
 
 
+@bp.route("/p/<public_id>/calibrate", methods=["GET", "POST"])
+def calibrate(public_id: str) -> Any:
+    """Screen calibration (credit-card outline; optionally the blind spot), before the instructions.
+    The server recomputes the record from the raw measurements (`study_server.calibration`)."""
+    p = get_participant_or_404(public_id)
+    settings = effective(p.study.config)
+    if p.status != "consented" or settings["calibration"] == "none":
+        return redirect(step_url(p))
+    error = None
+    if request.method == "POST":
+        try:
+            record = calibration_record(request.form, settings)
+        except CalibrationError as exc:
+            error = f"That measurement did not work ({exc}). Please try again."
+        else:
+            with write_lock(db.session):
+                fresh = get_participant_or_404(public_id, lock=True)
+                if fresh.calibration is None:  # a second tab or a double click keeps the first
+                    fresh.calibration = record
+                db.session.commit()
+            return redirect(step_url(p))
+    return render_template(
+        "calibrate.html",
+        p=p,
+        study=p.study,
+        settings=settings,
+        error=error,
+        card_mm=[CARD_WIDTH_MM, CARD_HEIGHT_MM],
+        blind_spot=settings["calibration"] == "card+blindspot",
+    ), (400 if error else 200)
+
+
 @bp.get("/p/<public_id>/instructions")
 def instructions(public_id: str) -> Any:
     p = get_participant_or_404(public_id)
-    if p.status != "consented":
+    if p.status != "consented" or step_url(p).endswith("/calibrate"):
         return redirect(step_url(p))
-    n_practice = int(p.study.config.get("practice_trials") or 0)
+    settings = effective(p.study.config)
     return render_template(
         "instructions.html",
         p=p,
         study=p.study,
+        settings=settings,
         legend=legend_items(p.study, p.legend_order),
         n_trials=len(p.trial_order),
-        n_practice=n_practice,
+        n_practice=len(_practice_choice(p, settings)),
     )
+
+
+def _practice_choice(p: Participant, settings: dict[str, Any]) -> list[PracticeImage]:
+    """This participant's practice images: a seeded sample of the set's held-out practice images."""
+    pool = practice_images(p.study.stimulus_dir)
+    n = min(int(settings["practice_trials"]), len(pool))
+    return random.Random(f"practice-{p.seed}").sample(pool, n)
+
+
+def runner_payload(p: Participant, settings: dict[str, Any], mode: str, trials: list[dict]) -> dict[str, Any]:
+    """What the trial runner (static/runner.js) reads: the mode, the trials, and every setting it
+    obeys. Add a new runner option here, as one more key."""
+    cal = p.calibration or {}
+    return {
+        "mode": mode,
+        "pid": p.public_id,
+        "trials": trials,
+        # stimulus size: from the calibration, or a fixed CSS size when calibration is off
+        "stimulus_px": cal.get("stimulus_px") or settings["stimulus_px"],
+        "frame_ms": cal.get("frame_ms"),
+        # timing, on display frames
+        "presentation_ms": settings["presentation_ms"],
+        "mask_ms": settings["mask_ms"],
+        "response_deadline_ms": settings["response_deadline_ms"],
+        "breaks_every": settings["breaks_every"] if mode == "main" else 0,
+        "fullscreen": bool(settings["fullscreen"]),
+        "fullscreen_exits": p.fullscreen_exits,
+        "fullscreen_api": url_for("api.fullscreen_exits", public_id=p.public_id),
+        # fooling sets: "none of these" is an answer (a property of the set, never a setting)
+        "allow_none": bool(p.study.config.get("allow_none")),
+    }
 
 
 @bp.get("/p/<public_id>/practice")
 def practice(public_id: str) -> Any:
-    """Practice with feedback on legend images (not in the main list); nothing is stored."""
+    """Practice with feedback on held-out images of the source (never the legend icons, never a study
+    stimulus); nothing is stored."""
     p = get_participant_or_404(public_id)
-    if p.status != "consented":
+    if p.status != "consented" or step_url(p).endswith("/calibrate"):
         return redirect(step_url(p))
     study = p.study
-    n = min(int(study.config.get("practice_trials") or 0), len(p.legend_order))
-    chosen = random.Random(f"practice-{p.seed}").sample(list(p.legend_order), n)
+    settings = effective(study.config)
+    # the right answer is the choice holding the image's class (its label group when the set has groups)
+    choice_of = {int(c): int(ch["id"]) for ch in study.classes for c in ch.get("classes", [ch["id"]])}
     items = [
-        {"src": url_for("participant.legend_image", slug=study.slug, class_id=cid), "answer": cid}
-        for cid in chosen
-    ]
+        {"src": url_for("participant.practice_image", public_id=p.public_id, image_id=img.image_id),
+         "answer": choice_of.get(int(img.label), int(img.label))}
+        for img in _practice_choice(p, settings)
+    ]  # fmt: skip
     return render_template(
         "runner.html",
         p=p,
         study=study,
         mode="practice",
+        settings=settings,
         legend=legend_items(study, p.legend_order),
-        runner={
-            "mode": "practice",
-            "trials": items,
-            "presentation_ms": study.config.get("presentation_ms"),
-            "allow_none": bool(study.config.get("allow_none")),
-        },
+        runner=runner_payload(p, settings, "practice", items),
     )
 
 
@@ -258,22 +391,16 @@ def trials(public_id: str) -> Any:
         {"index": i, "src": url_for("participant.stimulus_image", public_id=p.public_id, stimulus_id=sid)}
         for i, sid in enumerate(p.trial_order)
     ]
+    settings = effective(study.config)
+    payload = runner_payload(p, settings, "main", items)
+    payload.update(
+        api=url_for("api.post_response", public_id=p.public_id),
+        debrief=url_for("participant.debrief", public_id=p.public_id),
+        answered=sorted(answered),
+    )
+    legend = legend_items(study, p.legend_order)
     return render_template(
-        "runner.html",
-        p=p,
-        study=study,
-        mode="main",
-        legend=legend_items(study, p.legend_order),
-        runner={
-            "mode": "main",
-            "pid": p.public_id,
-            "api": url_for("api.post_response", public_id=p.public_id),
-            "debrief": url_for("participant.debrief", public_id=p.public_id),
-            "trials": items,
-            "answered": sorted(answered),
-            "presentation_ms": study.config.get("presentation_ms"),
-            "allow_none": bool(study.config.get("allow_none")),
-        },
+        "runner.html", p=p, study=study, settings=settings, mode="main", legend=legend, runner=payload
     )
 
 
@@ -299,7 +426,20 @@ def debrief(public_id: str) -> Any:
     if not screened_out and not is_finished(p.status):
         return redirect(step_url(p))
     finish = get_recruiter(p.recruiter).finish(p.study, p, screened_out=screened_out)
-    return render_template("debrief.html", p=p, study=p.study, finish=finish, screened_out=screened_out)
+    settings = effective(p.study.config)
+    # a plain link has nowhere to paste a code back: show it only when the researcher asks for one
+    show_code = finish.kind == "code" and bool(finish.code) and (
+        p.recruiter != "link" or bool(settings["show_completion_code"])
+    )
+    return render_template(
+        "debrief.html",
+        p=p,
+        study=p.study,
+        settings=settings,
+        finish=finish,
+        show_code=show_code,
+        screened_out=screened_out,
+    )
 
 
 def _study_file(study: Study, *parts: str) -> Path:
@@ -335,3 +475,12 @@ def legend_image(slug: str, class_id: int) -> Response:
         abort(404, description="image not found")
     # a label group (importer.answer_choices) is shown by one member class's legend image
     return _png(clean_png(_study_file(study, "legend", f"{int(choice.get('legend', class_id))}.png")))
+
+
+@bp.get("/p/<public_id>/practice-img/<image_id>")
+def practice_image(public_id: str, image_id: str) -> Response:
+    """A practice image by its opaque id (only the set's practice images; never a study stimulus)."""
+    p = get_participant_or_404(public_id)
+    if image_id not in {img.image_id for img in practice_images(p.study.stimulus_dir)}:
+        abort(404, description="image not found")
+    return _png(clean_png(_study_file(p.study, "practice", f"{image_id}.png")))

@@ -22,7 +22,7 @@ import stimuli.cli
 from stimuli import validate_stimulus_set
 
 DEFAULT_WORKDIR = Path("artifacts/study")
-DEFAULT_SLUG = "negative-signs"
+DEFAULT_SLUG = "image-study"  # public: in every participant URL, so it must not name the manipulation
 ARCH = "mvgg8"
 
 

@@ -61,7 +61,7 @@ def simulate_study(
     bar = tqdm(range(participants), desc="simulated participants", unit="participant", disable=not progress)
     for _ in bar:
         client = app.test_client()
-        page = client.get(f"/s/{slug}/")
+        page = client.post(f"/s/{slug}/", data={"agree": "yes"})  # consent creates the participant
         public_id = page.headers.get("Location", "").split("/p/")[-1].split("/")[0]
         if page.status_code != 302 or not public_id:
             raise SimulationError(f"the study link answered {page.status_code}")
@@ -70,8 +70,8 @@ def simulate_study(
             p.simulated = True
             db.session.commit()
             order = list(p.trial_order)
-        for path in (f"/p/{public_id}/consent", f"/p/{public_id}/start"):
-            r = client.post(path, data={"agree": "yes"})
+        for path in (f"/p/{public_id}/start",):
+            r = client.post(path)
             if r.status_code not in (200, 302):
                 raise SimulationError(f"{path} answered {r.status_code}")
         ability = float(rng.normal(0.0, model.ability_sd))

@@ -1,5 +1,7 @@
-// Trial runner: preloads each image, measures RT from its onset with performance.now(), and posts every
-// answer as soon as it is made. Unacknowledged answers wait in a localStorage queue and are retried with
+// Trial runner: preloads each image, shows it at its calibrated size, times the image and the mask on
+// display frames (requestAnimationFrame) and stores the measured on-screen time, measures RT from the
+// onset frame, enforces the response deadline, offers breaks, asks for fullscreen and records its exits,
+// and posts every answer as soon as it is made. Unacknowledged answers wait in a localStorage queue and are retried with
 // backoff, so a flaky network or a restarting server loses nothing; the server stores each trial once.
 (function () {
   "use strict";
@@ -35,9 +37,55 @@
   const saveQueue = (q) => { localStorage.setItem(queueKey, JSON.stringify(q)); };
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const nextFrame = () => new Promise((r) => requestAnimationFrame(r));
   let onset = null;
-  let current = null;
   let waiting = null;  // resolve function of the pending answer
+
+  // ---- stimulus size (CSS px, from the calibration) ----
+  const sizePx = cfg.stimulus_px;
+  box.style.width = sizePx + "px";
+  box.style.height = sizePx + "px";
+  document.documentElement.style.setProperty("--stimulus-px", sizePx + "px");
+
+  // ---- fullscreen: asked for on the start button (a user gesture); each exit is reported ----
+  let exits = cfg.fullscreen_exits || 0;
+  let wasFullscreen = false;
+  let fullscreenWorks = true;
+  async function enterFullscreen() {
+    if (!cfg.fullscreen || document.fullscreenElement) return;
+    try { await document.documentElement.requestFullscreen(); } catch (e) { fullscreenWorks = false; }
+  }
+  async function reportExit() {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const res = await fetch(cfg.fullscreen_api, {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ count: exits }), credentials: "same-origin",
+        });
+        if (res.ok || (res.status >= 400 && res.status < 500)) return;
+      } catch (e) { /* retried below */ }
+      await sleep(1000 * 2 ** attempt);
+    }
+  }
+  document.addEventListener("fullscreenchange", () => {
+    if (document.fullscreenElement) { wasFullscreen = true; return; }
+    if (wasFullscreen) { wasFullscreen = false; exits += 1; reportExit(); }
+  });
+  function panel(id, buttonId) {
+    const el = document.getElementById(id);
+    el.hidden = false;
+    document.getElementById(buttonId).focus();
+    return new Promise((resolve) => {
+      document.getElementById(buttonId).addEventListener("click", async () => {
+        await enterFullscreen();
+        el.hidden = true;
+        resolve();
+      }, { once: true });
+    });
+  }
+  async function backToFullscreen() {  // before a trial: never show an image outside fullscreen by choice
+    if (cfg.fullscreen && fullscreenWorks && !document.fullscreenElement) await panel("fs-panel", "fs-resume");
+  }
 
   function setButtons(enabled) {
     buttons.forEach((b) => { b.disabled = !enabled; });
@@ -100,29 +148,83 @@
     return loading[src];
   }
 
+  function noiseMask() {
+    const mask = document.createElement("canvas");
+    mask.width = 32; mask.height = 32;
+    const ctx = mask.getContext("2d");
+    const data = ctx.createImageData(32, 32);
+    for (let i = 0; i < data.data.length; i += 4) {
+      const v = Math.floor(Math.random() * 256);
+      data.data[i] = data.data[i + 1] = data.data[i + 2] = v; data.data[i + 3] = 255;
+    }
+    ctx.putImageData(data, 0, 0);
+    return mask;
+  }
+
+  // The display's frame interval: from the calibration, else the median of this page's first 30 frames.
+  let frameMs = cfg.frame_ms || 1000 / 60;
+  (function measureFrames() {
+    const deltas = [];
+    let last = null;
+    function tick(t) {
+      if (last !== null) deltas.push(t - last);
+      last = t;
+      if (deltas.length < 30) { requestAnimationFrame(tick); return; }
+      if (!cfg.frame_ms) frameMs = deltas.sort((a, b) => a - b)[15];
+    }
+    requestAnimationFrame(tick);
+  })();
+
+  // Wait until the frame that starts `ms` after `start` has begun, and return its time. A change made in
+  // a frame callback is painted in that frame, so the change is made one frame ahead: n = round(ms / frame)
+  // frames after `start`, whatever the refresh rate.
+  async function changeAfter(start, ms, change) {
+    let t = start;
+    while (t + frameMs - start < ms - frameMs / 2) t = await nextFrame();
+    change();
+    return nextFrame();
+  }
+
+  // The image goes in at a frame callback; the next callback's time is its onset (it was painted then).
+  // A timed image gives way to the mask after the nearest whole number of frames to presentation_ms;
+  // shown_ms = mask onset - image onset, both frame times. The mask then stays for mask_ms, on frames.
   async function present(src) {
     const img = await preload(src);
+    await nextFrame();
     box.replaceChildren(img);
-    await new Promise((r) => requestAnimationFrame(() => r()));
-    onset = performance.now();
-    if (cfg.presentation_ms) {
-      setTimeout(() => {
-        const mask = document.createElement("canvas");
-        mask.width = 32; mask.height = 32;
-        const ctx = mask.getContext("2d");
-        const data = ctx.createImageData(32, 32);
-        for (let i = 0; i < data.data.length; i += 4) {
-          const v = Math.floor(Math.random() * 256);
-          data.data[i] = data.data[i + 1] = data.data[i + 2] = v; data.data[i + 3] = 255;
-        }
-        ctx.putImageData(data, 0, 0);
-        if (box.firstChild === img) box.replaceChildren(mask);
-      }, cfg.presentation_ms);
-    }
+    const t0 = await nextFrame();
+    onset = t0;
+    const result = { shown_ms: null };
     const answer = new Promise((resolve) => { waiting = resolve; });
+    let deadlineTimer = null;
+    if (cfg.response_deadline_ms) {
+      deadlineTimer = setTimeout(() => {
+        if (!waiting) return;
+        const resolve = waiting;
+        waiting = null;
+        setButtons(false);
+        resolve({ response: null, rt_ms: null, timed_out: true });
+      }, Math.max(0, cfg.response_deadline_ms - (performance.now() - t0)));
+    }
     setButtons(true);
-    return answer;
+    if (cfg.presentation_ms) {
+      const mask = cfg.mask_ms > 0 ? noiseMask() : fixationBlank();
+      const t1 = await changeAfter(t0, cfg.presentation_ms, () => {
+        if (box.firstChild === img) box.replaceChildren(mask);
+      });
+      result.shown_ms = Math.round((t1 - t0) * 10) / 10;
+      if (cfg.mask_ms > 0) {
+        await changeAfter(t1, cfg.mask_ms, () => {
+          if (box.firstChild === mask) box.replaceChildren(fixationBlank());
+        });
+      }
+    }
+    const ans = await answer;
+    if (deadlineTimer) clearTimeout(deadlineTimer);
+    return Object.assign(result, ans);
   }
+
+  function fixationBlank() { const d = document.createElement("div"); d.className = "blank"; return d; }
 
   function fix() { box.replaceChildren(fixation); }
 
@@ -130,13 +232,17 @@
   async function runPractice() {
     const total = cfg.trials.length;
     cfg.trials.forEach((t) => preload(t.src));
+    await panel("go-panel", "go");
     for (let i = 0; i < total; i++) {
+      await backToFullscreen();
       showProgress(i, total);
       fix(); await sleep(300);
       const ans = await present(cfg.trials[i].src);
       const right = ans.response === cfg.trials[i].answer;
       feedback.className = "feedback " + (right ? "ok" : "bad");
-      feedback.textContent = right ? "Correct!" : "Not quite: that was \u201c" + names[cfg.trials[i].answer] + "\u201d.";
+      const named = "\u201c" + names[cfg.trials[i].answer] + "\u201d";
+      feedback.textContent = right ? "Correct!"
+        : (ans.timed_out ? "Too slow: please answer faster. That was " : "Not quite: that was ") + named + ".";
       await sleep(right ? 700 : 1600);
       feedback.textContent = "";
     }
@@ -215,18 +321,30 @@
     loadQueue().forEach((x) => answered.add(x.trial_index));
     cfg.trials.filter((t) => !answered.has(t.index)).forEach((t) => preload(t.src));
     const pending = flush();
+    await panel("go-panel", "go");
     for (const trial of cfg.trials) {
       if (answered.has(trial.index)) continue;
       if (finished) break;
+      await backToFullscreen();
       showProgress(answered.size, total);
       fix(); await sleep(250);
       const ans = await present(trial.src);
       fix();
       const q = loadQueue();
-      q.push({ trial_index: trial.index, response: ans.response, rt_ms: ans.rt_ms });
+      q.push({ trial_index: trial.index, response: ans.response, rt_ms: ans.rt_ms, shown_ms: ans.shown_ms });
       saveQueue(q);
       answered.add(trial.index);
       flush();
+      if (ans.timed_out) {
+        feedback.className = "feedback bad";
+        feedback.textContent = "Too slow: please answer faster.";
+        await sleep(900);
+        feedback.textContent = "";
+      }
+      if (cfg.breaks_every && answered.size % cfg.breaks_every === 0 && answered.size < total && !finished) {
+        document.getElementById("break-done").textContent = String(answered.size);
+        await panel("break-panel", "break-continue");
+      }
     }
     showProgress(total, total);
     await pending;

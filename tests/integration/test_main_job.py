@@ -69,10 +69,13 @@ def test_main_job_serves_a_browser_then_makes_the_report(tmp_path: Path, browser
         page.goto(link)
         page.check("#agree")
         page.click("#consent-submit")
+        page.wait_for_url("**/calibrate")  # the card calibration, at its initial size
+        page.click("#card-done")
         page.wait_for_url("**/instructions")
         assert page.locator(".legend-static .legend-item").count() == 43
         page.click("#to-practice")
         page.wait_for_url("**/practice")
+        page.click("#go")
         n_practice = len(json.loads(page.locator("#runner-config").inner_text())["trials"])
         for _ in range(n_practice):
             page.wait_for_selector(".legend-button:not([disabled])")
@@ -80,6 +83,7 @@ def test_main_job_serves_a_browser_then_makes_the_report(tmp_path: Path, browser
             page.wait_for_selector("#feedback:not(:empty)")
         page.click("#start-main")
         page.wait_for_url("**/trials")
+        page.click("#go")
         for _ in range(3):
             page.wait_for_selector(".legend-button:not([disabled])")
             page.locator(".legend-button").nth(5).click()

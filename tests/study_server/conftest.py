@@ -59,8 +59,18 @@ def build_small_set(out: Path) -> Path:
         images.append(img)
     classes = [c for c in src.classes if c.id in CLASS_IDS]
     legend = {c.id: src.legend_image(c.id) for c in classes}
+    # held-out practice images: the third image of each class, which no stimulus uses
+    practice = [(src[int(np.flatnonzero(labels == cid)[2])][0], cid) for cid in CLASS_IDS]
     return stimuli.write_stimulus_set(
-        out, rows, images, classes, legend, name="tiny negative test", seed=7, source="synthetic"
+        out,
+        rows,
+        images,
+        classes,
+        legend,
+        name="tiny negative test",
+        seed=7,
+        source="synthetic",
+        practice=practice,
     )
 
 

@@ -8,8 +8,8 @@ from study_server.models import Participant, Stimulus, db
 
 
 def enter(client, slug: str = "tiny", query: str = "") -> str:
-    """Follow the study link; return the new participant's public id."""
-    resp = client.get(f"/s/{slug}/{query}")
+    """Open the study link and give consent (which creates the participant); return its public id."""
+    resp = client.post(f"/s/{slug}/{query}", data={"agree": "yes"})
     assert resp.status_code == 302, resp.data
     location = resp.headers["Location"]
     assert "/p/" in location

@@ -46,7 +46,16 @@ def test_whole_session_is_stored_and_completes(app, client):
         code = p.completion_code
     debrief = client.get(f"/p/{pid}/debrief")
     assert debrief.status_code == 200
-    assert code and code.encode() in debrief.data
+    # a plain link has nowhere to paste a code: none is shown unless the study asks for one
+    assert code and code.encode() not in debrief.data and b"close this window" in debrief.data
+    with app.app_context():
+        from study_server.importer import import_stimulus_set
+        from study_server.models import Study
+
+        study = db.session.scalars(select(Study)).one()
+        show = {"show_completion_code": True}
+        import_stimulus_set(db.session, study.stimulus_dir, slug="tiny", config=show)
+    assert code.encode() in client.get(f"/p/{pid}/debrief").data
 
 
 def test_replay_is_idempotent_and_conflict_is_409(app, client):
@@ -152,7 +161,7 @@ def test_failing_catch_trials_screens_out_politely(app, client):
         p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
         assert p.status == "screened_out"
         code = p.study.config["screened_out_code"]
-    assert code.encode() in page.data
+    assert code.encode() not in page.data  # plain link: no code to copy unless the study asks for one
     assert n_responses(app) == 2
 
 

@@ -48,7 +48,9 @@ def server(tmp_path: Path, small_set: Path):
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(tmp_path / "inst")})
     upgrade_database(url)
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny", config={"practice_trials": 2})
+        import_stimulus_set(
+            db.session, small_set, slug="tiny", config={"practice_trials": 2, "show_completion_code": True}
+        )
         import_stimulus_set(
             db.session,
             build_43_class_set(tmp_path / "s43"),
@@ -95,15 +97,25 @@ def stored(app, pid: str) -> list[Response]:
 
 
 def consent_and_instructions(page, base: str, slug: str, shots: Path | None = None) -> str:
+    """Consent (which creates the participant), the card calibration at its initial size, instructions."""
     page.goto(f"{base}/s/{slug}/")
     page.wait_for_selector("#consent-submit")
     if shots:
         page.screenshot(path=str(shots / "consent.png"))
     page.check("#agree")
     page.click("#consent-submit")
-    page.wait_for_url("**/instructions")
+    page.wait_for_url(lambda url: url.endswith(("/calibrate", "/instructions")))
+    if page.url.endswith("/calibrate"):
+        page.click("#card-done")
+        page.wait_for_url("**/instructions")
     pid = page.url.split("/p/")[1].split("/")[0]
     return pid
+
+
+def go(page) -> None:
+    """The runner's start button (it asks for fullscreen: a user gesture)."""
+    page.click("#go")
+    page.wait_for_selector("#go-panel", state="hidden")
 
 
 def answer(page, class_id: int) -> None:
@@ -121,11 +133,13 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
     page.click("#to-practice")
     page.wait_for_url("**/practice")
     practice = json.loads(page.locator("#runner-config").inner_text())["trials"]
+    go(page)
     for item in practice:  # practice gives feedback
         answer(page, item["answer"])
         page.wait_for_selector("#feedback.ok")
     page.click("#start-main")
     page.wait_for_url("**/trials")
+    go(page)
     labels, sids = oracle(server.app, pid)
     html = page.content()
     assert "negative" not in html and "regular" not in html  # no condition names in the DOM
@@ -148,7 +162,7 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
         else:
             answer(page, label)
     page.wait_for_url("**/debrief")
-    code = page.locator("#completion-code").inner_text()
+    code = page.locator("#completion-code").inner_text()  # "tiny" asks for a code (show_completion_code)
     page.screenshot(path=str(shots / "debrief.png"))
     rows = stored(server.app, pid)
     assert [r.trial_index for r in rows] == list(range(len(labels)))
@@ -165,6 +179,7 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
     page43 = browser.new_page(viewport=VIEWPORT)
     consent_and_instructions(page43, server.url, "signs43")
     page43.click("#start-main")
+    go(page43)
     page43.wait_for_selector(".legend-button:not([disabled])")
     assert page43.locator(".legend-button").count() == 43
     page43.screenshot(path=str(shots / "trial_43_classes.png"))
@@ -194,11 +209,13 @@ def at_first_trial(browser, server):
     pid = consent_and_instructions(page, server.url, "tiny")
     page.click("#to-practice")
     page.wait_for_url("**/practice")
+    go(page)
     for item in json.loads(page.locator("#runner-config").inner_text())["trials"]:
         answer(page, item["answer"])
         page.wait_for_selector("#feedback:not(:empty)")
     page.click("#start-main")
     page.wait_for_url("**/trials")
+    go(page)
     labels, _ = oracle(server.app, pid)
     return page, pid, labels
 
@@ -208,7 +225,8 @@ def test_reload_and_server_crash_lose_nothing(browser, server):
     answer(page, labels[0])
     answer(page, labels[1])
     page.wait_for_function(f"localStorage.getItem('study-queue-{pid}') === '[]'")
-    page.reload()  # resumes at the first unanswered trial
+    page.reload()  # resumes at the first unanswered trial (after its start button)
+    go(page)
     page.wait_for_selector(".legend-button:not([disabled])")
     assert page.locator("#progress-text").inner_text() == f"Image 3 of {len(labels)}"
     answer(page, labels[2])

@@ -106,7 +106,7 @@ def test_repeat_worker_racing_into_two_studies_of_one_exclusion_group_gets_one_p
             f"?assignmentId=3ASSIGN{i:022d}&hitId=3HIT{i % 2:025d}"
             f"&workerId=A1WORKER0000001&turkSubmitTo={SUBMIT}"
         )
-        return app.test_client().get(f"/s/{slug}/{query}").status_code
+        return app.test_client().post(f"/s/{slug}/{query}", data={"agree": "yes"}).status_code
 
     codes = at_once(10, go)
     assert set(codes) <= {302, 403}, codes
@@ -206,9 +206,9 @@ def test_weak_secret_is_one_clear_line_from_the_cli(tmp_path, monkeypatch, capsy
 
 
 def test_participant_cookie_is_secure_when_configured(app, client):
-    assert "Secure" not in client.get("/s/tiny/").headers["Set-Cookie"]
+    assert "Secure" not in client.post("/s/tiny/", data={"agree": "yes"}).headers["Set-Cookie"]
     app.config["SESSION_COOKIE_SECURE"] = True
-    cookie = app.test_client().get("/s/tiny/").headers["Set-Cookie"]
+    cookie = app.test_client().post("/s/tiny/", data={"agree": "yes"}).headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
 
 
@@ -335,7 +335,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
         return resp.status, resp.getheader("Location") or ""
 
     def person(i: int) -> list[int]:
-        code, location = request("GET", f"/s/tiny/?label=p{i}")
+        code, location = request("POST", f"/s/tiny/?label=p{i}", "agree=yes")
         pid = location.split("/p/")[1].split("/")[0]
         consent, _ = request("POST", f"/p/{pid}/consent", "agree=yes")
         started, _ = request("POST", f"/p/{pid}/start")

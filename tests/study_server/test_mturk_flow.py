@@ -35,6 +35,8 @@ from .recruit_helpers import (
 )
 
 SUBMIT = "https://workersandbox.mturk.com"
+AGREE = {"agree": "yes"}
+"""The consent form: entering the study creates the participant (a GET only shows the consent page)."""
 MTURK_CONFIG = {
     "title": "Recognise traffic signs",
     "description": "Pick the class of small sign images.",
@@ -102,7 +104,7 @@ def test_preview_shows_the_advert_and_writes_nothing(app, client, mturk):
 
 def test_accept_records_ids_and_grants_the_qualification(app, client, mturk):
     grant(mturk["stub"])
-    resp = client.get("/s/tiny/" + entry_query())
+    resp = client.post("/s/tiny/" + entry_query(), data={"agree": "yes"})
     assert resp.status_code == 302
     mturk["stub"].assert_no_pending_responses()
     (p,) = participants(app)
@@ -126,29 +128,29 @@ def test_accept_records_ids_and_grants_the_qualification(app, client, mturk):
     ],
 )
 def test_bad_entry_is_a_400_and_writes_nothing(app, client, mturk, query):
-    resp = client.get("/s/tiny/" + query)
+    resp = client.post("/s/tiny/" + query, data={"agree": "yes"})
     assert resp.status_code == 400
     assert participants(app) == []
 
 
 def test_repeat_worker_in_the_exclusion_group_is_refused(app, client, mturk):
     grant(mturk["stub"])
-    assert client.get("/s/tiny/" + entry_query()).status_code == 302
+    assert client.post("/s/tiny/" + entry_query(), data={"agree": "yes"}).status_code == 302
     fresh = app.test_client()  # no cookie: only the worker id links the two visits
-    refused = fresh.get("/s/tiny2/" + entry_query(assignment_id=ASSIGNMENT2))
+    refused = fresh.post("/s/tiny2/" + entry_query(assignment_id=ASSIGNMENT2), data={"agree": "yes"})
     assert refused.status_code == 403
     assert b"already taken part" in refused.data
     assert len(participants(app)) == 1
     # a study outside the group admits the same worker
     grant(mturk["stub"])
-    assert fresh.get("/s/other/" + entry_query(assignment_id=ASSIGNMENT2)).status_code == 302
+    assert fresh.post("/s/other/" + entry_query(assignment_id=ASSIGNMENT2), data=AGREE).status_code == 302
     assert len(participants(app)) == 2
     mturk["stub"].assert_no_pending_responses()
 
 
 def test_failed_grant_never_blocks_the_worker_and_sync_grants_later(app, client, mturk):
     mturk["stub"].add_client_error("associate_qualification_with_worker", "ServiceFault", "internal error")
-    assert client.get("/s/tiny/" + entry_query()).status_code == 302
+    assert client.post("/s/tiny/" + entry_query(), data={"agree": "yes"}).status_code == 302
     (p,) = participants(app)
     assert p.recruiter_data["qualification"] == "pending"
     grant(mturk["stub"])
@@ -161,11 +163,11 @@ def test_failed_grant_never_blocks_the_worker_and_sync_grants_later(app, client,
 
 def test_debrief_posts_assignment_and_code_to_external_submit(app, client, mturk):
     grant(mturk["stub"])
-    client.get("/s/tiny/" + entry_query())
+    client.post("/s/tiny/" + entry_query(), data={"agree": "yes"})
     with app.app_context():
         p = db.session.scalars(select(Participant)).one()
         p.completion_code = "C0DE42"
-        for step in ("consented", "started", "completed"):
+        for step in ("started", "completed"):  # consent created the participant
             set_status(db.session, p, step)
         db.session.commit()
         pid = p.public_id
@@ -246,7 +248,7 @@ def setup_reviewable(app, client, mturk):
     """Two workers took part through HIT; the HIT is recorded; listing returns 2 pages."""
     for worker, asg in ((WORKER, ASSIGNMENT), (WORKER2, ASSIGNMENT2)):
         grant(mturk["stub"], worker)
-        app.test_client().get("/s/other/" + entry_query(worker=worker, assignment_id=asg))
+        app.test_client().post("/s/other/" + entry_query(worker=worker, assignment_id=asg), data=AGREE)
     with app.app_context():
         study = db.session.scalars(select(Study).where(Study.slug == "other")).one()
         db.session.add(
@@ -433,7 +435,7 @@ def test_assignments_match_on_worker_and_assignment_together(app, client, mturk)
     code, out = mturk_cli(app, "assignments", "--study", "other")
     assert code == 0
     lines = {line.split("\t")[0]: line.split("\t") for line in out.splitlines() if "\t" in line}
-    assert lines[ASSIGNMENT][3] != "NO MATCHING PARTICIPANT" and lines[ASSIGNMENT][4] == "allocated"
+    assert lines[ASSIGNMENT][3] != "NO MATCHING PARTICIPANT" and lines[ASSIGNMENT][4] == "consented"
     assert lines[other_assignment][3] == "NO MATCHING PARTICIPANT"
     assert out.rstrip().endswith("2 assignment(s)")
 
@@ -443,7 +445,7 @@ def test_admit_refuses_a_worker_already_in_this_study(app, client, mturk):
     from study_server.recruiters.mturk import MTurkRecruiter
 
     grant(mturk["stub"])
-    assert client.get("/s/tiny/" + entry_query()).status_code == 302
+    assert client.post("/s/tiny/" + entry_query(), data={"agree": "yes"}).status_code == 302
     with app.app_context():
         study = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
         recruiter = MTurkRecruiter()
@@ -455,18 +457,17 @@ def test_admit_refuses_a_worker_already_in_this_study(app, client, mturk):
 def test_returning_worker_on_a_new_assignment_through_the_study_link(app, client, mturk):
     """Unfinished: keeps the old list but hands back through the new assignment. Finished: refused."""
     grant(mturk["stub"])
-    assert client.get("/s/tiny/" + entry_query()).status_code == 302
-    again = client.get("/s/tiny/" + entry_query(assignment_id=ASSIGNMENT2))
+    assert client.post("/s/tiny/" + entry_query(), data={"agree": "yes"}).status_code == 302
+    again = client.post("/s/tiny/" + entry_query(assignment_id=ASSIGNMENT2), data={"agree": "yes"})
     assert again.status_code == 302
     (p,) = participants(app)
     assert p.recruiter_data["assignmentId"] == ASSIGNMENT2
     with app.app_context():
         row = db.session.get(Participant, p.id)
-        set_status(db.session, row, "consented")
-        set_status(db.session, row, "started")
+        set_status(db.session, row, "started")  # consent created the participant
         set_status(db.session, row, "completed")
         db.session.commit()
-    refused = client.get("/s/tiny/" + entry_query(assignment_id=ASSIGNMENT))
+    refused = client.post("/s/tiny/" + entry_query(assignment_id=ASSIGNMENT), data={"agree": "yes"})
     assert refused.status_code == 403
     assert b"already taken part" in refused.data
     assert len(participants(app)) == 1

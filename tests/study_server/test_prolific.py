@@ -53,13 +53,13 @@ def prolific(app):
 
 
 def finish_for(app, client, status: str) -> tuple[str, Finish]:
-    resp = client.get("/s/tiny/" + QUERY)
+    resp = client.post("/s/tiny/" + QUERY, data={"agree": "yes"})
     assert resp.status_code == 302
     with app.app_context():
         p = db.session.scalars(select(Participant)).one()
         assert (p.recruiter, p.external_id) == ("prolific", PID)
         assert p.recruiter_data == {"PROLIFIC_PID": PID, "STUDY_ID": STUDY, "SESSION_ID": SESSION}
-        for step in ("consented", "started", status):
+        for step in ("started", status):  # consent created the participant
             set_status(db.session, p, step)
         db.session.commit()
         return p.public_id, ProlificRecruiter().finish(p.study, p, screened_out=status == "screened_out")

@@ -103,9 +103,12 @@ def take_study(page, server, entry: str, external_id: str) -> None:
     page.wait_for_selector("#consent-submit")
     page.check("#agree")
     page.click("#consent-submit")
+    page.wait_for_url("**/calibrate")  # the card calibration, at its initial size
+    page.click("#card-done")
     page.wait_for_url("**/instructions")
     page.click("#start-main")
     page.wait_for_url("**/trials")
+    page.click("#go")
     for label in labels_of(server.app, external_id):
         page.wait_for_selector(".legend-button:not([disabled])")
         page.click(f".legend-button[data-class='{label}']")
