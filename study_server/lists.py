@@ -32,6 +32,21 @@ DEFAULT_VIEWERS_PER_STIMULUS = 20
 """People per crop in Srivastava et al. 2019's FRI study ("separate groups of 20"); model_eval.fri_paper."""
 
 
+STUDY_FULL = "This study already has all the participants it needs. Thank you!"
+
+
+def _open_lists(study: Study, lists: Sequence[TrialList]) -> list[TrialList]:
+    """The lists below the study's ``viewers_per_stimulus`` cap (all of them without a cap)."""
+    quota = (study.config or {}).get("viewers_per_stimulus")
+    return [tl for tl in lists if quota is None or tl.n_assigned < int(quota)]
+
+
+def study_is_full(session: Session, study: Study) -> bool:
+    """Every list has reached the cap: read only, so the link's GET can say so before consent."""
+    lists = session.scalars(select(TrialList).where(TrialList.study_id == study.id)).all()
+    return bool(lists) and not _open_lists(study, lists)
+
+
 class StudyFull(EntryRefused):
     """Every list already has the study's ``viewers_per_stimulus`` participants."""
 
@@ -161,10 +176,9 @@ def allocate_participant(
                 return existing, False
             if admit is not None:
                 admit()
-            quota = study.config.get("viewers_per_stimulus")
-            open_lists = [tl for tl in lists if quota is None or tl.n_assigned < int(quota)]
+            open_lists = _open_lists(study, lists)
             if not open_lists:
-                raise StudyFull("This study already has all the participants it needs. Thank you!")
+                raise StudyFull(STUDY_FULL)
             target = min(open_lists, key=lambda tl: (tl.n_assigned, tl.index))
             target.n_assigned += 1
             seed = secrets.randbits(31)

@@ -27,7 +27,7 @@ from study_server.calibration import CARD_HEIGHT_MM, CARD_WIDTH_MM, CalibrationE
 from study_server.db import write_lock
 from study_server.images import clean_png
 from study_server.lifecycle import LEFT, is_finished, set_status
-from study_server.lists import allocate_participant
+from study_server.lists import STUDY_FULL, allocate_participant, study_is_full
 from study_server.models import Participant, Study, db
 from study_server.models import Response as TrialResponse
 from study_server.practice import PracticeImage, practice_images
@@ -134,6 +134,8 @@ def entry(slug: str) -> Any:
             recruiter.admit(db.session, study, ent)
         except EntryRefused as exc:  # (it only reads; POST checks again inside the allocation lock)
             return message("Thank you for your interest", str(exc), 403)
+        if study_is_full(db.session, study):  # nobody reads a consent form for a study they cannot join
+            return message("Thank you for your interest", STUDY_FULL, 403)
         return _consent_page(study, action=request.full_path, error=None)
     return _consent_and_allocate(study, recruiter, ent)
 

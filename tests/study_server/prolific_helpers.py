@@ -63,7 +63,8 @@ def join(app, study_id: str, person: str, session_id: str, statuses=(), slug: st
     with app.app_context():
         p = db.session.scalars(select(Participant).where(Participant.public_id == public)).one()
         for status in statuses:
-            set_status(db.session, p, status)
+            if status != p.status:  # entering already consents (the participant is created on consent)
+                set_status(db.session, p, status)
         db.session.commit()
     return public
 

@@ -186,7 +186,7 @@ def test_pair_members_with_different_sources_are_refused_at_import(database_url,
             import_stimulus_set(db.session, bad, slug="bad")
         db.session.rollback()
         assert db.session.scalars(select(Study)).all() == []
-        with pytest.raises(StudyImportError, match="viewers_per_stimulus must be a positive integer"):
+        with pytest.raises(StudyImportError, match="setting 'viewers_per_stimulus'"):
             import_stimulus_set(
                 db.session, write_pair_set(tmp_path / "ok"), slug="ok", config={"viewers_per_stimulus": 0}
             )

@@ -97,7 +97,7 @@ def test_the_runner_and_instructions_offer_none_only_for_fooling_sets(fool_app):
     client = fool_app.test_client()
     for slug, offered in (("fool", True), ("tiny", False)):
         pid = enter(client, slug)
-        client.post(f"/p/{pid}/consent", data={"agree": "yes"})
+        client.post(f"/p/{pid}/calibrate", data={"card_px": "321"})  # the card step comes first
         page = client.get(f"/p/{pid}/instructions").get_data(as_text=True)
         assert ('id="none-allowed"' in page) is offered
         assert ("exactly one right answer" in page) is not offered
