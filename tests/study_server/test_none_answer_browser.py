@@ -28,7 +28,7 @@ from tests.model_eval.digits import write_mnist_like
 
 from .conftest import SECRET
 from .live_server import LiveServer
-from .test_browser import VIEWPORT, consent_and_instructions, oracle
+from .test_browser import VIEWPORT, consent_and_instructions, go, oracle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -85,6 +85,7 @@ def test_none_flows_from_the_browser_to_the_export_and_the_report(browser, serve
     page.screenshot(path=str(shots / "instructions_fooling.png"))
     page.click("#start-main")
     page.wait_for_url("**/trials")
+    go(page)
     labels, sids = oracle(server.app, pid)
     catch = set(stimuli.load_stimulus_set(server.set_dir).manifest.query("catch")["stimulus_id"])
     expected = []
