@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.metrics import HUMANS_POOLED, error_consistency
+from analysis.consistency import error_consistency
+from analysis.metrics import HUMANS_POOLED
 from tests.analysis import simulate
 
 
@@ -83,7 +84,11 @@ def _table(summary: dict, name: str) -> pd.DataFrame:
 def test_runs_and_labels_simulated(run: dict) -> None:
     assert run["rc"] == 0
     assert "SIMULATED DATA" in run["html"].split("</h1>")[0]
-    assert run["html"].count("data:image/png;base64,") >= 5
+    assert run["html"].count("data:image/svg+xml;base64,") >= 5
+    # every figure also as SVG and 300-dpi PNG files, and the whole report as a PDF beside the HTML
+    svgs = sorted((run["out"] / "figures").glob("*.svg"))
+    assert len(svgs) >= 5 and all(p.with_suffix(".png").is_file() for p in svgs)
+    assert (run["out"] / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert run["summary"]["simulated"] is True
     assert run["summary"]["title"].startswith("SIMULATED DATA")
     assert "SIMULATED DATA" in run["stdout"]
