@@ -25,7 +25,7 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
-class Warning:  # noqa: A001 - a report block, not the builtin exception
+class Warning:  # a report block (shadows the builtin only inside this module's importers)
     text: str
 
 

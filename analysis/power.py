@@ -40,7 +40,7 @@ def participants_needed(
     n_lists: int = 1,
     minimum: int = MIN_PARTICIPANTS,
 ) -> dict[str, float]:
-    """Participants needed to detect human accuracy differing from a fixed model accuracy by ``difference``."""
+    """Participants to detect human accuracy differing from a fixed model accuracy by ``difference``."""
     p_model = min(max(p_human - difference, 1e-6), 1 - 1e-6)
     h = abs(float(proportion_effectsize(p_human, p_model)))
     icc = 0.0 if not np.isfinite(icc) else max(0.0, icc)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.document import Document, Warning
-from analysis.render import render_html, render_md, render_pdf, safe_name
+from analysis.render import fmt, render_html, render_md, render_pdf, safe_name
 from analysis.sections import SECTIONS, Context, Options, heading
 from analysis.style import figure_bytes
 
@@ -150,7 +150,8 @@ def text_summary(doc: Document) -> str:
         for _, r in pvm.iterrows():
             lines.append(
                 f"humans - {r['model']} ({r['condition']}): diff {r['diff']:+.3f} "
-                f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], p_holm {r['p_holm']:.3g} ({r['variance_sources']})"
+                f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], p_holm {fmt(r['p_holm'], 'p_holm')} "
+                f"({r['variance_sources']})"
             )
     ec = tables.get("error_consistency")
     if ec is not None:

@@ -117,7 +117,8 @@ def present_data(r: DataSummary, ctx: Context) -> list[Block]:
         ),
         Paragraph(
             f"Exclusion rule for catch trials: {ex.catch_rule.describe()}. It removed {len(catch_removed)} "
-            f"participant(s), of whom {int(catch_removed['completed'].eq(True).sum())} completed the study and "
+            f"participant(s), of whom {int(catch_removed['completed'].eq(True).sum())} completed "
+            "the study and "
             f"{int(catch_removed['paid'].eq(True).sum())} were paid (per the study server's export). In all, "
             f"{len(removed)} participant(s) were removed by the participant rules below."
         ),
@@ -148,7 +149,8 @@ def present_data(r: DataSummary, ctx: Context) -> list[Block]:
         blocks.append(
             Paragraph(
                 f"Catch trials: {r.catch_trials} trials, mean participant catch accuracy "
-                f"{fmt(r.catch_accuracy_mean)} (before exclusions); catch trials are not part of the analyses below."
+                f"{fmt(r.catch_accuracy_mean)} (before exclusions); catch trials are not part of "
+                "the analyses below."
             )
         )
     return blocks
@@ -203,7 +205,8 @@ def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
             Table(
                 "model_runs",
                 r.population.spread,
-                "Models as populations: accuracy over training runs (seeds or ensemble members) per condition.",
+                "Models as populations: accuracy over training runs (seeds or ensemble members) "
+                "per condition.",
             )
         )
     blocks.append(
@@ -306,7 +309,8 @@ def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
             Table(
                 "human_vs_model",
                 r.human_vs_model.drop(columns=["label"]),
-                "Per model run: GEE (humans clustered on participant, the run's answers on item), Holm across "
+                "Per model run: GEE (humans clustered on participant, the run's answers on item), "
+                "Holm across "
                 "rows. acc_a = model, acc_b = humans.",
             ),
         ]
@@ -341,7 +345,8 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
     )
     blocks: list[Block] = [
         Paragraph(
-            "Cohen's kappa on trial-by-trial correctness (Geirhos et al. 2020): trials matched by stimulus_id, "
+            "Cohen's kappa on trial-by-trial correctness (Geirhos et al. 2020): trials matched by "
+            "stimulus_id, "
             "a missing answer counts as wrong, per condition, then averaged over pairs of participants "
             f"(human-human) or participants x training runs (human-model). Pairs sharing fewer than "
             f"{o.min_shared} stimuli are left out. Where both agents are right on every shared stimulus "
@@ -359,16 +364,19 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         if o.ceiling == "one":
             blocks.append(
                 Warning(
-                    f"{row['comparison']} {row['condition']}: {row['n_pairs_ceiling'] + row['n_pairs_floor']} "
+                    f"{row['comparison']} {row['condition']}: "
+                    f"{row['n_pairs_ceiling'] + row['n_pairs_floor']} "
                     f"of {row['n_pairs_used']} pairs are at ceiling/floor and enter with kappa = 1; the mean "
-                    f"{fmt(row['kappa'])} reflects the convention as much as the data (see --kappa-ceiling exclude)."
+                    f"{fmt(row['kappa'])} reflects the convention as much as the data (see "
+                    "--kappa-ceiling exclude)."
                 )
             )
     unreliable = s[s["boot_undefined_share"] > 0.1]
     for _, row in unreliable.iterrows():
         blocks.append(
             Warning(
-                f"{row['comparison']} {row['condition']}: in {row['boot_undefined_share']:.0%} of item resamples "
+                f"{row['comparison']} {row['condition']}: in {row['boot_undefined_share']:.0%} of "
+                "item resamples "
                 "a pair's kappa was undefined; the item bootstrap is unreliable this close to ceiling."
             )
         )
@@ -390,7 +398,8 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         if len(row):
             x = row.iloc[0]
             counts = (
-                f" Human pairs: {x['n_pairs_possible']}, of which {x['n_pairs_too_few_shared']} shared too few "
+                f" Human pairs: {x['n_pairs_possible']}, of which {x['n_pairs_too_few_shared']} "
+                "shared too few "
                 f"trials, {x['n_pairs_ceiling']} were at ceiling and {x['n_pairs_floor']} at floor."
             )
         blocks.append(
@@ -484,7 +493,8 @@ def present_fri(r: tuple[pd.DataFrame, dict[str, float]], ctx: Context) -> list[
         return _na("FRI pairs")
     return [
         Paragraph(
-            "Per pair: human accuracy on the counterpart minus on the FRI crop (different participant groups) "
+            "Per pair: human accuracy on the counterpart minus on the FRI crop (different "
+            "participant groups) "
             "against the model's p(true class) on the counterpart minus on the FRI (Srivastava et al. 2019)."
         ),
         Table(
@@ -524,7 +534,8 @@ def present_noise(r: tuple[pd.DataFrame, list[psychometric.PsychometricFit]], ct
     )
     return [
         Paragraph(
-            f"Logistic psychometric curve per agent, from chance (1/{ctx.table.stimuli.n_classes}) to the agent's "
+            f"Logistic psychometric curve per agent, from chance (1/{ctx.table.stimuli.n_classes}) "
+            "to the agent's "
             "clean accuracy, fitted by maximum likelihood; the threshold is the PSNR halfway between the two."
         ),
         Table("noise_levels", levels, "Accuracy per noise level."),

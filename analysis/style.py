@@ -65,7 +65,7 @@ def model_colour(index: int) -> str:
 
 def legend_outside(ax: Axes, **kwargs: object) -> None:
     """Legend to the right of the axes, never over the data."""
-    handles, labels = ax.get_legend_handles_labels()
+    handles, _ = ax.get_legend_handles_labels()
     if handles:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
 

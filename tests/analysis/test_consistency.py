@@ -82,7 +82,7 @@ def _latent_study(n_people: int, n_items: int, base: float, seed: int) -> pd.Dat
             items = range(0, n_items, 2) if p % 2 == 0 else range(1, n_items, 2)
             for i in items:
                 prob = 1 / (1 + np.exp(-(base + shift - difficulty[i] + rng.normal(0, 0.3))))
-                rows.append(("p%02d" % p, "human", f"{cond}{i:03d}", cond, int(rng.random() < prob)))
+                rows.append((f"p{p:02d}", "human", f"{cond}{i:03d}", cond, int(rng.random() < prob)))
         for r in range(3):
             for i in range(n_items):
                 prob = 1 / (1 + np.exp(-(shift - 1.2 * difficulty[i] + rng.normal(0, 0.5))))
@@ -97,7 +97,9 @@ def _latent_study(n_people: int, n_items: int, base: float, seed: int) -> pd.Dat
 def test_every_estimate_lies_inside_its_interval(ceiling: str, unit: str) -> None:
     data = _latent_study(n_people=16, n_items=40, base=1.0, seed=3)
     groups = {"net": ["net-seed0", "net-seed1", "net-seed2"]}
-    res = error_consistency_analysis(data, KappaOptions(ceiling=ceiling, unit=unit, n_boot=400, seed=1), groups)
+    res = error_consistency_analysis(
+        data, KappaOptions(ceiling=ceiling, unit=unit, n_boot=400, seed=1), groups
+    )
     s = res.summary
     assert set(s["comparison"]) == {"human-human", "human-model", "model-model"}
     assert s["kappa_ci_low"].notna().all()
