@@ -20,6 +20,7 @@ from analysis.style import (
     legend_outside,
     model_colour,
     new_figure,
+    styled,
 )
 
 CEILING_COLOUR = "#F0E442"  # Okabe-Ito yellow: not on the RdBu scale
@@ -36,6 +37,7 @@ def _chance(ax, chance: float | None) -> None:  # type: ignore[no-untyped-def]
         ax.axhline(chance, **CHANCE_STYLE, label=f"chance ({chance:.3f})", zorder=0)
 
 
+@styled
 def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -> Figure:
     """Pooled humans (Wilson 95% CI) and each model (mean over runs; dots = individual runs)."""
     humans = acc[acc["agent_type"] == "humans"]
@@ -80,6 +82,7 @@ def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -
     return fig
 
 
+@styled
 def participant_dots(
     per: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame, chance: float | None
 ) -> Figure:
@@ -133,6 +136,7 @@ def participant_dots(
     return fig
 
 
+@styled
 def confusion_plot(mat: np.ndarray, class_names: dict[int, str], title: str, top: pd.DataFrame) -> Figure:
     """Row-normalised confusions with class names; the top confusions are outlined and listed."""
     rows = mat.sum(axis=1, keepdims=True)
@@ -156,6 +160,7 @@ def confusion_plot(mat: np.ndarray, class_names: dict[int, str], title: str, top
     return fig
 
 
+@styled
 def consistency_heatmap(pairs: pd.DataFrame, condition: str, agents: list[str]) -> Figure:
     """Pairwise kappa in one condition; ceiling/floor pairs and pairs with too few shared trials apart."""
     k = len(agents)
@@ -202,17 +207,24 @@ def consistency_heatmap(pairs: pd.DataFrame, condition: str, agents: list[str]) 
     return fig
 
 
+@styled
 def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
     """Mean kappa with its bootstrap 95% CI per comparison and condition."""
     conds = sorted(summary["condition"].unique())
     series = list(dict.fromkeys(zip(summary["comparison"], summary["agent_b"], strict=True)))
     fig, ax = new_figure(max(4.5, 1.0 * len(conds) + 3), 3.0)
+    model_names = list(dict.fromkeys(b for kind, b in series if kind == "human-model"))
     for i, (kind, b) in enumerate(series):
         s = summary[(summary["comparison"] == kind) & (summary["agent_b"] == b)].set_index("condition")
         s = s.reindex(conds)
         xs = np.arange(len(conds)) + (i - (len(series) - 1) / 2) * 0.12
         err = np.vstack([s["kappa"] - s["kappa_ci_low"], s["kappa_ci_high"] - s["kappa"]])
-        colour = HUMAN_COLOUR if kind == "human-human" else model_colour(i)
+        if kind == "human-human":
+            colour = HUMAN_COLOUR
+        elif kind == "human-model":
+            colour = model_colour(model_names.index(b))
+        else:
+            colour = "#777777"
         label = "human-human" if kind == "human-human" else f"{kind}: {b}"
         ax.errorbar(
             xs,
@@ -226,12 +238,14 @@ def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
         )
     ax.axhline(0, **CHANCE_STYLE, label="no consistency beyond chance (kappa 0)")
     ax.set_xticks(range(len(conds)), conds, rotation=20, ha="right")
-    ax.set_ylim(-1, 1)
+    low = float(np.nanmin(summary[["kappa", "kappa_ci_low"]].to_numpy(float), initial=0.0))
+    ax.set_ylim(min(-0.25, low - 0.05), 1.02)
     ax.set_ylabel("error consistency (kappa)")
     legend_outside(ax)
     return fig
 
 
+@styled
 def rt_plot(per: pd.DataFrame, by_condition: pd.DataFrame) -> Figure:
     """Left: each participant's median RT and the group mean (95% CI); right: correct vs wrong."""
     conds = sorted(per["condition"].unique())
@@ -280,11 +294,12 @@ def rt_plot(per: pd.DataFrame, by_condition: pd.DataFrame) -> Figure:
             )
     a2.set_xticks(range(len(conds)), conds, rotation=20, ha="right")
     a2.set_title("correct vs wrong answers")
-    legend_outside(a1)
-    legend_outside(a2)
+    legend_outside(a1, below=True, ncols=2)
+    legend_outside(a2, below=True, ncols=2)
     return fig
 
 
+@styled
 def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
     """Accuracy against PSNR with each agent's fitted logistic curve and its threshold."""
     fig, ax = new_figure(5.5, 3.2)
@@ -305,6 +320,7 @@ def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
     return fig
 
 
+@styled
 def fri_plot(df: pd.DataFrame) -> Figure:
     """Per FRI pair: the model's confidence gap against the human success gap."""
     fig, ax = new_figure(4.8, 3.4)

@@ -179,7 +179,7 @@ class _PdfLayout:
         wrap: int | None = None,
         colour: str = "#222222",
     ) -> None:
-        chars = wrap or int(self.width * 72 / (size * 0.52))
+        chars = wrap or int(self.width * 72 / (size * (0.6 if weight == "bold" else 0.54)))
         lines = []
         for para in text.split("\n"):
             lines += textwrap.wrap(para, chars) or [""]
@@ -218,12 +218,14 @@ class _PdfLayout:
         if len(shown) < len(widths):
             note.append(f"{len(widths) - len(shown)} more columns")
         if block.collapsed:
-            note.append(f"first {block.preview} of {len(block.frame)} rows")
+            shown_rows = f"first {block.preview} of " if block.preview else "all "
+            note.append(f"{shown_rows}{len(block.frame)} rows")
         caption = block.caption + (
             f" ({'; '.join(note)} in tables/{safe_name(block.name)}.csv)" if note else ""
         )
         self.text(caption, size=8, weight="bold")
-        self.text("\n".join(lines), size=size, family="monospace", wrap=10_000)
+        if block.preview:
+            self.text("\n".join(lines), size=size, family="monospace", wrap=10_000)
 
     def figure(self, block: FigureBlock) -> None:
         png = figure_bytes(block.figure, "png")

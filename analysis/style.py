@@ -8,9 +8,11 @@ with :func:`new_figure` (no pyplot, no global state) and written by :func:`figur
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
@@ -50,6 +52,21 @@ def journal_style() -> Iterator[None]:
         yield
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def styled(plot: Callable[P, R]) -> Callable[P, R]:
+    """Build a whole figure (legends and colourbars included) under the report's rcParams."""
+
+    @functools.wraps(plot)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with journal_style():
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
 def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Figure, object]:
     """A figure on the Agg canvas (no pyplot, no GUI backend) with the report's style."""
     with journal_style():
@@ -63,19 +80,26 @@ def model_colour(index: int) -> str:
     return MODEL_COLOURS[index % len(MODEL_COLOURS)]
 
 
-def legend_outside(ax: Axes, **kwargs: object) -> None:
-    """Legend to the right of the axes, never over the data."""
+def legend_outside(ax: Axes, *, below: bool = False, **kwargs: object) -> None:
+    """Legend to the right of (or below) the axes, never over the data."""
     handles, _ = ax.get_legend_handles_labels()
-    if handles:
+    if not handles:
+        return
+    if below:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), borderaxespad=0.0, **kwargs)
+    else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
 
 
 def figure_bytes(fig: Figure, fmt: str = "svg") -> bytes:
     """SVG (vector) or 300-dpi PNG of a figure, with the report's style applied while drawing."""
-    buf = io.BytesIO()
-    with journal_style():
-        fig.savefig(buf, format=fmt, dpi=PNG_DPI if fmt == "png" else None, bbox_inches="tight")
-    return buf.getvalue()
+    cache: dict[str, bytes] = fig.__dict__.setdefault("_report_bytes", {})  # HTML, files and PDF share one
+    if fmt not in cache:
+        buf = io.BytesIO()
+        with journal_style():
+            fig.savefig(buf, format=fmt, dpi=PNG_DPI if fmt == "png" else None, bbox_inches="tight")
+        cache[fmt] = buf.getvalue()
+    return cache[fmt]
 
 
 __all__ = [
@@ -89,4 +113,5 @@ __all__ = [
     "legend_outside",
     "model_colour",
     "new_figure",
+    "styled",
 ]
