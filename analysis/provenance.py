@@ -58,14 +58,14 @@ def _project_name() -> str:
 
 def checkpoint_summary(path: Path) -> dict[str, object]:
     """One row about a model_eval checkpoint: how it was trained and how well it validated."""
-    row: dict[str, object] = {"checkpoint": str(path), "sha256": sha256_file(path) if path.is_file() else ""}
+    row: dict[str, object] = {}
     try:
         from model_eval.checkpoint import read_checkpoint
 
         data = read_checkpoint(path)
     except Exception as exc:  # a missing torch or a foreign file is reported, not fatal
         row["note"] = f"not readable as a model_eval checkpoint ({type(exc).__name__}: {exc})"
-        return row
+        return {"checkpoint": str(path), **row}
     config = data.get("config") or {}
     history = list(data.get("history") or [])
     last: dict[int, dict[str, object]] = {}
@@ -83,6 +83,8 @@ def checkpoint_summary(path: Path) -> dict[str, object]:
             "epochs_planned": config.get("epochs"),
             "val_accuracy": ", ".join(f"{v:.4f}" for v in val) if val else "",
             "torch": data.get("torch_version"),
+            "checkpoint": str(path),
+            "sha256": sha256_file(path),
             "training_config": json.dumps(
                 {k: v for k, v in config.items() if isinstance(v, int | float | str | bool) or v is None},
                 sort_keys=True,

@@ -239,7 +239,7 @@ class _PdfLayout:
         self._room(h_in + 0.4)
         assert self.page is not None
         ax = self.page.add_axes((MARGIN / A4[0], 1 - (self.y + h_in) / A4[1], w_in / A4[0], h_in / A4[1]))
-        ax.imshow(img, interpolation="lanczos")
+        ax.imshow(img, interpolation="none")  # embedded as drawn, no resampling
         ax.set_axis_off()
         self.y += h_in + 0.08
         self.text(block.caption, size=8, colour="#444444")
