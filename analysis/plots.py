@@ -47,6 +47,7 @@ def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -
     fig, ax = new_figure(max(4.5, 0.9 * len(conds) * max(1, len(series)) / 2 + 3), 3.2)
     width = 0.8 / max(1, len(series))
     x0 = np.arange(len(conds))
+    run_dots_labelled = False
     for i, name in enumerate(series):
         xs = x0 + i * width - 0.4 + width / 2
         if name == "humans":
@@ -73,7 +74,17 @@ def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -
             for k, cond in enumerate(conds):
                 vals = r.loc[r["condition"] == cond, "accuracy"].to_numpy()
                 jitter = np.linspace(-width / 4, width / 4, len(vals)) if len(vals) > 1 else np.zeros(1)
-                ax.scatter(xs[k] + jitter, vals, s=8, color="white", edgecolor="black", lw=0.6, zorder=3)
+                ax.scatter(
+                    xs[k] + jitter,
+                    vals,
+                    s=8,
+                    color="white",
+                    edgecolor="black",
+                    lw=0.6,
+                    zorder=3,
+                    label=None if run_dots_labelled else "one training run",
+                )
+                run_dots_labelled = True
     _chance(ax, chance)
     ax.set_xticks(x0, conds, rotation=20, ha="right")
     ax.set_ylim(0, 1.02)
@@ -209,7 +220,8 @@ def consistency_heatmap(pairs: pd.DataFrame, condition: str, agents: list[str]) 
 
 @styled
 def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
-    """Mean kappa with its bootstrap 95% CI per comparison and condition."""
+    """Mean kappa with its bootstrap 95% CI per condition: human-human and each model vs humans."""
+    summary = summary[summary["comparison"] != "model-model"]  # pairs of runs: in the table only
     conds = sorted(summary["condition"].unique())
     series = list(dict.fromkeys(zip(summary["comparison"], summary["agent_b"], strict=True)))
     fig, ax = new_figure(max(4.5, 1.0 * len(conds) + 3), 3.0)

@@ -302,6 +302,16 @@ def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
                     "ensemble and pass each run's predictions to generalise over training."
                 )
             )
+        few = r.population[(r.population["n_runs"] > 1) & (r.population["n_runs"] < 5)]
+        for g in sorted(set(few["model"])):
+            n = int(few.loc[few["model"] == g, "n_runs"].iloc[0])
+            blocks.append(
+                Warning(
+                    f"{g} has {n} training runs: a bootstrap over so few runs understates the variance "
+                    f"between runs (by a factor of about {(n - 1) / n:.2f}, and coarsely); treat its "
+                    "interval as a lower bound on the uncertainty, and train more runs for a firm claim."
+                )
+            )
         blocks.append(Table("people_vs_models", r.population, "People vs models (crossed bootstrap)."))
     if len(r.human_vs_model):
         blocks += [
@@ -385,7 +395,8 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         FigureBlock(
             "kappa_summary",
             plots.kappa_summary_plot(s),
-            "Mean error consistency with bootstrap 95% intervals; dashed line: kappa 0.",
+            "Mean error consistency with bootstrap 95% intervals, human-human and each model vs humans "
+            "(model-model pairs are in the table); dashed line: kappa 0.",
         ),
     ]
     agents = [a for runs in ctx.groups.values() for a in runs]
@@ -579,6 +590,16 @@ def present_provenance(r: Provenance | None, ctx: Context) -> list[Block]:
         blocks.append(
             Table("provenance_checkpoints", r.checkpoints, "Network checkpoints and their training.")
         )
+        if {"epochs_run", "epochs_planned"} <= set(r.checkpoints.columns):
+            planned = pd.to_numeric(r.checkpoints["epochs_planned"], errors="coerce")
+            for c in r.checkpoints[r.checkpoints["epochs_run"] < planned].itertuples():
+                blocks.append(
+                    Warning(
+                        f"{c.checkpoint}: training stopped after {c.epochs_run} of {c.epochs_planned} epochs "
+                        f"(validation accuracy {c.val_accuracy}); its predictions are of a partly trained "
+                        "network."
+                    )
+                )
     else:
         blocks.append(
             Paragraph(
