@@ -172,7 +172,9 @@ def confusion_plot(mat: np.ndarray, class_names: dict[int, str], title: str, top
 
 
 @styled
-def consistency_heatmap(pairs: pd.DataFrame, condition: str, agents: list[str]) -> Figure:
+def consistency_heatmap(
+    pairs: pd.DataFrame, condition: str, agents: list[str], ceiling_policy: str = "one"
+) -> Figure:
     """Pairwise kappa in one condition; ceiling/floor pairs and pairs with too few shared trials apart."""
     k = len(agents)
     idx = {a: i for i, a in enumerate(agents)}
@@ -209,8 +211,12 @@ def consistency_heatmap(pairs: pd.DataFrame, condition: str, agents: list[str]) 
         ax.set_xlabel(f"{k} agents (order as in tables/error_consistency_pairs.csv)")
     ax.set_title(f"error consistency (kappa), {condition}")
     fig.colorbar(im, ax=ax, fraction=0.04, label="kappa (defined pairs)")
+    counted = "counted as 1 (convention)" if ceiling_policy == "one" else "left out"
     handles = [
-        Patch(color=CEILING_COLOUR, label="both all correct (ceiling;\nF: both all wrong): undefined"),
+        Patch(
+            color=CEILING_COLOUR,
+            label=f"ceiling: both all correct (F: floor, both all wrong);\nkappa undefined, {counted}",
+        ),
         Patch(fc=TOO_FEW_COLOUR, hatch="////", ec="white", label="too few shared trials"),
         Patch(color="#444444", label="same agent"),
     ]

@@ -416,7 +416,7 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         blocks.append(
             FigureBlock(
                 f"consistency_{cond}",
-                plots.consistency_heatmap(r.pairs, cond, [a for a in agents if a in present]),
+                plots.consistency_heatmap(r.pairs, cond, [a for a in agents if a in present], o.ceiling),
                 f"Pairwise kappa, condition {cond} (models first, then participants grouped by trial list)."
                 + counts,
             )

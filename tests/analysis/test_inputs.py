@@ -39,7 +39,7 @@ def _run(
         "--stimuli": str(files["set"]),
         "--out": str(tmp_path / "out"),
     } | over
-    rc = main([x for kv in args.items() for x in kv] + ["--bootstrap", "0"])
+    rc = main([x for kv in args.items() for x in kv] + ["--bootstrap", "0", "--no-pdf"])
     return rc, capsys.readouterr().err
 
 
