@@ -245,3 +245,27 @@ def test_markdown_and_not_applicable_sections(
     assert "SIMULATED DATA" in text
     assert list((tmp_path / "out" / "figures").glob("*.png"))
     assert "input problem" in capsys.readouterr().out
+
+
+def test_kappa_ceiling_exclude_and_item_intervals_from_the_command_line(
+    study: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--responses", str(study["responses"]), "--predictions", str(study["predictions"])]
+    args += ["--stimuli", str(study["set"]), "--out", str(tmp_path / "o"), "--bootstrap", "60", "--no-pdf"]
+    assert main([*args, "--kappa-ceiling", "exclude", "--kappa-ci", "items"]) == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (summary["kappa_ceiling"], summary["kappa_ci_unit"]) == ("exclude", "items")
+    ec = _table(summary, "error_consistency")
+    assert (ec["ceiling_policy"] == "exclude").all()
+    assert set(ec.loc[ec["comparison"] != "model-model", "ci_unit"]) == {"items"}
+    pairs = pd.read_csv(tmp_path / "o" / "tables" / "error_consistency_pairs.csv")
+    undefined = pairs["status"].isin(["ceiling", "floor"])
+    assert pairs.loc[undefined, "kappa"].isna().all()
+    for (kind, cond), g in pairs.groupby(["comparison", "condition"]):
+        row = ec[(ec["comparison"] == kind) & (ec["condition"] == cond)].iloc[0]
+        assert row["n_pairs_ceiling"] == int((g["status"] == "ceiling").sum())
+        if g["kappa"].notna().any():
+            assert row["kappa"] == pytest.approx(g["kappa"].mean())
+    with pytest.raises(SystemExit) as exc:  # argparse refuses an unknown policy with one line
+        main([*args, "--kappa-ceiling", "sometimes"])
+    assert exc.value.code == 2
