@@ -37,7 +37,7 @@ def fmt(v: object, col: str = "") -> str:
             return "< 1e-15" if float(v) < 1e-15 else f"{float(v):.3g}"
         if float(v).is_integer() and abs(float(v)) < 1e6 and not col.startswith(("kappa", "acc", "c_")):
             return str(int(v))
-        return f"{float(v):.3f}"
+        return f"{float(v) + 0.0:.3f}".replace("-0.000", "0.000")  # no negative zero
     if isinstance(v, np.integer):
         return str(int(v))
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -58,10 +58,11 @@ def _formatted(df: pd.DataFrame) -> list[list[str]]:
 CSS = (
     "body{font-family:'Helvetica Neue',Arial,sans-serif;max-width:1100px;margin:2em auto;color:#222;"
     "line-height:1.45;font-size:15px}table{border-collapse:collapse;font-size:12px;margin:.4em 0}"
-    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3f3}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}th{background:#f3f3f3}"
     ".warn{background:#fde2e1;border:2px solid #c0392b;padding:.6em;font-weight:bold}"
     "figure{margin:.8em 0}figure img{max-width:100%}figcaption{font-size:13px;color:#444}"
-    "details summary{cursor:pointer;color:#0072B2}.caption{font-style:italic}"
+    "details summary{cursor:pointer;color:#0072B2}.caption{font-style:italic}.tw{overflow-x:auto}"
+    "figure img{min-width:min(100%,640px)}"
 )
 
 
@@ -70,7 +71,7 @@ def _table_html(df: pd.DataFrame) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in _formatted(df)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='tw'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def render_html(doc: Document) -> str:
