@@ -175,15 +175,19 @@ def _unit_boot(
 def _item_boot(
     comp: _Comparison,
     status: np.ndarray,
+    value: np.ndarray,
     used: np.ndarray,
     options: KappaOptions,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, float]:
     """Mean pair kappa over resamples of the stimuli; pair status stays as observed.
 
-    Returns the resampled means and the share of (resample, ok pair) cells where the pair's kappa was
-    undefined in the resample (those cells are left out; a large share means the item bootstrap is
-    unreliable near ceiling).
+    A pair with a defined kappa can lose, in a resample, every stimulus on which it erred, so that its
+    kappa is undefined there. Giving it 1 (the convention) or leaving it out both push the resampled
+    means upward (such pairs mostly have kappa near 0), which is how intervals ended up above their own
+    estimates; it keeps its observed kappa instead. Returns the resampled means and the share of
+    (resample, pair) cells where that happened: a large share means the item bootstrap understates the
+    uncertainty near ceiling.
     """
     n_boot = options.n_boot
     rows_a = np.flatnonzero(used.any(axis=1))
@@ -191,7 +195,7 @@ def _item_boot(
     A, B = comp.A[rows_a], comp.B[rows_b]
     st_used = used[np.ix_(rows_a, rows_b)]
     st_status = status[np.ix_(rows_a, rows_b)]
-    fixed = np.where(st_status == "ok", np.nan, 1.0)  # ceiling/floor pairs keep their convention value
+    observed = value[np.ix_(rows_a, rows_b)]  # ceiling/floor pairs: their convention value throughout
     n_stim = A.shape[1]
     weights = rng.multinomial(n_stim, np.full(n_stim, 1 / n_stim), size=n_boot).astype(float)
     chunk = max(1, int(4e6 // max(1, len(A) * len(B) * 2 + n_stim)))
@@ -199,7 +203,7 @@ def _item_boot(
     ok = st_used & (st_status == "ok")
     for start in range(0, n_boot, chunk):
         st = pair_stats(A, B, weights[start : start + chunk])
-        val = np.where(ok[None], st["kappa"], fixed[None])
+        val = np.where(ok[None] & np.isfinite(st["kappa"]), st["kappa"], observed[None])
         cell = st_used[None] & np.isfinite(val)
         bad += int((ok[None] & ~np.isfinite(st["kappa"])).sum())
         total += int(ok.sum()) * len(val)
@@ -267,7 +271,7 @@ def error_consistency_analysis(
             if not used.any() or options.n_boot <= 0:
                 boots = np.array([])
             elif unit == "items":
-                boots, degenerate_share = _item_boot(comp, status, used, options, rng)
+                boots, degenerate_share = _item_boot(comp, status, value, used, options, rng)
             else:
                 boots = _unit_boot(value, used, comp, rng, options.n_boot)
             lo, hi = _percentile(boots)

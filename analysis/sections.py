@@ -386,8 +386,8 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         blocks.append(
             Warning(
                 f"{row['comparison']} {row['condition']}: in {row['boot_undefined_share']:.0%} of "
-                "item resamples "
-                "a pair's kappa was undefined; the item bootstrap is unreliable this close to ceiling."
+                "item resamples a pair's kappa was undefined (it kept its observed value); so close to "
+                "ceiling the item bootstrap understates the uncertainty: prefer --kappa-ci participants."
             )
         )
     blocks += [

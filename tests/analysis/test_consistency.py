@@ -118,11 +118,13 @@ def test_every_estimate_lies_inside_its_interval(ceiling: str, unit: str) -> Non
     assert hm["n_pairs_used"] == 16 * 3
 
 
-def test_near_ceiling_estimate_inside_participant_interval() -> None:
+@pytest.mark.parametrize("unit", ["participants", "items"])
+def test_near_ceiling_estimate_inside_its_interval(unit: str) -> None:
     # The demo's situation: ~97% correct, 10 shared items per pair, many pairs at ceiling. Resampling
-    # items made the resampled means exceed the estimate; resampling participants keeps it inside.
+    # items and re-applying kappa = 1 made the resampled means exceed the estimate; resampling
+    # participants, or items with each pair's status fixed as observed, keeps it inside.
     data = _latent_study(n_people=20, n_items=20, base=4.0, seed=7)
-    res = error_consistency_analysis(data, KappaOptions(n_boot=500, seed=2))
+    res = error_consistency_analysis(data, KappaOptions(unit=unit, n_boot=500, seed=2))
     hh = res.summary[res.summary["comparison"] == "human-human"]
     assert (hh["n_pairs_ceiling"] > 0).any()
     assert ((hh["kappa_ci_low"] <= hh["kappa"]) & (hh["kappa"] <= hh["kappa_ci_high"])).all()
