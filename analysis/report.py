@@ -157,8 +157,10 @@ def text_summary(doc: Document) -> str:
     if ec is not None:
         for _, r in ec.iterrows():
             lines.append(
-                f"kappa {r['comparison']} {r['agent_a']}~{r['agent_b']} ({r['condition']}): {r['kappa']:.3f} "
-                f"[{r['kappa_ci_low']:.3f}, {r['kappa_ci_high']:.3f}] pairs {r['n_pairs_used']}, "
+                f"kappa {r['comparison']} {r['agent_a']}~{r['agent_b']} ({r['condition']}): "
+                f"{fmt(r['kappa'], 'kappa')} "
+                f"[{fmt(r['kappa_ci_low'], 'kappa')}, {fmt(r['kappa_ci_high'], 'kappa')}] "
+                f"pairs {r['n_pairs_used']}, "
                 f"at ceiling {r['n_pairs_ceiling']}, too few shared {r['n_pairs_too_few_shared']}"
             )
     return "\n".join(lines)
