@@ -176,3 +176,20 @@ def test_humans_only_report(files, tmp_path, capsys) -> None:
     assert rc == 0
     text = (tmp_path / "o" / "report.html").read_text()
     assert "People vs models (need both human trials and predictions in a condition): not applicable" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "expect"),
+    [
+        (["--runs", "nothing"], "--runs expects NAME=model_a,model_b"),
+        (["--runs", "net=netA,netZ"], "--runs names model 'netZ', which no predictions file has"),
+        (["--checkpoint", "/nonexistent/m.pt"], "checkpoint file not found: /nonexistent/m.pt"),
+        (["--catch-max-failures", "-1"], "--catch-max-failures must be 0 or more"),
+    ],
+)
+def test_new_options_fail_with_one_line(files, tmp_path, capsys, extra, expect) -> None:
+    args = ["--responses", str(files["responses"]), "--predictions", str(files["predictions"])]
+    rc = main([*args, "--stimuli", str(files["set"]), "--out", str(tmp_path / "o"), "--no-pdf", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and expect in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # refused before any output
