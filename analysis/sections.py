@@ -108,7 +108,7 @@ def present_data(r: DataSummary, ctx: Context) -> list[Block]:
     info = ctx.table.stimuli
     ex = ctx.exclusions
     removed = ex.removed
-    catch_removed = removed[removed["excluded_by"] == "failed catch trials"]
+    catch = ex.rules.set_index("rule").loc["failed catch trials"]
     blocks: list[Block] = [
         Paragraph(
             f"Stimulus set {info.name!r} with {info.n_classes} classes (chance = 1/{info.n_classes} = "
@@ -116,11 +116,10 @@ def present_data(r: DataSummary, ctx: Context) -> list[Block]:
             f"{r.n_participants_analysed} analysed; models: {', '.join(r.models) or 'none'}."
         ),
         Paragraph(
-            f"Exclusion rule for catch trials: {ex.catch_rule.describe()}. It removed {len(catch_removed)} "
-            f"participant(s), of whom {int(catch_removed['completed'].eq(True).sum())} completed "
-            "the study and "
-            f"{int(catch_removed['paid'].eq(True).sum())} were paid (per the study server's export). In all, "
-            f"{len(removed)} participant(s) were removed by the participant rules below."
+            f"Exclusion rule for catch trials: {ex.catch_rule.describe()}. It removed "
+            f"{catch['participants_excluded']} participant(s), of whom {catch['of_them_completed']} "
+            f"completed the study and {catch['of_them_paid']} were paid (per the study server's export). "
+            f"In all, {len(removed)} participant(s) were removed by the participant rules below."
         ),
     ]
     blocks += [Warning(f"Input problem: {i}") for i in r.issues] or [
@@ -227,11 +226,13 @@ def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
 class ParticipantResult:
     per: pd.DataFrame
     summary: pd.DataFrame
+    runs: pd.DataFrame  # each model run's accuracy per condition, for the same figure
 
 
-def compute_participants(ctx: Context, _: dict[str, Any]) -> ParticipantResult:
+def compute_participants(ctx: Context, results: dict[str, Any]) -> ParticipantResult:
     per = metrics.participant_accuracy(ctx.kept)
-    return ParticipantResult(per, metrics.participant_summary(per) if len(per) else pd.DataFrame())
+    summary = metrics.participant_summary(per) if len(per) else pd.DataFrame()
+    return ParticipantResult(per, summary, results["accuracy"].population.runs)
 
 
 def present_participants(r: ParticipantResult, ctx: Context) -> list[Block]:
@@ -240,22 +241,13 @@ def present_participants(r: ParticipantResult, ctx: Context) -> list[Block]:
     return [
         FigureBlock(
             "participants",
-            plots.participant_dots(r.per, r.summary, _runs_of(ctx), ctx.chance),
+            plots.participant_dots(r.per, r.summary, r.runs, ctx.chance),
             "Each participant's accuracy per condition (gray), the participants' mean with a 95% t interval "
             "over participants (black), and each model's runs (diamonds). Dashed line: chance.",
         ),
         Table("participant_summary", r.summary, "Accuracy over participants per condition."),
         Table("accuracy_per_participant", r.per, "Accuracy per participant x condition.", preview=0),
     ]
-
-
-def _runs_of(ctx: Context) -> pd.DataFrame:
-    rows = []
-    for group, runs in ctx.groups.items():
-        m = ctx.kept[ctx.kept["agent"].isin(runs) & ~ctx.kept["catch"]]
-        for (run, cond), g in m.groupby(["agent", "condition"]):
-            rows.append({"model": group, "run": run, "condition": cond, "accuracy": g["correct"].mean()})
-    return pd.DataFrame(rows, columns=["model", "run", "condition", "accuracy"])
 
 
 # ------------------------------------------------------------------ 3. tests
