@@ -136,7 +136,7 @@ def participant_dots(
                     marker="D",
                     s=14,
                     color=model_colour(i),
-                    label=str(name) if k == 0 else None,
+                    label=f"{name} (each run)" if k == 0 else None,
                     zorder=3,
                 )
     _chance(ax, chance)
