@@ -19,18 +19,24 @@ Intervals and tests treat trials as independent (descriptive; each person sees e
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from analysis.document import Block, FigureBlock, Paragraph, Table
 from analysis.load import StimulusSetInfo
 from analysis.metrics import wilson_interval
+from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from analysis.sections import Context
 
 NONE = "none"
 FAMILY = "fooling"
@@ -44,6 +50,14 @@ class FoolingResult:
     network: pd.DataFrame
     images: pd.DataFrame
     n_classes: int
+
+    def summary_scalars(self) -> dict[str, float]:
+        """The section's headline numbers, for summary.json."""
+        all_ = self.rates[self.rates["condition"] == "all"].iloc[0]
+        return {
+            "fooling_rate_network_class": float(all_["rate"]),
+            "fooling_none_rate": float(all_["none_rate"]),
+        }
 
 
 def is_fooling_set(info: StimulusSetInfo) -> bool:
@@ -205,16 +219,11 @@ def _images(
     return pd.DataFrame(rows).sort_values(["condition", "network_label"]).reset_index(drop=True)
 
 
-def rates_png(result: FoolingResult) -> bytes:
+def rates_figure(result: FoolingResult) -> Figure:
     """Per condition: share choosing the network's class and share answering "none" (95% CIs), chance line."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     r = result.rates
     x = np.arange(len(r))
-    fig = Figure(figsize=(1.2 + 1.1 * len(r), 3.2))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    fig, ax = new_figure(1.6 + 1.0 * len(r), 3.0)
     for k, (col, lo, hi, name) in enumerate(
         (
             ("rate", "ci_low", "ci_high", "network's class"),
@@ -222,30 +231,25 @@ def rates_png(result: FoolingResult) -> bytes:
         )
     ):
         err = np.vstack([r[col] - r[lo], r[hi] - r[col]])
-        ax.bar(x + (k - 0.5) * 0.38, r[col], 0.38, yerr=err, capsize=3, label=f"people chose {name}")
-    ax.axhline(1.0 / result.n_classes, color="k", ls="--", lw=0.8, label="chance (1/classes)")
+        ax.bar(x + (k - 0.5) * 0.38, r[col], 0.38, yerr=err, capsize=3, color=model_colour(k),
+               label=f"people chose {name}")  # fmt: skip
+    ax.axhline(1.0 / result.n_classes, **CHANCE_STYLE, label="chance (1/classes)")
     ax.set_xticks(x, r["condition"])
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of trials")
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+    legend_outside(ax)
+    return fig
 
 
-def contact_sheet_png(result: FoolingResult, info: StimulusSetInfo, *, max_images: int = 90) -> bytes:
+def contact_sheet_figure(result: FoolingResult, info: StimulusSetInfo, *, max_images: int = 90) -> Figure:
     """The images with the network's label and confidence and people's most frequent answer."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from PIL import Image
 
     imgs = result.images.head(max_images)
     cols = min(10, max(1, len(imgs)))
     rows = -(-len(imgs) // cols)
-    fig = Figure(figsize=(1.45 * cols, 1.75 * rows + 0.3))
-    FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    fig, axes = new_figure(1.45 * cols, 1.75 * rows + 0.3, ncols=cols, nrows=rows)
+    axes = np.atleast_1d(axes).ravel()
     for ax in axes:
         ax.axis("off")
     for ax, r in zip(axes, imgs.itertuples(), strict=False):
@@ -260,61 +264,51 @@ def contact_sheet_png(result: FoolingResult, info: StimulusSetInfo, *, max_image
             f"people: {people[:22]}",
             fontsize=6,
         )
-    fig.suptitle("Fooling images: network label and confidence; people's most frequent answer", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+    return fig
 
 
-class ReportLike(Protocol):
-    """What the section needs of ``analysis.report.Report``: its block methods and scalars."""
-
-    scalars: dict[str, object]
-
-    def h(self, text: str) -> None: ...
-    def p(self, text: str) -> None: ...
-    def table(self, name: str, df: pd.DataFrame, caption: str = "") -> None: ...
-    def figure(self, name: str, png: bytes, caption: str) -> None: ...
+def compute(ctx: Context, _: dict[str, Any]) -> FoolingResult | None:
+    """The report section's statistics (None unless the set holds fooling images)."""
+    if ctx.responses is None:
+        return None
+    return fooling_analysis(ctx.kept, ctx.responses, ctx.table.stimuli)
 
 
-def add_to_report(rep: ReportLike, result: FoolingResult, info: StimulusSetInfo) -> None:
-    """Render the section into the report's blocks (headings, text, tables, the contact sheet)."""
-    rep.h("Fooling images (Nguyen et al. 2015)")
+def present(result: FoolingResult | None, ctx: Context) -> list[Block]:
+    """The section's blocks: the summary sentence, tables and the two figures."""
+    if result is None:
+        return [Paragraph("Fooling images: not applicable (no fooling images in this stimulus set).")]
     all_ = result.rates[result.rates["condition"] == "all"].iloc[0]
-    rep.p(
-        f"The label of a fooling image is the class the network assigns. People chose that class on "
-        f"{int(all_['chose_network_class'])} of {int(all_['n_trials'])} trials "
-        f"({all_['rate']:.3f}, 95% CI {all_['ci_low']:.3f}-{all_['ci_high']:.3f}; chance "
-        f"{all_['chance']:.3f}, one-sided exact binomial p = {all_['p_vs_chance']:.3g}) and answered "
-        f'"none of these" on {int(all_["none"])} ({all_["none_rate"]:.3f}); network class vs none, exact '
-        f"binomial p = {all_['p_class_vs_none']:.3g}. Intervals and tests treat trials as independent."
-    )
-    rep.table(
-        "fooling_rates",
-        result.rates,
-        "Fooling images: how often people chose the network's class, against chance and their 'none' rate.",
-    )
-    rep.table(
-        "fooling_network",
-        result.network,
-        "Fooling images: the network's confidence on them.",
-    )
-    rep.table(
-        "fooling_images",
-        result.images,
-        "Fooling images, one row each: network label and confidence, people's most frequent answer.",
-    )
-    rep.figure(
-        "fooling_rates_plot",
-        rates_png(result),
-        "Fooling images: share of trials on which people chose the network's class or 'none' (95% Wilson "
-        "intervals), per encoding; dashed: chance.",
-    )
-    rep.figure(
-        "fooling_contact_sheet",
-        contact_sheet_png(result, info),
-        "Fooling images with the network's label and confidence and people's most frequent answer.",
-    )
-    rep.scalars["fooling_rate_network_class"] = float(all_["rate"])
-    rep.scalars["fooling_none_rate"] = float(all_["none_rate"])
+    return [
+        Paragraph(
+            f"The label of a fooling image is the class the network assigns. People chose that class on "
+            f"{int(all_['chose_network_class'])} of {int(all_['n_trials'])} trials "
+            f"({all_['rate']:.3f}, 95% CI {all_['ci_low']:.3f}-{all_['ci_high']:.3f}; chance "
+            f"{all_['chance']:.3f}, one-sided exact binomial p = {all_['p_vs_chance']:.3g}) and answered "
+            f'"none of these" on {int(all_["none"])} ({all_["none_rate"]:.3f}); network class vs none, '
+            f"exact binomial p = {all_['p_class_vs_none']:.3g}. Intervals and tests treat trials as "
+            "independent."
+        ),
+        Table(
+            "fooling_rates",
+            result.rates,
+            "How often people chose the network's class, against chance and their 'none' rate.",
+        ),
+        Table("fooling_network", result.network, "The network's confidence on the fooling images."),
+        FigureBlock(
+            "fooling_rates_plot",
+            rates_figure(result),
+            "Share of trials on which people chose the network's class or 'none' (95% Wilson intervals), "
+            "per encoding; dashed: chance.",
+        ),
+        FigureBlock(
+            "fooling_contact_sheet",
+            contact_sheet_figure(result, ctx.table.stimuli),
+            "Fooling images with the network's label and confidence and people's most frequent answer.",
+        ),
+        Table(
+            "fooling_images",
+            result.images,
+            "One row per image: network label and confidence, people's most frequent answer.",
+        ),
+    ]

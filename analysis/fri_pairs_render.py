@@ -1,58 +1,55 @@
-"""Render an FRI-pair analysis: the paper's figure (human gap against network gap) and an HTML fragment."""
+"""Present an FRI-pair analysis in the report: the paper's figure (human gap against network gap), tables."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis import fri, fri_pairs
+from analysis.document import Block, FigureBlock, Paragraph, Table
 from analysis.fri_pairs import FriPairsResult
+from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
+
+if TYPE_CHECKING:
+    from analysis.sections import Context
 
 
-def gap_figure(result: FriPairsResult) -> bytes:
+def gap_figure(result: FriPairsResult) -> Figure:
     """One point per pair: the network's confidence gap (x) against the human accuracy gap (y), FRI - partner.
 
     Vertical bars are the pairs' 95% Newcombe intervals; the dotted line is y = x (people as fragile as the
     network), the grey lines are zero (people not fragile at all).
     """
-    fig = Figure(figsize=(5.2, 4.4))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    fig, ax = new_figure(5.2, 3.8)
     pairs = result.pairs
     markers = {"shift": "o", "shrink": "s"}
-    for (model, kind), g in pairs.groupby(["model", "fri_kind"], dropna=False):
+    for i, ((model, kind), g) in enumerate(pairs.groupby(["model", "fri_kind"], dropna=False)):
         err = np.vstack([g["human_gap"] - g["human_gap_low"], g["human_gap_high"] - g["human_gap"]])
         ax.errorbar(
             g["model_gap"],
             g["human_gap"],
             yerr=np.nan_to_num(err),
             fmt=markers.get(str(kind), "o"),
-            ms=5,
+            ms=4,
             capsize=2,
             lw=0.8,
             alpha=0.85,
+            color=model_colour(i),
             label=f"{model} ({kind})",
         )
-    ax.axhline(0, color="gray", lw=0.8)
-    ax.axvline(0, color="gray", lw=0.8)
-    ax.plot([-1, 1], [-1, 1], ":", color="black", lw=0.8)
+    ax.axhline(0, **CHANCE_STYLE)
+    ax.axvline(0, **CHANCE_STYLE)
+    ax.plot([-1, 1], [-1, 1], ":", color="black", lw=0.8, label="y = x")
     ax.set_xlim(min(-0.05, float(pairs["model_gap"].min()) - 0.05), 1.05)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("network confidence gap: p(true) on FRI - on partner")
     ax.set_ylabel("human accuracy gap: FRI - partner")
-    title = "FRI pairs" + (f" (answers among {result.groups})" if result.groups else "")
-    for p in result.pooled:
-        ci = f"[{p.human_gap_low:+.3f}, {p.human_gap_high:+.3f}]"
-        title += f"\n{p.model}: pooled human gap {p.human_gap:+.3f} {ci}"
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return buf.getvalue()
+    if result.groups:
+        ax.set_title(f"answers among {result.groups}")
+    legend_outside(ax)
+    return fig
 
 
 POOLED_CAPTION = (
@@ -66,21 +63,29 @@ PAIRS_CAPTION = (
 )
 
 
-def render_html(result: FriPairsResult) -> tuple[str, bytes]:
-    """(HTML fragment, figure PNG) of the analysis, for a report that embeds sections as HTML."""
-    png = gap_figure(result)
-    data = base64.b64encode(png).decode("ascii")
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    fragment = (
-        "<section class='fri-pairs'><h2>Fragile recognition image pairs</h2>"
-        f"<p>{html.escape(POOLED_CAPTION)}</p>"
-        + result.pooled_frame().to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
-        + (f"<ul>{notes}</ul>" if notes else "")
-        + f"<figure><img alt='human gap against network gap' src='data:image/png;base64,{data}'>"
-        "<figcaption>Human accuracy gap against network confidence gap, one point per pair."
-        "</figcaption></figure>"
-        f"<p>{html.escape(PAIRS_CAPTION)}</p>"
-        + result.pairs.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
-        + "</section>"
-    )
-    return fragment, png
+def compute(ctx: Context, _: dict[str, Any]) -> FriPairsResult | tuple[Any, dict[str, float]]:
+    """Oriented pairs (fri / fri_partner) when the set has them; sets from before pairs were oriented
+    (fri / fri_counterpart) keep the older counterpart - FRI table."""
+    conditions = set(ctx.kept["condition"].dropna())
+    if fri_pairs.PARTNER in conditions or fri_pairs.FRI not in conditions:
+        return fri_pairs.fri_pair_analysis(
+            ctx.kept, label_groups=ctx.table.stimuli.label_groups, predictions=ctx.predictions
+        )
+    return fri.fri_pairs(ctx.kept)
+
+
+def present(result: FriPairsResult | tuple[Any, dict[str, float]], ctx: Context) -> list[Block]:
+    if not isinstance(result, FriPairsResult):
+        from analysis.sections import present_fri
+
+        return present_fri(result, ctx)
+    if result.pairs.empty:
+        return [Paragraph("FRI pairs: not applicable (no data for it in these inputs).")]
+    return [
+        *[Paragraph(note) for note in result.notes],
+        Table("fri_pairs_pooled", result.pooled_frame(), POOLED_CAPTION),
+        FigureBlock(
+            "fri_pairs", gap_figure(result), "Human accuracy gap against network gap, one point per pair."
+        ),
+        Table("fri_pairs", result.pairs, PAIRS_CAPTION),
+    ]

@@ -1,4 +1,4 @@
-"""Inferential tests: GEE contrasts, McNemar's exact test, Holm correction, power.
+"""Inferential tests: GEE contrasts, McNemar's exact test, Holm correction (power: analysis.power).
 
 Why GEE (and not a GLMM): the question is a population-averaged one ("do people, on average,
 get more of these images right than the model?"), which is what a GEE estimates. With an
@@ -23,7 +23,6 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 
@@ -278,50 +277,15 @@ def model_paired_tests(
     return holm(pd.DataFrame(rows))
 
 
-def participants_needed(
-    p_human: float,
-    difference: float,
-    trials_per_participant: float,
-    icc: float,
-    *,
-    alpha: float = 0.05,
-    power: float = 0.8,
-) -> dict[str, float]:
-    """Participants needed to detect human accuracy differing from a fixed model accuracy by `difference`.
-
-    The model's accuracy on a fixed stimulus set is treated as known, so this is a one-sample
-    test on the human proportion (statsmodels NormalIndPower with ratio=0), inflated by the
-    design effect 1 + (m - 1) * ICC for m clustered trials per participant.
-    """
-    p_model = min(max(p_human - difference, 1e-6), 1 - 1e-6)
-    h = abs(float(proportion_effectsize(p_human, p_model)))
-    if h == 0 or not np.isfinite(h):
-        return {
-            "p_human": p_human,
-            "p_model": p_model,
-            "cohens_h": h,
-            "trials_needed": np.nan,
-            "design_effect": np.nan,
-            "participants_needed": np.nan,
-            "note": "no difference to detect",
-        }
-    # The root finder can step to negative n for very large effects (sqrt warning); then the
-    # closed form it solves, ((z_(1-alpha/2) + z_power) / h)^2, is used instead and noted.
-    note = ""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        n_trials = float(NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=0))
-    if caught or not np.isfinite(n_trials) or n_trials <= 0:
-        n_trials = float(((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) / h) ** 2)
-        note = "statsmodels solver did not converge; closed-form normal approximation used"
-    icc = 0.0 if not np.isfinite(icc) else max(0.0, icc)
-    deff = 1 + (max(trials_per_participant, 1) - 1) * icc
-    return {
-        "p_human": p_human,
-        "p_model": p_model,
-        "cohens_h": h,
-        "trials_needed": n_trials,
-        "design_effect": deff,
-        "participants_needed": math.ceil(n_trials * deff / max(trials_per_participant, 1)),
-        "note": note,
-    }
+GEE_WHY = (
+    "Tests on proportion correct per model run use GEE (logit link, exchangeable working correlation, "
+    "robust sandwich standard errors) clustered on participant; each model answer is its own cluster (an "
+    "item). GEE was chosen over a mixed-effects logistic regression because the question is "
+    "population-averaged, because it stays valid when the random-effect distribution is misspecified, and "
+    "because it is deterministic; statsmodels' binary GLMM (BinomialBayesMixedGLM) is a mean-field "
+    "variational fit whose posterior understates the uncertainty of the fixed effects. These per-run tests "
+    "treat the run as fixed and do not model crossed item effects among humans; the crossed bootstrap above "
+    "does. Where a group is all right or all wrong (perfect separation) Fisher's exact test on pooled counts "
+    "is used instead, marked in the notes. p-values are Holm-corrected across the rows of each table."
+)
+"""How the per-run human-vs-model tests work and why, for the report."""

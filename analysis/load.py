@@ -119,7 +119,7 @@ def load_stimulus_info(directory: str | Path) -> StimulusSetInfo:
     )
 
 
-def _redact_url(url: str) -> str:
+def redact_url(url: str) -> str:
     """Never print a database password."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
@@ -142,8 +142,8 @@ def load_responses(source: str | Path, study: str | None = None) -> pd.DataFrame
             df = responses_frame(text, study=study)
         except Exception as exc:  # any driver/connection failure is a user-facing input problem
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise AnalysisInputError(f"could not read responses from {_redact_url(text)}: {first}") from exc
-        where: object = _redact_url(text)
+            raise AnalysisInputError(f"could not read responses from {redact_url(text)}: {first}") from exc
+        where: object = redact_url(text)
     else:
         df = _read_csv(Path(text), "responses")
         where = text
@@ -159,10 +159,11 @@ def load_responses(source: str | Path, study: str | None = None) -> pd.DataFrame
             df[col] = np.nan
     # `completed` (answered every trial) comes from the study server's own lifecycle, so the analysis
     # never keeps a list of status names; older exports without it leave it unknown.
-    if "completed" in df.columns:
-        df["completed"] = _to_bool(df["completed"]).astype(object)
-    else:
-        df["completed"] = None
+    for col in ("completed", "paid"):
+        if col in df.columns:
+            df[col] = _to_bool(df[col]).astype(object)
+        else:
+            df[col] = None
     return df
 
 
@@ -287,6 +288,7 @@ def build_long_table(
         trial_index=np.nan,
         status=np.nan,
         completed=None,
+        paid=None,
         list_id=np.nan,
         simulated=False,
     )
@@ -301,6 +303,7 @@ def build_long_table(
         "trial_index",
         "status",
         "completed",
+        "paid",
         "list_id",
         "simulated",
         "confidence",
@@ -339,6 +342,7 @@ def build_long_table(
             "participant",
             "status",
             "completed",
+            "paid",
             "list_id",
             "simulated",
             "confidence",

@@ -1,4 +1,7 @@
-"""Descriptive metrics: Wilson intervals, accuracy tables, error consistency, confusion matrices."""
+"""Descriptive metrics: Wilson intervals, accuracy tables, correctness matrices, confusion matrices.
+
+Error consistency lives in analysis.consistency.
+"""
 
 from __future__ import annotations
 
@@ -70,216 +73,6 @@ def correctness_matrix(trials: pd.DataFrame, agents: list[str], stimulus_ids: li
     return mat
 
 
-def _pair_stats(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Vectorised consistency for all pairs of rows of a (n_a x S) and b (n_b x S); NaN = unseen.
-
-    Matching is by column, i.e. by stimulus_id. weights are bootstrap multiplicities of the
-    stimuli: shape (S,) gives (n_a, n_b) arrays, shape (B, S) gives (B, n_a, n_b) for B resamples.
-    """
-    w = np.ones(a.shape[1]) if weights is None else np.asarray(weights, float)
-    seen_a = (~np.isnan(a)).astype(float)
-    seen_b = (~np.isnan(b)).astype(float)
-    right_a = np.nan_to_num(a)
-    right_b = np.nan_to_num(b)
-    if w.ndim == 2:
-        w = w[:, None, :]
-    n = (seen_a * w) @ seen_b.T
-    both_right = (right_a * w) @ right_b.T
-    a_right = (right_a * w) @ seen_b.T
-    b_right = (seen_a * w) @ right_b.T
-    both_wrong = n - a_right - b_right + both_right
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c_obs = (both_right + both_wrong) / n
-        p1 = a_right / n
-        p2 = b_right / n
-        c_exp = p1 * p2 + (1 - p1) * (1 - p2)
-        kappa = (c_obs - c_exp) / (1 - c_exp)
-    kappa = np.where(np.isclose(c_obs, 1.0), 1.0, kappa)
-    kappa = np.where(n > 0, kappa, np.nan)
-    return {"n": n, "c_obs": c_obs, "c_exp": c_exp, "kappa": kappa, "acc_diff_sq": (p1 - p2) ** 2}
-
-
-def error_consistency(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
-    """Error consistency (Geirhos et al. 2020) of two agents on the same stimuli (aligned arrays).
-
-    Entries are 1/0, NaN where an agent did not see the stimulus; only shared stimuli count.
-    """
-    out = _pair_stats(np.asarray(correct_a, float)[None, :], np.asarray(correct_b, float)[None, :])
-    return {k: float(v[0, 0]) for k, v in out.items()}
-
-
-def _group_means(stats_: dict[str, np.ndarray], pair_mask: np.ndarray, min_shared: int) -> dict[str, float]:
-    ok = pair_mask & (stats_["n"] >= min_shared)
-    if not ok.any():
-        return {"kappa": np.nan, "c_obs": np.nan, "c_exp": np.nan, "acc_diff_sq": np.nan, "n_pairs": 0}
-    return {
-        "kappa": float(np.nanmean(stats_["kappa"][ok])),
-        "c_obs": float(np.nanmean(stats_["c_obs"][ok])),
-        "c_exp": float(np.nanmean(stats_["c_exp"][ok])),
-        "acc_diff_sq": float(np.nanmean(stats_["acc_diff_sq"][ok])),
-        "n_pairs": int(ok.sum()),
-    }
-
-
-def error_consistency_table(
-    trials: pd.DataFrame, *, n_boot: int = 500, seed: int = 0, min_shared: int = 5
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Error consistency per condition for human-human, human-model and model-model comparisons.
-
-    Per condition: each pair's kappa is computed on the stimuli both saw; human-model values are
-    averaged over humans (per model), human-human over unique pairs of participants sharing at
-    least ``min_shared`` stimuli. The 95% interval comes from a bootstrap over the condition's stimuli.
-    Returns (summary per comparison x condition, per-pair table).
-    """
-    data = trials[~trials["catch"]]
-    rng = np.random.default_rng(seed)
-    humans = sorted(data.loc[data["agent_type"] == "human", "agent"].unique())
-    models = sorted(data.loc[data["agent_type"] == "model", "agent"].unique())
-    summary_rows = []
-    pair_rows = []
-    for cond in sorted(data["condition"].dropna().unique()):
-        sub = data[data["condition"] == cond]
-        stim = sorted(sub["stimulus_id"].unique())
-        H = correctness_matrix(sub, humans, stim)
-        M = correctness_matrix(sub, models, stim)
-        comparisons: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, list[tuple[str, str]]]] = []
-        if len(humans) > 1:
-            mask = np.triu(np.ones((len(humans), len(humans)), bool), k=1)
-            comparisons.append(
-                (
-                    "human-human",
-                    HUMANS_POOLED,
-                    H,
-                    H,
-                    mask,
-                    [(humans[i], humans[j]) for i, j in zip(*np.nonzero(mask), strict=True)],
-                )
-            )
-        for k, model in enumerate(models):
-            if len(humans):
-                comparisons.append(
-                    (
-                        "human-model",
-                        model,
-                        H,
-                        M[k : k + 1],
-                        np.ones((len(humans), 1), bool),
-                        [(h, model) for h in humans],
-                    )
-                )
-        if len(models) > 1:
-            mask = np.triu(np.ones((len(models), len(models)), bool), k=1)
-            comparisons.append(
-                (
-                    "model-model",
-                    "models",
-                    M,
-                    M,
-                    mask,
-                    [(models[i], models[j]) for i, j in zip(*np.nonzero(mask), strict=True)],
-                )
-            )
-        for kind, target, A, B, mask, names in comparisons:
-            st = _pair_stats(A, B)
-            if kind == "model-model":
-                for (i, j), (a, b) in zip(zip(*np.nonzero(mask), strict=True), names, strict=True):
-                    single = np.zeros_like(mask)
-                    single[i, j] = True
-                    summary_rows.append(
-                        _with_boot(kind, a, b, cond, st, single, A, B, rng, n_boot, min_shared)
-                    )
-            else:
-                row = _with_boot(
-                    kind,
-                    "humans" if kind == "human-human" else HUMANS_POOLED,
-                    "humans" if kind == "human-human" else target,
-                    cond,
-                    st,
-                    mask,
-                    A,
-                    B,
-                    rng,
-                    n_boot,
-                    min_shared,
-                )
-                summary_rows.append(row)
-            for i, j in zip(*np.nonzero(mask), strict=True):
-                a_name = humans[i] if kind != "model-model" else models[i]
-                b_name = (
-                    humans[j] if kind == "human-human" else (target if kind == "human-model" else models[j])
-                )
-                pair_rows.append(
-                    {
-                        "comparison": kind,
-                        "condition": cond,
-                        "agent_a": a_name,
-                        "agent_b": b_name,
-                        "n_shared": int(st["n"][i, j]),
-                        "c_obs": st["c_obs"][i, j],
-                        "c_exp": st["c_exp"][i, j],
-                        "kappa": st["kappa"][i, j],
-                        "acc_diff_sq": st["acc_diff_sq"][i, j],
-                    }
-                )
-    return pd.DataFrame(summary_rows), pd.DataFrame(pair_rows)
-
-
-def _boot_kappas(
-    A: np.ndarray, B: np.ndarray, mask: np.ndarray, rng: np.random.Generator, n_boot: int, min_shared: int
-) -> np.ndarray:
-    """Mean kappa over the masked pairs for each bootstrap resample of the stimuli (batched)."""
-    if n_boot <= 0:
-        return np.array([])
-    rows_a = np.flatnonzero(mask.any(axis=1))
-    rows_b = np.flatnonzero(mask.any(axis=0))
-    A, B, mask = A[rows_a], B[rows_b], mask[np.ix_(rows_a, rows_b)]
-    n_stim = A.shape[1]
-    weights = np.stack(
-        [np.bincount(rng.integers(0, n_stim, n_stim), minlength=n_stim) for _ in range(n_boot)]
-    ).astype(float)
-    chunk = max(1, int(4e6 // max(1, max(len(A), len(B)) * n_stim)))
-    out = []
-    for start in range(0, n_boot, chunk):
-        st = _pair_stats(A, B, weights[start : start + chunk])
-        ok = mask[None] & (st["n"] >= min_shared) & np.isfinite(st["kappa"])
-        counts = ok.sum(axis=(1, 2))
-        sums = np.where(ok, st["kappa"], 0.0).sum(axis=(1, 2))
-        out.append(np.divide(sums, counts, out=np.full(len(sums), np.nan), where=counts > 0))
-    res = np.concatenate(out) if out else np.array([])
-    return res[np.isfinite(res)]
-
-
-def _with_boot(
-    kind: str,
-    a: str,
-    b: str,
-    cond: str,
-    st: dict[str, np.ndarray],
-    mask: np.ndarray,
-    A: np.ndarray,
-    B: np.ndarray,
-    rng: np.random.Generator,
-    n_boot: int,
-    min_shared: int,
-) -> dict[str, object]:
-    est = _group_means(st, mask, min_shared)
-    boots = _boot_kappas(A, B, mask, rng, n_boot, min_shared) if est["n_pairs"] else np.array([])
-    lo, hi = np.percentile(boots, [2.5, 97.5]) if len(boots) >= 20 else (np.nan, np.nan)
-    return {
-        "comparison": kind,
-        "agent_a": a,
-        "agent_b": b,
-        "condition": cond,
-        "kappa": est["kappa"],
-        "kappa_ci_low": float(lo),
-        "kappa_ci_high": float(hi),
-        "c_obs": est["c_obs"],
-        "c_exp": est["c_exp"],
-        "acc_diff_sq": est["acc_diff_sq"],
-        "n_pairs": est["n_pairs"],
-    }
-
-
 def confusion_matrices(trials: pd.DataFrame, n_classes: int) -> dict[tuple[str, str], np.ndarray]:
     """Counts[true, response] per (agent, condition), humans pooled plus each model.
 
@@ -339,3 +132,38 @@ def most_confused_pairs(
             "share_of_true",
         ],
     )
+
+
+def participant_accuracy(trials: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per participant x condition (non-catch trials): the unit of the per-participant plot."""
+    data = trials[(trials["agent_type"] == "human") & ~trials["catch"]]
+    g = data.groupby(["agent", "condition"])["correct"].agg(["sum", "count"]).reset_index()
+    g = g.rename(columns={"agent": "participant", "sum": "n_correct", "count": "n"})
+    g["accuracy"] = g["n_correct"] / g["n"]
+    return g
+
+
+def participant_summary(per: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per condition: mean participant accuracy with a t interval over participants (the sampling unit)."""
+    from scipy import stats
+
+    rows = []
+    for cond, g in per.groupby("condition"):
+        v = g["accuracy"].to_numpy(float)
+        n = len(v)
+        mean = float(v.mean())
+        sd = float(v.std(ddof=1)) if n > 1 else float("nan")
+        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
+        rows.append(
+            {
+                "condition": cond,
+                "n_participants": n,
+                "mean": mean,
+                "sd": sd,
+                "ci_low": max(0.0, mean - half) if n > 1 else float("nan"),
+                "ci_high": min(1.0, mean + half) if n > 1 else float("nan"),
+                "min": float(v.min()),
+                "max": float(v.max()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,473 +1,86 @@
-"""Run every analysis on the long table and render the report (HTML or Markdown), tables and summary.
+"""Assemble the report from the section registry and write it out. No statistics here.
 
-The report is a list of blocks (headings, paragraphs, tables, figures). Every table block is
-also written to tables/<name>.csv and into summary.json, so each number shown is machine-readable.
+build_report walks analysis.sections.SECTIONS: each section computes its typed result and presents it as
+document blocks. write_outputs writes report.html (or report.md), report.pdf beside it, every table as
+tables/<name>.csv, every figure as figures/<name>.svg and a 300-dpi .png, and summary.json.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis import fri, fri_pairs, inference, metrics, plots, psychometric
-from analysis.load import LongTable
+from analysis.document import Document, Warning
+from analysis.render import fmt, render_html, render_md, render_pdf, safe_name
+from analysis.sections import SECTIONS, Context, Options, heading
+from analysis.style import figure_bytes
 
-GEE_WHY = (
-    "Tests on proportion correct use GEE (logit link, exchangeable working correlation, robust "
-    "sandwich standard errors) clustered on participant; each model answer is its own cluster (an item). "
-    "GEE was chosen over a mixed-effects logistic regression because the question is population-averaged "
-    "(do people on average answer more images correctly than the network?), because it stays valid when "
-    "the random-effect distribution is misspecified, and because it is deterministic; statsmodels' binary "
-    "GLMM (BinomialBayesMixedGLM) is a mean-field variational fit whose posterior understates the "
-    "uncertainty of the fixed effects, which gave over-confident p-values in our checks. It does not model "
-    "crossed item effects among humans; the error-consistency bootstrap over stimuli addresses item "
-    "variability there. Where a group is all right or all wrong the logit is not estimable (perfect "
-    "separation) and Fisher's exact test on pooled counts is used instead, marked in the notes. "
-    "p-values are Holm-corrected across the contrasts of each table."
-)
+__all__ = ["Options", "build_report", "text_summary", "write_outputs"]
 
 
-@dataclass
-class Report:
-    """Blocks to render plus the tables and scalars behind them."""
-
-    title: str
-    blocks: list[tuple] = field(default_factory=list)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    scalars: dict[str, object] = field(default_factory=dict)
-    figures: dict[str, bytes] = field(default_factory=dict)
-
-    def h(self, text: str) -> None:
-        self.blocks.append(("h2", text))
-
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def warn(self, text: str) -> None:
-        self.blocks.append(("warn", text))
-
-    def table(self, name: str, df: pd.DataFrame, caption: str = "") -> None:
-        self.tables[name] = df.reset_index(drop=True)
-        self.blocks.append(("table", name, caption))
-
-    def figure(self, name: str, png: bytes, caption: str) -> None:
-        self.figures[name] = png
-        self.blocks.append(("fig", name, caption))
-
-    def na(self, what: str) -> None:
-        self.p(f"{what}: not applicable (no data for it in these inputs).")
-
-
-@dataclass(frozen=True)
-class Options:
-    n_boot: int = 500
-    seed: int = 0
-    power_difference: float = 0.05
-    alpha: float = 0.05
-    power: float = 0.8
-    max_confusion_figures: int = 24
-    predictions: pd.DataFrame | None = None  # raw predictions: group scores for the FRI-pair section
-
-
-def _fmt(v: object, col: str = "") -> str:
-    if isinstance(v, float | np.floating):
-        if not math.isfinite(float(v)):
-            return "–"
-        if col.startswith("p_") or col == "p_value":
-            return f"{float(v):.3g}"
-        return f"{float(v):.3f}"
-    if isinstance(v, np.integer):
-        return str(int(v))
-    return "" if v is None else str(v)
-
-
-def build_report(table: LongTable, kept: pd.DataFrame, exclusions: pd.DataFrame, options: Options) -> Report:
-    """Run the analyses of issue 6 in order; a section without data says 'not applicable'."""
-    info = table.stimuli
+def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:
+    """Run every registered section in order; returns the document and the typed results by key."""
+    info = ctx.table.stimuli
     title = f"Humans vs models: {info.name or info.root.name}"
-    if table.simulated:
+    if ctx.table.simulated:
         title = "SIMULATED DATA — " + title
-    rep = Report(title=title)
-    humans = kept[kept["agent_type"] == "human"]
-    models = sorted(kept.loc[kept["agent_type"] == "model", "agent"].unique())
-    rep.scalars.update(
+    doc = Document(title=title)
+    if ctx.table.simulated:
+        doc.blocks.append(
+            Warning(
+                "SIMULATED DATA: these responses were generated by a simulator, not by people. "
+                "Nothing here is evidence about human perception."
+            )
+        )
+    results: dict[str, Any] = {}
+    for section in SECTIONS:
+        result = section.compute(ctx, results)
+        results[section.key] = result
+        doc.blocks.append(heading(section))
+        doc.blocks.extend(section.present(result, ctx))
+    data = results["data"]
+    ex = ctx.exclusions
+    doc.scalars.update(
         {
-            "simulated": table.simulated,
+            "simulated": ctx.table.simulated,
             "stimulus_set": info.name,
             "n_classes": info.n_classes,
-            "n_participants_raw": int(
-                table.trials.loc[table.trials["agent_type"] == "human", "agent"].nunique()
-            ),
-            "n_participants_analysed": int(humans["agent"].nunique()),
-            "models": models,
-            "n_human_trials_analysed": int((~humans["catch"]).sum()),
-            "issues": list(table.issues),
+            "chance": ctx.chance,
+            "n_participants_raw": data.n_participants_raw,
+            "n_participants_analysed": data.n_participants_analysed,
+            "models": data.models,
+            "model_groups": ctx.groups,
+            "catch_rule": ex.catch_rule.describe(),
+            "catch_rule_max_failures": ex.catch_rule.max_failures,
+            "n_removed_by_catch_rule": int((ex.participants["excluded_by"] == "failed catch trials").sum()),
+            "n_human_trials_analysed": int(((ctx.kept["agent_type"] == "human") & ~ctx.kept["catch"]).sum()),
+            "kappa_ceiling": ctx.options.kappa.ceiling,
+            "kappa_ci_unit": ctx.options.kappa.unit,
+            "issues": data.issues,
         }
     )
-    if table.simulated:
-        rep.warn(
-            "SIMULATED DATA: these responses were generated by a simulator, not by people. "
-            "Nothing here is evidence about human perception."
-        )
-
-    rep.h("Data and exclusions")
-    rep.p(
-        f"Stimulus set {info.name!r} with {info.n_classes} classes; "
-        f"{rep.scalars['n_participants_raw']} participants in the responses, "
-        f"{rep.scalars['n_participants_analysed']} analysed; models: {', '.join(models) or 'none'}."
-    )
-    if table.issues:
-        for issue in table.issues:
-            rep.warn(f"Input problem: {issue}")
-    else:
-        rep.p("No input problems found (all stimulus ids known, class ids in range, no duplicate trials).")
-    rep.table("exclusions", exclusions, "Exclusions: each rule, whether it was on, and what it removed.")
-    catch = table.trials[(table.trials["agent_type"] == "human") & table.trials["catch"]]
-    if len(catch):
-        ca = catch.groupby("agent")["correct"].mean()
-        rep.scalars["catch_accuracy_mean"] = float(ca.mean())
-        rep.scalars["n_catch_trials"] = len(catch)
-        rep.p(
-            f"Catch trials: {len(catch)} trials, mean participant catch accuracy "
-            f"{_fmt(float(ca.mean()))}; catch trials are not part of the analyses below."
-        )
-
-    _accuracy_section(rep, kept, info.class_names)
-    _tests_section(rep, kept)
-    _consistency_section(rep, kept, options)
-    _confusion_section(rep, kept, info.class_names, options)
-    if (kept["condition"] == fri_pairs.PARTNER).any():  # issue 18's pairs (fri, fri_partner)
-        _fri_pairs_section(rep, kept, info.label_groups, options.predictions)
-    else:
-        _fri_section(rep, kept)
-    _noise_section(rep, kept, info.n_classes)
-    _power_section(rep, kept, options)
-    return rep
-
-
-def _accuracy_section(rep: Report, kept: pd.DataFrame, class_names: dict[int, str]) -> None:
-    rep.h("1. Accuracy")
-    acc = metrics.accuracy_by_condition(kept)
-    if acc.empty:
-        rep.na("Accuracy")
-        return
-    main = acc[acc["agent_type"] != "human"]
-    rep.table(
-        "accuracy",
-        main,
-        "Accuracy per agent x condition with Wilson 95% intervals "
-        "(pooled-human intervals treat trials as independent and are descriptive only).",
-    )
-    rep.figure(
-        "accuracy",
-        plots.accuracy_plot(acc, "accuracy by condition (Wilson 95% CI)"),
-        "Accuracy by condition, humans pooled and each model.",
-    )
-    per = acc[acc["agent_type"] == "human"]
-    if len(per):
-        rep.table("accuracy_per_participant", per, "Accuracy per participant x condition.")
-    per_class = metrics.accuracy_by_condition(kept, extra="label")
-    per_class = per_class[per_class["agent_type"] != "human"].copy()
-    per_class.insert(
-        per_class.columns.get_loc("label") + 1,
-        "label_name",
-        per_class["label"].map(lambda c: class_names.get(int(c), str(c))),
-    )
-    rep.table("accuracy_per_class", per_class, "Accuracy per class x condition (humans pooled, each model).")
-
-
-def _tests_section(rep: Report, kept: pd.DataFrame) -> None:
-    rep.h("2. Humans vs each model")
-    rep.p(GEE_WHY)
-    hvm = inference.human_vs_model_tests(kept)
-    if hvm.empty:
-        rep.na("Human-vs-model tests (need both human trials and predictions in a condition)")
-    else:
-        rep.p(
-            "acc_a = model, acc_b = humans; diff = humans - model; odds ratio = humans vs model; "
-            "Cohen's h is the arcsine effect size for two proportions."
-        )
-        rep.table(
-            "human_vs_model", hvm.drop(columns=["label"]), "Human vs model per condition (Holm across rows)."
-        )
-    rep.h("3. Condition contrasts within agents")
-    within = inference.within_human_tests(kept)
-    if within.empty:
-        rep.na("Within-human contrasts (need e.g. regular and negative trials)")
-    else:
-        rep.table(
-            "within_humans", within, "Within participants: acc_b vs acc_a, GEE clustered on participant."
-        )
-    mc = inference.model_paired_tests(kept)
-    if mc.empty:
-        rep.na("McNemar tests within models (need regular and negative of the same source images)")
-    else:
-        rep.table(
-            "within_models_mcnemar",
-            mc,
-            "Within each model: McNemar's exact test on images paired by "
-            "source_id (a = first condition, b = second).",
-        )
-
-
-def _consistency_section(rep: Report, kept: pd.DataFrame, options: Options) -> None:
-    rep.h("4. Error consistency")
-    rep.p(
-        "Cohen's kappa on trial-by-trial correctness (Geirhos et al. 2020): trials matched by stimulus_id, "
-        "a missing answer counts as wrong, computed per condition and then averaged over humans "
-        "(human-model) or unique pairs of participants sharing at least 5 stimuli (human-human). "
-        "95% intervals: percentile bootstrap over the condition's stimuli. c_obs = observed consistency; "
-        "acc_diff_sq = squared accuracy difference."
-    )
-    summ, pairs = metrics.error_consistency_table(kept, n_boot=options.n_boot, seed=options.seed)
-    if summ.empty:
-        rep.na("Error consistency")
-        return
-    rep.table("error_consistency", summ, "Error consistency per comparison x condition.")
-    rep.tables["error_consistency_pairs"] = pairs
-    agents = [
-        *sorted(kept.loc[kept["agent_type"] == "model", "agent"].unique()),
-        *sorted(kept.loc[kept["agent_type"] == "human", "agent"].unique()),
-    ]
-    for cond in sorted(pairs["condition"].unique()):
-        present = set(pairs.loc[pairs["condition"] == cond, ["agent_a", "agent_b"]].to_numpy().ravel())
-        rep.figure(
-            f"consistency_{cond}",
-            plots.consistency_heatmap(pairs, cond, [a for a in agents if a in present]),
-            f"Pairwise kappa, condition {cond} (models first, then participants).",
-        )
-
-
-def _confusion_section(
-    rep: Report, kept: pd.DataFrame, class_names: dict[int, str], options: Options
-) -> None:
-    rep.h("5. Confusions")
-    mats = metrics.confusion_matrices(kept, len(class_names))
-    if not mats:
-        rep.na("Confusion matrices")
-        return
-    for i, ((agent, cond), mat) in enumerate(sorted(mats.items())):
-        if i >= options.max_confusion_figures:
-            rep.p(f"{len(mats) - i} further confusion matrices are in tables/confusion_*.csv.")
-            break
-        rep.figure(
-            f"confusion_{agent}_{cond}",
-            plots.confusion_plot(mat, f"{agent} — {cond}"),
-            f"Confusion matrix, {agent}, {cond} (row-normalised).",
-        )
-    for (agent, cond), mat in mats.items():
-        cols = [str(c) for c in range(mat.shape[0])] + ["no_valid_answer"]
-        df = pd.DataFrame(mat, columns=cols)
-        df.insert(0, "true", range(mat.shape[0]))
-        rep.tables[f"confusion_{agent}_{cond}"] = df
-    rep.table(
-        "most_confused",
-        metrics.most_confused_pairs(mats, class_names),
-        "Most confused class pairs (true -> answered) per agent x condition.",
-    )
-
-
-def _fri_section(rep: Report, kept: pd.DataFrame) -> None:
-    rep.h("6. Fragile recognition image (FRI) pairs")
-    df, summary = fri.fri_pairs(kept)
-    if df.empty:
-        rep.na("FRI pairs")
-        return
-    rep.p(
-        "Per pair: human accuracy on the counterpart minus on the FRI crop (different participant groups) "
-        "against the model's p(true class) on the counterpart minus on the FRI (Srivastava et al. 2019)."
-    )
-    rep.table(
-        "fri_summary",
-        pd.DataFrame([{"quantity": k, "value": v} for k, v in summary.items()]),
-        "FRI summary per model.",
-    )
-    rep.table("fri_pairs", df, "FRI pairs.")
-    rep.figure(
-        "fri", plots.fri_plot(df), "Human success gap against model confidence gap, one point per pair."
-    )
-
-
-def _fri_pairs_section(
-    rep: Report, kept: pd.DataFrame, groups: dict | None, predictions: pd.DataFrame | None
-) -> None:
-    from analysis.fri_pairs_render import PAIRS_CAPTION, POOLED_CAPTION, gap_figure
-
-    rep.h("6. Fragile recognition image (FRI) pairs")
-    res = fri_pairs.fri_pair_analysis(kept, label_groups=groups, predictions=predictions)
-    if res.pairs.empty:
-        rep.na("FRI pairs")
-        return
-    for note in res.notes:
-        rep.p(note)
-    rep.table("fri_pairs_pooled", res.pooled_frame(), POOLED_CAPTION)
-    rep.figure("fri_pairs", gap_figure(res), "Human accuracy gap against network gap, one point per pair.")
-    rep.table("fri_pairs", res.pairs, PAIRS_CAPTION)
-
-
-def _noise_section(rep: Report, kept: pd.DataFrame, n_classes: int) -> None:
-    rep.h("7. Noise: accuracy against PSNR")
-    levels, fits = psychometric.noise_analysis(kept, n_classes)
-    if levels.empty:
-        rep.na("Noise analysis")
-        return
-    rep.p(
-        f"Logistic psychometric curve per agent, from chance (1/{n_classes}) to the agent's clean "
-        "(regular-image) accuracy, fitted by maximum likelihood; the threshold is the PSNR at which accuracy "
-        "is halfway between chance and the clean level."
-    )
-    rep.table("noise_levels", levels, "Accuracy per noise level.")
-    rep.table(
-        "noise_thresholds",
-        pd.DataFrame(
-            [
-                {
-                    "agent": f.agent,
-                    "chance": f.chance,
-                    "clean_accuracy": f.top,
-                    "threshold_psnr_db": f.threshold,
-                    "scale_db": f.scale,
-                    "n_trials": f.n_trials,
-                    "converged": f.converged,
-                    "note": f.note,
-                }
-                for f in fits
-            ]
-        ),
-        "Psychometric fits and halfway thresholds.",
-    )
-    rep.figure(
-        "noise",
-        plots.noise_plot(levels, fits),
-        "Accuracy against PSNR with fitted curves (dotted: threshold).",
-    )
-
-
-def _power_section(rep: Report, kept: pd.DataFrame, options: Options) -> None:
-    rep.h("8. Power: how many participants are needed")
-    humans = kept[(kept["agent_type"] == "human") & ~kept["catch"]]
-    if humans.empty:
-        rep.na("Power analysis")
-        return
-    hvm = rep.tables.get("human_vs_model", pd.DataFrame())
-    rows = []
-    for cond, g in humans.groupby("condition"):
-        p_h = float(g["correct"].mean())
-        m = float(g.groupby("agent").size().mean())
-        icc_vals = hvm.loc[hvm["condition"] == cond, "icc"].dropna() if len(hvm) else pd.Series(dtype=float)
-        icc = float(icc_vals.mean()) if len(icc_vals) else 0.0
-        targets = [("target", options.power_difference)]
-        if len(hvm):
-            for _, r in hvm[hvm["condition"] == cond].iterrows():
-                if abs(r["diff"]) > 0:
-                    targets.append((f"observed vs {r['model']}", abs(float(r["diff"]))))
-        for what, d in targets:
-            res = inference.participants_needed(p_h, d, m, icc, alpha=options.alpha, power=options.power)
-            current = int(g["agent"].nunique())
-            need = res["participants_needed"]
-            rows.append(
-                {
-                    "condition": cond,
-                    "difference": d,
-                    "basis": what,
-                    "p_human": p_h,
-                    "trials_per_participant": m,
-                    "icc": icc,
-                    "cohens_h": res["cohens_h"],
-                    "design_effect": res["design_effect"],
-                    "participants_now": current,
-                    "participants_needed": need,
-                    "more_needed": max(0, int(need) - current) if np.isfinite(need) else np.nan,
-                    "note": res.get("note", ""),
-                }
-            )
-    rep.p(
-        "Participants needed to detect a human accuracy differing by the given amount from a model's "
-        f"(fixed) accuracy, two-sided alpha={options.alpha}, power={options.power}: statsmodels "
-        "NormalIndPower (one-sample, Cohen's h), inflated by the design effect 1 + (m - 1) ICC, with m "
-        "trials per participant and the ICC estimated by the GEE above (0 where unavailable)."
-    )
-    rep.table("power", pd.DataFrame(rows), "Power analysis.")
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def _df_html(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v, str(c)))}</td>" for c, v in row.items()) + "</tr>"
-        for _, row in df.iterrows()
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _df_md(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
-        lines.append("| " + " | ".join(_fmt(v, str(c)).replace("|", "\\|") for c, v in row.items()) + " |")
-    return "\n".join(lines)
-
-
-CSS = (
-    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;"
-    "font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-    ".warn{background:#fde2e1;border:2px solid #c0392b;padding:.6em;font-weight:bold}"
-    "figure{display:inline-block;margin:.5em}figcaption{font-size:12px}"
-)
-
-
-def render_html(rep: Report) -> str:
-    out = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(rep.title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{html.escape(rep.title)}</h1>"
-    ]
-    for b in rep.blocks:
-        if b[0] == "h2":
-            out.append(f"<h2>{html.escape(b[1])}</h2>")
-        elif b[0] == "p":
-            out.append(f"<p>{html.escape(b[1])}</p>")
-        elif b[0] == "warn":
-            out.append(f"<p class='warn'>{html.escape(b[1])}</p>")
-        elif b[0] == "table":
-            out.append(f"<p><em>{html.escape(b[2])}</em> (tables/{html.escape(b[1])}.csv)</p>")
-            out.append(_df_html(rep.tables[b[1]]))
-        elif b[0] == "fig":
-            data = base64.b64encode(rep.figures[b[1]]).decode("ascii")
-            out.append(
-                f"<figure><img alt='{html.escape(b[2])}' src='data:image/png;base64,{data}'>"
-                f"<figcaption>{html.escape(b[2])}</figcaption></figure>"
-            )
-    out.append("</body></html>")
-    return "\n".join(out)
-
-
-def render_md(rep: Report) -> str:
-    out = [f"# {rep.title}", ""]
-    for b in rep.blocks:
-        if b[0] == "h2":
-            out += [f"## {b[1]}", ""]
-        elif b[0] == "p":
-            out += [b[1], ""]
-        elif b[0] == "warn":
-            out += [f"> **{b[1]}**", ""]
-        elif b[0] == "table":
-            out += [f"*{b[2]}* (tables/{b[1]}.csv)", "", _df_md(rep.tables[b[1]]), ""]
-        elif b[0] == "fig":
-            out += [f"![{b[2]}](figures/{_safe(b[1])}.png)", ""]
-    return "\n".join(out)
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    cons = results.get("consistency")
+    if cons is not None and len(cons.pairs):
+        doc.extra_tables["error_consistency_pairs"] = cons.pairs
+    conf = results.get("confusions")
+    if conf is not None:
+        for (agent, cond), mat in conf.matrices.items():
+            names = [ctx.class_names.get(c, str(c)) for c in range(mat.shape[0])]
+            df = pd.DataFrame(mat, columns=[*names, "no valid answer"])
+            df.insert(0, "true", names)
+            doc.extra_tables[f"confusion_{agent}_{cond}"] = df
+    for result in results.values():  # a section's headline numbers, where its result offers them
+        if hasattr(result, "summary_scalars"):
+            doc.scalars.update(result.summary_scalars())
+    prov = results.get("provenance")
+    if prov is not None:
+        doc.scalars["command"] = prov.command
+    return doc, results
 
 
 def _jsonable(v: object) -> object:
@@ -480,67 +93,77 @@ def _jsonable(v: object) -> object:
     return v
 
 
-def write_outputs(rep: Report, out_dir: Path, fmt: str) -> Path:
-    """Write report.(html|md), tables/*.csv, figures (md only) and summary.json; return the report path."""
+def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> Path:
+    """Write the report (html or md), its PDF, tables, figures and summary.json; return the report path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables_dir = out_dir / "tables"
     tables_dir.mkdir(exist_ok=True)
-    for name, df in rep.tables.items():
-        df.to_csv(tables_dir / f"{_safe(name)}.csv", index=False)
+    for name, df in doc.tables.items():
+        df.to_csv(tables_dir / f"{safe_name(name)}.csv", index=False)
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    for block in doc.figures:
+        for ext in ("svg", "png"):
+            (fig_dir / f"{safe_name(block.name)}.{ext}").write_bytes(figure_bytes(block.figure, ext))
     summary = {
-        "title": rep.title,
-        **{k: _jsonable(v) for k, v in rep.scalars.items()},
+        "title": doc.title,
+        **{k: _jsonable(v) for k, v in doc.scalars.items()},
         "tables": {
             name: [{k: _jsonable(v) for k, v in rec.items()} for rec in df.to_dict("records")]
-            for name, df in rep.tables.items()
+            for name, df in doc.tables.items()
             if not name.startswith("confusion_")
         },
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     if fmt == "md":
-        fig_dir = out_dir / "figures"
-        fig_dir.mkdir(exist_ok=True)
-        for name, png in rep.figures.items():
-            (fig_dir / f"{_safe(name)}.png").write_bytes(png)
         path = out_dir / "report.md"
-        path.write_text(render_md(rep), encoding="utf-8")
+        path.write_text(render_md(doc), encoding="utf-8")
     else:
         path = out_dir / "report.html"
-        path.write_text(render_html(rep), encoding="utf-8")
+        path.write_text(render_html(doc), encoding="utf-8")
+    if pdf:
+        render_pdf(doc, out_dir / "report.pdf")
     return path
 
 
-def text_summary(rep: Report) -> str:
+def text_summary(doc: Document) -> str:
     """A few lines for stdout: the headline numbers."""
+    s = doc.scalars
     lines = []
-    if rep.scalars.get("simulated"):
+    if s.get("simulated"):
         lines.append("*** SIMULATED DATA: not evidence about human perception ***")
-    lines.append(rep.title)
+    lines.append(doc.title)
     lines.append(
-        f"participants analysed: {rep.scalars['n_participants_analysed']} of "
-        f"{rep.scalars['n_participants_raw']}; models: {', '.join(rep.scalars['models']) or 'none'}"
+        f"participants analysed: {s['n_participants_analysed']} of {s['n_participants_raw']} "
+        f"(catch rule: {s['catch_rule']}; removed by it: {s['n_removed_by_catch_rule']}); "
+        f"models: {', '.join(s['models']) or 'none'}"
     )
-    for issue in rep.scalars.get("issues", []):
+    for issue in s.get("issues", []):
         lines.append(f"input problem: {issue}")
-    acc = rep.tables.get("accuracy")
+    tables = doc.tables
+    acc = tables.get("accuracy")
     if acc is not None:
         for _, r in acc.iterrows():
             lines.append(
                 f"accuracy {r['agent']:>20} {r['condition']:>16}: {r['accuracy']:.3f} "
                 f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] n={int(r['n'])}"
             )
-    hvm = rep.tables.get("human_vs_model")
-    if hvm is not None:
-        for _, r in hvm.iterrows():
+    pvm = tables.get("people_vs_models")
+    if pvm is not None:
+        for _, r in pvm.iterrows():
             lines.append(
-                f"humans - {r['model']} ({r['condition']}): diff {r['diff']:+.3f}, "
-                f"p_holm {_fmt(r['p_holm'], 'p_holm')} [{r['method']}]"
+                f"humans - {r['model']} ({r['condition']}): diff {r['diff']:+.3f} "
+                f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], p_holm {fmt(r['p_holm'], 'p_holm')} "
+                f"({r['variance_sources']})"
             )
-    ec = rep.tables.get("error_consistency")
+    ec = tables.get("error_consistency")
     if ec is not None:
         for _, r in ec.iterrows():
             lines.append(
                 f"kappa {r['comparison']} {r['agent_a']}~{r['agent_b']} ({r['condition']}): "
-                f"{_fmt(r['kappa'])}"
+                f"{fmt(r['kappa'], 'kappa')} "
+                f"[{fmt(r['kappa_ci_low'], 'kappa')}, {fmt(r['kappa_ci_high'], 'kappa')}] "
+                f"pairs {r['n_pairs_used']}, "
+                f"at ceiling {r['n_pairs_ceiling']}, too few shared {r['n_pairs_too_few_shared']}"
             )
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from study_server.db import make_engine
 from study_server.lifecycle import is_finished, is_paid
 from study_server.models import NONE_ANSWER, Participant, Response, Study, TrialList
+from study_server.settings import effective
 
 COLUMNS = (
     "participant",
@@ -33,6 +34,7 @@ COLUMNS = (
     "status",
     "completed",
     "paid",
+    "catch_fail_threshold",
     "recruiter",
     "list_id",
     "study",
@@ -60,7 +62,7 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
     if study is not None and session.scalar(select(Study.id).where(Study.slug == study)) is None:
         raise ExportError(f"unknown study {study!r}")
     query = (
-        select(Response, Participant, Study.slug, TrialList.index)
+        select(Response, Participant, Study.slug, TrialList.index, Study.config)
         .join(Participant, Response.participant_id == Participant.id)
         .join(Study, Participant.study_id == Study.id)
         .outerjoin(TrialList, Participant.list_id == TrialList.id)
@@ -69,7 +71,7 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
     if study is not None:
         query = query.where(Study.slug == study)
     records = []
-    for resp, part, slug, list_index in session.execute(query):
+    for resp, part, slug, list_index, config in session.execute(query):
         records.append(
             {
                 "participant": pseudonym(part.public_id, secret_key),
@@ -83,6 +85,8 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
                 "status": part.status,
                 "completed": is_finished(part.status),
                 "paid": is_paid(part.status),
+                # the study's screening setting, so the analysis applies the server's own rule by default
+                "catch_fail_threshold": effective(config)["catch_fail_threshold"],
                 "recruiter": part.recruiter,
                 "list_id": list_index,
                 "study": slug,
@@ -95,6 +99,7 @@ def frame_from_session(session: Session, secret_key: str, study: str | None = No
     if not (frame["response"] == "none").any():
         frame["response"] = frame["response"].astype("Int64")
     frame["list_id"] = frame["list_id"].astype("Int64")
+    frame["catch_fail_threshold"] = pd.to_numeric(frame["catch_fail_threshold"]).astype("Int64")
     frame["trial_index"] = frame["trial_index"].astype("int64")
     frame["rt_ms"] = frame["rt_ms"].astype("float64")
     frame["shown_ms"] = frame["shown_ms"].astype("float64")

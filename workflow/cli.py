@@ -217,6 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _step("human-vs-network report")
     report = demo / "report"
     argv = ["--responses", str(responses), "--predictions", str(paths.predictions)]
+    argv += ["--checkpoint", str(paths.checkpoint)]  # provenance: the network's training summary
     _call(analysis.compare.main, [*argv, "--stimuli", str(paths.stimuli), "--out", str(report)])
     print(f"\nReport: {report / 'report.html'}")
     return 0

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.metrics import HUMANS_POOLED, error_consistency
+from analysis.consistency import error_consistency
+from analysis.metrics import HUMANS_POOLED
 from tests.analysis import simulate
 
 
@@ -83,7 +84,11 @@ def _table(summary: dict, name: str) -> pd.DataFrame:
 def test_runs_and_labels_simulated(run: dict) -> None:
     assert run["rc"] == 0
     assert "SIMULATED DATA" in run["html"].split("</h1>")[0]
-    assert run["html"].count("data:image/png;base64,") >= 5
+    assert run["html"].count("data:image/svg+xml;base64,") >= 5
+    # every figure also as SVG and 300-dpi PNG files, and the whole report as a PDF beside the HTML
+    svgs = sorted((run["out"] / "figures").glob("*.svg"))
+    assert len(svgs) >= 5 and all(p.with_suffix(".png").is_file() for p in svgs)
+    assert (run["out"] / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert run["summary"]["simulated"] is True
     assert run["summary"]["title"].startswith("SIMULATED DATA")
     assert "SIMULATED DATA" in run["stdout"]
@@ -167,7 +172,44 @@ def test_fri_and_power_sections(run: dict, study: dict[str, Path]) -> None:
     assert (pairs["model_correct_fri"] == 0).all() and (pairs["model_correct_counterpart"] == 1).all()
     power = _table(run["summary"], "power")
     assert {"participants_needed", "more_needed"} <= set(power.columns)
-    assert (power.loc[power["basis"] == "target", "difference"] == 0.05).all()
+    target = power[power["basis"] == "target difference"]
+    assert len(target) > 0 and (target["difference"] == 0.05).all()
+    # never below the stated minimum, and whole counterbalancing cycles
+    assert (power["participants_needed"] >= 20).all()
+    assert "solver" not in run["html"] and "did not converge" not in run["html"]
+
+
+def test_rt_section_matches_hand_computed_medians(run: dict, study: dict[str, Path]) -> None:
+    df = _independent_frame(study)
+    df = df[df["response"].notna()]
+    medians = df.groupby(["condition", "participant"])["rt_ms"].median()
+    rt = _table(run["summary"], "rt_by_condition").set_index("condition")
+    for cond, m in medians.groupby(level="condition"):
+        assert rt.loc[cond, "mean_of_median_rt_ms"] == pytest.approx(m.mean())
+        assert rt.loc[cond, "n_participants"] == len(m)
+        assert rt.loc[cond, "ci_low"] <= rt.loc[cond, "mean_of_median_rt_ms"] <= rt.loc[cond, "ci_high"]
+
+
+def test_a_single_run_is_called_fixed_and_sections_are_present(run: dict) -> None:
+    html = run["html"]
+    assert "treats the network as fixed" in html
+    pvm = _table(run["summary"], "people_vs_models")
+    assert (
+        (pvm["n_runs"] == 1).all()
+        and (pvm["ci_low"] <= pvm["diff"]).all()
+        and (pvm["diff"] <= pvm["ci_high"]).all()
+    )
+    ec = _table(run["summary"], "error_consistency")
+    assert {"n_pairs_ceiling", "n_pairs_floor", "n_pairs_too_few_shared"} <= set(ec.columns)
+    ok = ec["kappa_ci_low"].notna()
+    assert (
+        (ec.loc[ok, "kappa_ci_low"] <= ec.loc[ok, "kappa"])
+        & (ec.loc[ok, "kappa"] <= ec.loc[ok, "kappa_ci_high"])
+    ).all()
+    for heading in ("2. Participants", "6. Reaction times", "10. Provenance", "Software versions"):
+        assert heading in html
+    assert "<details>" in html  # long tables collapsed
+    assert (run["out"] / "figures" / "participants.svg").is_file()
 
 
 def test_markdown_and_not_applicable_sections(
@@ -203,3 +245,27 @@ def test_markdown_and_not_applicable_sections(
     assert "SIMULATED DATA" in text
     assert list((tmp_path / "out" / "figures").glob("*.png"))
     assert "input problem" in capsys.readouterr().out
+
+
+def test_kappa_ceiling_exclude_and_item_intervals_from_the_command_line(
+    study: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--responses", str(study["responses"]), "--predictions", str(study["predictions"])]
+    args += ["--stimuli", str(study["set"]), "--out", str(tmp_path / "o"), "--bootstrap", "60", "--no-pdf"]
+    assert main([*args, "--kappa-ceiling", "exclude", "--kappa-ci", "items"]) == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (summary["kappa_ceiling"], summary["kappa_ci_unit"]) == ("exclude", "items")
+    ec = _table(summary, "error_consistency")
+    assert (ec["ceiling_policy"] == "exclude").all()
+    assert set(ec.loc[ec["comparison"] != "model-model", "ci_unit"]) == {"items"}
+    pairs = pd.read_csv(tmp_path / "o" / "tables" / "error_consistency_pairs.csv")
+    undefined = pairs["status"].isin(["ceiling", "floor"])
+    assert pairs.loc[undefined, "kappa"].isna().all()
+    for (kind, cond), g in pairs.groupby(["comparison", "condition"]):
+        row = ec[(ec["comparison"] == kind) & (ec["condition"] == cond)].iloc[0]
+        assert row["n_pairs_ceiling"] == int((g["status"] == "ceiling").sum())
+        if g["kappa"].notna().any():
+            assert row["kappa"] == pytest.approx(g["kappa"].mean())
+    with pytest.raises(SystemExit) as exc:  # argparse refuses an unknown policy with one line
+        main([*args, "--kappa-ceiling", "sometimes"])
+    assert exc.value.code == 2

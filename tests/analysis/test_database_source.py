@@ -49,6 +49,7 @@ def test_empty_study_database_gives_a_models_only_report(database, tmp_path, mon
             str(tmp_path / "o"),
             "--bootstrap",
             "0",
+            "--no-pdf",
         ]
     )
     assert rc == 0, capsys.readouterr().err

@@ -178,7 +178,8 @@ def test_compare_reports_the_fooling_section_with_predictions(inputs: dict[str, 
         )
     assert rc == 0
     html = (out / "report.html").read_text()
-    assert "Fooling images (Nguyen et al. 2015)" in html and "fooling_contact_sheet" not in html
+    assert "Fooling images (Nguyen et al. 2015)" in html
+    assert (out / "figures" / "fooling_contact_sheet.png").read_bytes().startswith(b"\x89PNG")
     rates = pd.read_csv(out / "tables" / "fooling_rates.csv").set_index("condition")
     assert rates.loc["all", "none"] == 14
     net = pd.read_csv(out / "tables" / "fooling_network.csv")

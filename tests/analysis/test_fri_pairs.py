@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from analysis.fri_pairs import fri_pair_analysis, gee_gap, newcombe_interval, score_on_groups
-from analysis.fri_pairs_render import gap_figure, render_html
+from analysis.fri_pairs_render import gap_figure
+from analysis.style import figure_bytes
 
 
 def test_newcombe_interval_matches_the_papers_worked_example():
@@ -99,9 +100,9 @@ def test_per_pair_table_orients_both_gaps_fri_minus_partner():
     assert pooled.n_pairs == 6 and pooled.n_participants == 12
     assert pooled.human_gap == pytest.approx(gee_gap(hum)[0])
     assert pooled.model_gap_mean == pytest.approx(pairs["model_gap"].mean())
-    html, png = render_html(res)
-    assert png.startswith(b"\x89PNG") and "p5" in html and "Newcombe" in html
-    assert gap_figure(res).startswith(b"\x89PNG")
+    fig = gap_figure(res)  # one marker per pair: the 6 points of the errorbar series
+    assert sum(len(line.get_xdata()) for line in fig.axes[0].lines if line.get_marker() in ("o", "s")) == 6
+    assert figure_bytes(fig, "png").startswith(b"\x89PNG")
 
 
 def test_group_scoring_counts_an_answer_in_the_right_group_as_correct():

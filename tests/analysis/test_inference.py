@@ -16,7 +16,6 @@ from analysis.inference import (
     human_vs_model_tests,
     mcnemar_exact,
     model_paired_tests,
-    participants_needed,
     within_human_tests,
 )
 
@@ -90,18 +89,6 @@ def test_perfect_separation_falls_back_with_a_note() -> None:
     assert res.p_value == pytest.approx(ref)
 
 
-def test_power_matches_hand_formula() -> None:
-    # One-sample normal approximation by hand: n = ((z_.975 + z_.8) / h)^2,
-    # h = 2 asin(sqrt(.95)) - 2 asin(sqrt(.90)); participants = ceil(n * (1 + (m - 1) icc) / m).
-    h = 2 * math.asin(math.sqrt(0.95)) - 2 * math.asin(math.sqrt(0.90))
-    n = ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / h) ** 2
-    res = participants_needed(0.95, 0.05, trials_per_participant=20, icc=0.1)
-    assert res["cohens_h"] == pytest.approx(h)
-    assert res["trials_needed"] == pytest.approx(n, rel=1e-3)
-    assert res["design_effect"] == pytest.approx(2.9)
-    assert res["participants_needed"] == math.ceil(n * 2.9 / 20)
-
-
 def _long(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["catch"] = False
@@ -173,15 +160,6 @@ def test_human_vs_model_and_within_human_tables() -> None:
     within = within_human_tests(df).iloc[0]
     assert within["label"] == "negative vs regular"
     assert within["diff"] < 0 and within["p_value"] < 0.01
-
-
-def test_power_for_a_huge_difference_stays_finite() -> None:
-    # h about 1.9: the root finder may wander to negative n; the result must still be the closed form.
-    res = participants_needed(0.95, 0.85, trials_per_participant=10, icc=0.0)
-    h = 2 * math.asin(math.sqrt(0.95)) - 2 * math.asin(math.sqrt(0.10))
-    n = ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / h) ** 2
-    assert res["trials_needed"] == pytest.approx(n, rel=1e-3)
-    assert res["participants_needed"] == 1
 
 
 def test_statsmodels_warnings_become_notes_not_errors() -> None:

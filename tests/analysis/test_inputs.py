@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.exclusions import ExclusionRules, apply_exclusions
+from analysis.exclusions import CatchRule, ExclusionRules, apply_exclusions
 from analysis.load import AnalysisInputError, build_long_table, load_responses, load_stimulus_info
 from tests.analysis import simulate
 
@@ -39,7 +39,7 @@ def _run(
         "--stimuli": str(files["set"]),
         "--out": str(tmp_path / "out"),
     } | over
-    rc = main([x for kv in args.items() for x in kv] + ["--bootstrap", "0"])
+    rc = main([x for kv in args.items() for x in kv] + ["--bootstrap", "0", "--no-pdf"])
     return rc, capsys.readouterr().err
 
 
@@ -133,20 +133,21 @@ def test_exclusion_switches(files) -> None:
     slow = trials.index[(trials["agent"] == "p00") & ~trials["catch"]][:2]
     trials.loc[slow, "rt_ms"] = 40000.0
     trials.loc[slow[0], ["response", "answered", "correct"]] = [float("nan"), False, 0]  # a timeout
-    kept, ex = apply_exclusions(trials, ExclusionRules())
+    res = apply_exclusions(trials, ExclusionRules())
+    kept, ex = res.kept, res.rules
     assert set(table.trials["agent"]) - set(kept["agent"]) == {"p_catchfail", "p_short"}
     # The slow answer is an RT outlier; the timeout is kept and counts as wrong.
     left = kept[kept["rt_ms"] == 40000.0]
     assert len(left) == 1 and not left["answered"].iloc[0] and left["correct"].iloc[0] == 0
     assert ex.set_index("rule").loc["RT outlier trials", "trials_excluded"] == 1 + 3
-    kept_all, ex_all = apply_exclusions(
-        table.trials,
-        ExclusionRules(catch_min_accuracy=None, drop_incomplete=False, rt_min_ms=None, rt_max_ms=None),
-    )
+    off = ExclusionRules(catch=CatchRule(None, "off"), drop_incomplete=False, rt_min_ms=None, rt_max_ms=None)
+    res_all = apply_exclusions(table.trials, off)
+    kept_all, ex_all = res_all.kept, res_all.rules
     assert len(kept_all) == len(table.trials)
     assert ex_all["enabled"].tolist() == [False, False, False, False]
     # A minimum regular accuracy of 1.01 excludes everyone left.
-    kept_none, ex_min = apply_exclusions(table.trials, ExclusionRules(min_regular_accuracy=1.01))
+    res_min = apply_exclusions(table.trials, ExclusionRules(min_regular_accuracy=1.01))
+    kept_none, ex_min = res_min.kept, res_min.rules
     assert (kept_none["agent_type"] == "human").sum() == 0
     assert ex_min.set_index("rule").loc["low regular-image accuracy", "participants_excluded"] == 4
 
@@ -169,10 +170,26 @@ def test_humans_only_report(files, tmp_path, capsys) -> None:
             str(tmp_path / "o"),
             "--bootstrap",
             "0",
+            "--no-pdf",
         ]
     )
     assert rc == 0
     text = (tmp_path / "o" / "report.html").read_text()
-    assert (
-        "Human-vs-model tests (need both human trials and predictions in a condition): not applicable" in text
-    )
+    assert "People vs models (need both human trials and predictions in a condition): not applicable" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "expect"),
+    [
+        (["--runs", "nothing"], "--runs expects NAME=model_a,model_b"),
+        (["--runs", "net=netA,netZ"], "--runs names model 'netZ', which no predictions file has"),
+        (["--checkpoint", "/nonexistent/m.pt"], "checkpoint file not found: /nonexistent/m.pt"),
+        (["--catch-max-failures", "-1"], "--catch-max-failures must be 0 or more"),
+    ],
+)
+def test_new_options_fail_with_one_line(files, tmp_path, capsys, extra, expect) -> None:
+    args = ["--responses", str(files["responses"]), "--predictions", str(files["predictions"])]
+    rc = main([*args, "--stimuli", str(files["set"]), "--out", str(tmp_path / "o"), "--no-pdf", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and expect in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # refused before any output

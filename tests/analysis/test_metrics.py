@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from analysis.consistency import KappaOptions, error_consistency, error_consistency_analysis
 from analysis.metrics import (
     HUMANS_POOLED,
     accuracy_by_condition,
     confusion_matrices,
-    error_consistency,
-    error_consistency_table,
     most_confused_pairs,
     wilson_interval,
 )
@@ -104,7 +103,8 @@ def test_error_consistency_table_matches_by_stimulus_and_averages_over_humans() 
     df = _trials(rows)
     # Shuffle trial order: matching must be by stimulus_id, so nothing changes.
     shuffled = df.sample(frac=1.0, random_state=3)
-    summ, pairs = error_consistency_table(shuffled, n_boot=50, seed=0)
+    res = error_consistency_analysis(shuffled, KappaOptions(n_boot=50, min_shared=5))
+    summ, pairs = res.summary, res.pairs
 
     def correct(resp: list[float]) -> np.ndarray:
         return (np.array(resp) == 0).astype(float)
@@ -114,7 +114,7 @@ def test_error_consistency_table_matches_by_stimulus_and_averages_over_humans() 
     hm = summ[summ["comparison"] == "human-model"].iloc[0]
     assert hm["agent_a"] == HUMANS_POOLED and hm["agent_b"] == "m"
     assert hm["kappa"] == pytest.approx((k1 + k2) / 2)
-    assert hm["n_pairs"] == 2
+    assert hm["n_pairs_used"] == 2
     hh = summ[summ["comparison"] == "human-human"].iloc[0]
     assert hh["kappa"] == pytest.approx(error_consistency(correct(h1), correct(h2))["kappa"])
     assert np.isfinite(hm["kappa_ci_low"]) and hm["kappa_ci_low"] <= hm["kappa_ci_high"]
@@ -148,26 +148,26 @@ def test_confusions_counts_and_top_pair() -> None:
     assert top.iloc[0]["share_of_true"] == pytest.approx(0.75)
 
 
-def test_bootstrap_interval_equals_explicit_resampling() -> None:
+def test_item_bootstrap_interval_equals_explicit_resampling() -> None:
     # Reference: resample the stimuli explicitly (repeat each column by its multiplicity) with the same
-    # seeded draws, recompute kappa each time, and take the 2.5/97.5 percentiles.
+    # seeded multinomial draws, recompute kappa each time, and take the 2.5/97.5 percentiles.
     rng = np.random.default_rng(5)
     n = 60
     h = (rng.random(n) < 0.7).astype(int)
     m = np.where(rng.random(n) < 0.6, h, 1 - h)
     rows = [("h", "human", f"s{i}", "c", 1, float(h[i])) for i in range(n)]
     rows += [("m", "model", f"s{i}", "c", 1, float(m[i])) for i in range(n)]
-    summ, _ = error_consistency_table(_trials(rows), n_boot=200, seed=9)
+    res = error_consistency_analysis(_trials(rows), KappaOptions(unit="items", n_boot=200, seed=9))
     ref_rng = np.random.default_rng(9)
     # Stimuli are sorted by id inside the function; apply the same order here.
     order = np.argsort([f"s{i}" for i in range(n)])
     hs, ms = h[order].astype(float), m[order].astype(float)
     kappas = []
-    for _ in range(200):
-        w = np.bincount(ref_rng.integers(0, n, n), minlength=n)
+    for w in ref_rng.multinomial(n, np.full(n, 1 / n), size=200):
         idx = np.repeat(np.arange(n), w)
         kappas.append(error_consistency(hs[idx], ms[idx])["kappa"])
-    row = summ.iloc[0]
+    row = res.summary.iloc[0]
+    assert row["ci_unit"] == "items"
     assert (row["kappa_ci_low"], row["kappa_ci_high"]) == pytest.approx(
         tuple(np.percentile(kappas, [2.5, 97.5]))
     )

@@ -90,10 +90,16 @@ def test_compare_on_real_model_predictions(tmp_path: Path, capsys: pytest.Captur
             str(out),
             "--bootstrap",
             "50",
+            "--checkpoint",
+            str(ckpt),
+            "--no-pdf",
         ]
     )
     assert rc == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
+    # Provenance: the real checkpoint's training state, as model_eval recorded it.
+    trained = pd.DataFrame(summary["tables"]["provenance_checkpoints"]).iloc[0]
+    assert trained["epochs_run"] >= 1 and 0 <= float(trained["val_accuracy"].split(",")[0]) <= 1
     acc = pd.DataFrame(summary["tables"]["accuracy"])
 
     # The model's accuracy in the report equals the one computed here from its real predictions.

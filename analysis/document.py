@@ -1,0 +1,72 @@
+"""The report as typed blocks: what sections produce and what every renderer (HTML, Markdown, PDF) reads.
+
+A section turns its typed result into a list of these blocks; it never formats HTML. Tables are tidy
+DataFrames: a long one is shown collapsed (its first rows, with the full table in tables/<name>.csv).
+Figures stay matplotlib Figures until a renderer writes them (SVG inline in HTML, SVG and 300-dpi PNG
+files beside it, vector pages in the PDF).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Warning:  # a report block (shadows the builtin only inside this module's importers)
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table shown in the report; ``preview`` rows are shown inline, the rest only in the CSV."""
+
+    name: str
+    frame: pd.DataFrame
+    caption: str
+    preview: int = 12
+
+    @property
+    def collapsed(self) -> bool:
+        return len(self.frame) > self.preview
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    name: str
+    figure: Figure
+    caption: str
+
+
+Block = Heading | Paragraph | Warning | Table | FigureBlock
+
+
+@dataclass
+class Document:
+    """Title, blocks in order, extra tables written only as CSV, and headline scalars for summary.json."""
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scalars: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        shown = {b.name: b.frame for b in self.blocks if isinstance(b, Table)}
+        return {**shown, **self.extra_tables}
+
+    @property
+    def figures(self) -> list[FigureBlock]:
+        return [b for b in self.blocks if isinstance(b, FigureBlock)]
