@@ -57,8 +57,8 @@ class PaperMVGG(nn.Module):
                 blocks += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=True)]
                 channels = item
         self.features = nn.Sequential(*blocks)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, fc), nn.ReLU(inplace=True),
-                                        nn.Linear(fc, num_classes))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, fc),
+                                        nn.ReLU(inplace=True), nn.Linear(fc, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -95,7 +95,8 @@ def _register_paper_mvgg(name: str) -> None:
     fc = int(HOSSEINI_MVGG["fc"])
 
     def build(*, num_classes: int, in_channels: int = 3, input_size: int = 32) -> nn.Module:
-        return PaperMVGG(layers, num_classes=num_classes, in_channels=in_channels, input_size=input_size, fc=fc)
+        return PaperMVGG(layers, num_classes=num_classes, in_channels=in_channels, input_size=input_size,
+                         fc=fc)
 
     build.__doc__ = f"{name} (Hosseini et al. 2017, Table I): 3x3 convs {layers}, FC {fc}, FC N."
     register_model(name)(build)

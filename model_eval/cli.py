@@ -25,18 +25,29 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="synthetic",
                    help="stimuli source: synthetic, gtsrb, mnist, cifar10, ...")
     p.add_argument("--root", default=None, help="data set folder for real sources")
-    p.add_argument("--size", type=int, default=32, help="network input side in pixels (small networks)")
+    p.add_argument("--size", type=int, default=None,
+                   help="network input side in pixels (small networks; default 32, 28 for hosseini_dnn)")
     p.add_argument("--n-per-class", type=int, default=150, help="training images per class (synthetic)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="default 5 (8 for hosseini_dnn)")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per member (default 5; presets differ)")
+    p.add_argument("--target-accuracy", type=float, default=None,
+                   help="stop a member once its validation accuracy reaches this (0-1)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="early stop after this wall time: the checkpoint stays resumable, never done")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (3e-3; 2e-3 for hosseini_dnn)")
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="validation images held out per class (default 0.2, as Hosseini et al.)")
+    p.add_argument("--gray", action="store_true", default=None, help="train on gray (BT.601 luma) images")
+    p.add_argument("--equalize", action="store_true", default=None,
+                   help="histogram-equalise every input (training and prediction)")
     p.add_argument("--translate", type=int, default=0, help="augment: random shifts up to N px")
     p.add_argument("--reflect", action="store_true", help="augment: random left-right reflections")
-    p.add_argument("--negatives", type=int, default=0, help="add N negative images (fine-tune with --init)")
-    p.add_argument("--negatives-only", action="store_true", help="train (from scratch) on negatives only")
+    p.add_argument("--negatives", type=int, default=0, help="add N negative images to the regular ones")
+    p.add_argument("--negatives-only", action="store_true",
+                   help="train on negatives only (fine-tune with --init, or from scratch)")
+    p.add_argument("--n-negatives", type=int, default=None,
+                   help="with --negatives-only: this many negatives, spread over the classes (default all)")
     p.add_argument("--noise-copies", type=int, default=0, help="add N noisy copies per image at mixed sigma")
     p.add_argument("--fgsm-eps", type=float, default=0.0,
                    help="FGSM adversarial training epsilon ([0,1] scale)")
@@ -130,31 +141,45 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from model_eval.training import ARCH_DEFAULTS, TrainConfig, train
+def train_config(args: argparse.Namespace) -> object:
+    """The TrainConfig of ``train``'s arguments: an option left out takes the architecture's preset."""
+    from model_eval.training import PRESETS, TrainConfig
 
-    arch_defaults = ARCH_DEFAULTS.get(args.arch, {})
-    epochs = args.epochs if args.epochs is not None else int(arch_defaults.get("epochs", TrainConfig.epochs))
-    lr = args.lr if args.lr is not None else float(arch_defaults.get("lr", TrainConfig.lr))
-    cfg = TrainConfig(
-        arch=args.arch, source=args.source, root=args.root, size=args.size, n_per_class=args.n_per_class,
-        seed=args.seed, epochs=epochs, batch_size=args.batch_size, lr=lr,
-        val_fraction=args.val_fraction, translate=args.translate, reflect=args.reflect,
-        negatives=args.negatives, negatives_only=args.negatives_only, noise_copies=args.noise_copies,
+    preset = PRESETS.get(args.arch, {})
+
+    def pick(name: str) -> object:
+        value = getattr(args, name)
+        return value if value is not None else preset.get(name, getattr(TrainConfig, name))
+
+    return TrainConfig(
+        arch=args.arch, source=args.source, root=args.root, size=pick("size"), n_per_class=args.n_per_class,
+        seed=args.seed, epochs=pick("epochs"), target_accuracy=args.target_accuracy,
+        batch_size=args.batch_size,
+        lr=pick("lr"), val_fraction=pick("val_fraction"), gray=pick("gray"), equalize=pick("equalize"),
+        translate=args.translate, reflect=args.reflect, negatives=args.negatives,
+        negatives_only=args.negatives_only, n_negatives=args.n_negatives, noise_copies=args.noise_copies,
         fgsm_eps=args.fgsm_eps, ensemble=args.ensemble, init=args.init, weights=args.weights,
         max_minutes=args.max_minutes, name=args.name, tag=args.tag, device=args.device,
         progress=not args.no_progress)
-    checks = (("--epochs", cfg.epochs + 1), ("--ensemble", cfg.ensemble), ("--batch-size", cfg.batch_size))
-    for what, value in checks:
-        if value < 1:
-            raise ValueError(f"{what} must be positive")
-    path = train(cfg, args.out, resume=args.resume)
-    from model_eval import distributed
 
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from model_eval import distributed
+    from model_eval.training import TrainingStopped, train
+
+    cfg = train_config(args)
+    try:
+        path = train(cfg, args.out, resume=args.resume)
+    except TrainingStopped as exc:
+        print(f"stopped early: {exc}", file=sys.stderr)
+        return 3
     if distributed.rank_and_world()[0] == 0:
-        hist = load_checkpoint(path).data["history"]
+        data = load_checkpoint(path).data
+        hist = data["history"]
         last = hist[-1] if hist else {}
-        print(f"wrote {path} (validation accuracy {last.get('val_accuracy', float('nan')):.4f})")
+        print(f"wrote {path} (done; validation accuracy {last.get('val_accuracy', float('nan')):.4f}, "
+              f"negative {last.get('val_negative_accuracy', float('nan')):.4f}; "
+              f"imbalance-aware chance level {last.get('val_chance', float('nan')):.4f})")
     return 0
 
 

@@ -59,12 +59,36 @@ HOSSEINI_GTSRB_CHANCE = 0.0376
 # (None: shown as n/a); the summary row is the abstract's "about 98.5% -> about 12.5%" on GTSRB
 # (also quoted in docs/DESIGN).
 HOSSEINI_TABLE_II: list[dict[str, Any]] = [
-    {"network": "lenet5", "dataset": "MNIST", "regular": None, "negative": None, "gray": None,
-     "gray_negative": None, "where": "Hosseini 2017, Table II"},
-    *({"network": f"mvgg{d}", "dataset": "GTSRB", "regular": None, "negative": None, "gray": None,
-       "gray_negative": None, "where": "Hosseini 2017, Table II"} for d in range(5, 10)),
-    {"network": "all MVGG (summary)", "dataset": "GTSRB", "regular": 98.5, "negative": 12.5, "gray": None,
-     "gray_negative": None, "where": "Hosseini 2017, abstract and results (about 98.5% vs about 12.5%)"},
+    {
+        "network": "lenet5",
+        "dataset": "MNIST",
+        "regular": None,
+        "negative": None,
+        "gray": None,
+        "gray_negative": None,
+        "where": "Hosseini 2017, Table II",
+    },
+    *(
+        {
+            "network": f"mvgg{d}",
+            "dataset": "GTSRB",
+            "regular": None,
+            "negative": None,
+            "gray": None,
+            "gray_negative": None,
+            "where": "Hosseini 2017, Table II",
+        }
+        for d in range(5, 10)
+    ),
+    {
+        "network": "all MVGG (summary)",
+        "dataset": "GTSRB",
+        "regular": 98.5,
+        "negative": 12.5,
+        "gray": None,
+        "gray_negative": None,
+        "where": "Hosseini 2017, abstract and results (about 98.5% vs about 12.5%)",
+    },
 ]
 
 # Humans on the same images (the reference human study): regular vs negative accuracy (%).
@@ -77,7 +101,7 @@ HOSSEINI_HUMANS = {"regular": 98.5, "negative": 97.3, "where": "Hosseini 2017, h
 # noise stimulus sets and cannot import model_eval); this is the name model_eval uses.
 AGHDAM_SIGMAS: tuple[float, ...] = tuple(float(s) for s in _STIMULI_AGHDAM_SIGMAS)
 
-# Minimum-noise search (method section): genetic algorithm with tournament selection of size 5, three crossover
+# Minimum-noise search (method section): genetic algorithm, tournament selection of size 5, three crossover
 # operators (arithmetic, intermediate, uniform), mutation adding a uniform number in [-10, 10] on the
 # 0-255 scale to some genes, elitism. Fitness psi: beta * L[c] while the noisy image is still classified
 # as c, L[k] - L[c] once it is classified as k != c, on softmax scores L, plus lambda * ||r||_2.

@@ -177,11 +177,11 @@ def test_interrupted_run_resumes_to_completion(tmp_path):
     out = tmp_path / "r.pt"
     args = ["train", "--arch", "mvgg5", "--out", str(out), "--n-per-class", "2", "--epochs", "2",
             "--batch-size", "16", "--no-progress"]
-    assert main([*args, "--max-minutes", "0.000001"]) == 0  # the budget stops it after one step
+    assert main([*args, "--max-minutes", "0.000001"]) == 3  # the budget stops it after one step: not done
     first = torch.load(out, weights_only=True)
-    assert len(first["history"]) == 1 and first["history"][0]["partial_epoch"]
-    assert first["train_state"]["epoch"] == 1 and not first["train_state"]["done"]
-    assert first["train_state"]["optimizer"] is not None
+    assert first["history"] == [] and first["train_state"]["stopped"] == "time budget"
+    assert (first["train_state"]["epoch"], first["train_state"]["step"]) == (0, 1)
+    assert not first["train_state"]["done"] and first["train_state"]["optimizer"] is not None
     assert main([*args, "--resume"]) == 0
     done = torch.load(out, weights_only=True)
     assert [h["epoch"] for h in done["history"]] == [1, 2]
