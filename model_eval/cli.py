@@ -117,7 +117,9 @@ def _noise_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--population", type=int, default=40)
     m.add_argument("--max-iterations", type=int, default=500)
     m.add_argument("--patience", type=int, default=50)
-    m.add_argument("--lam", type=float, default=0.05, help="weight of ||r|| in the fitness")
+    m.add_argument("--lam", type=float, default=0.05, help="lambda: weight of ||r||_2 in the fitness")
+    m.add_argument("--beta", type=float, default=None,
+                   help="beta of psi while still classified as c (default: the number of classes)")
     m.add_argument("--out", required=True, type=Path, help="CSV of results")
 
 
@@ -307,23 +309,19 @@ def _cmd_min_noise(args: argparse.Namespace) -> int:
     import torch
 
     from model_eval.device import pick_device
-    from model_eval.noise import GAConfig, minimum_noise_search
+    from model_eval.noise import GAConfig, minimum_noise_batch
 
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.model, device=device)
     src, images, labels, sids = _load_images(args, args.image_size or ckpt.classifier.input_size)
     _check_source(ckpt, src, args.source)
     cfg = GAConfig(population=args.population, max_iterations=args.max_iterations, patience=args.patience,
-                   lam=args.lam)
-    rows = []
-    for img, label, sid in zip(images, labels, sids, strict=True):
-        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
-        res = minimum_noise_search(ckpt.classifier, x, int(label), config=cfg, seed=args.seed, device=device,
-                                   progress=not args.no_progress)
-        rows.append({"model": ckpt.name, "source_id": sid, "label": int(label), "predicted": res.predicted,
-                     "misclassified": res.misclassified, "norm": res.norm, "psnr": res.psnr,
-                     "margin": res.margin, "iterations": res.iterations})
-    df = pd.DataFrame(rows)
+                   lam=args.lam, beta=args.beta)
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    results = minimum_noise_batch(ckpt.classifier, x, [int(v) for v in labels], config=cfg, seed=args.seed,
+                                  device=device, progress=not args.no_progress)
+    df = pd.DataFrame([{"model": ckpt.name, "source_id": sid, **r.row()}
+                       for sid, r in zip(sids, results, strict=True)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
