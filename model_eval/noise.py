@@ -202,12 +202,16 @@ def minimum_noise_batch(model: nn.Module, images: torch.Tensor, labels: torch.Te
 
     sig = torch.linspace(cfg.init_sigma / p, cfg.init_sigma, p, device=device).view(1, p, *one)
     genes = torch.randn(b, p, *shape, generator=gen, device=device) * sig
-    genes, fit, margin, pred = evaluate(genes, x, c)
+    if b:
+        genes, fit, margin, pred = evaluate(genes, x, c)
+    else:  # every clean image misclassified: nothing to search
+        fit = margin = torch.zeros(0, p, device=device)
+        pred = torch.zeros(0, p, dtype=torch.long, device=device)
     best = fit.min(1).values.clone()
     stale = torch.zeros(b, dtype=torch.long, device=device)
     iters = torch.zeros(b, dtype=torch.long, device=device)
     history: list[list[float]] = [[] for _ in range(b)]
-    running = torch.ones(b, dtype=torch.bool, device=device)
+    running = torch.ones(b, dtype=torch.bool, device=device)  # empty when b == 0: the loop ends at once
     bar = tqdm(range(cfg.max_iterations), desc="minimum noise", disable=not progress, leave=False)
     for _ in bar:
         idx = torch.nonzero(running).flatten()

@@ -201,7 +201,8 @@ def test_noise_and_min_noise_commands(tiny_checkpoint, tmp_path, capsys):
     assert main(["min-noise", "--model", str(tiny_checkpoint), "--n-images", "1", "--population", "10",
                  "--max-iterations", "5", "--out", str(csv), "--no-progress"]) == 0
     res = pd.read_csv(csv)
-    assert len(res) == 1 and res["norm"].iloc[0] >= 0 and 1 <= res["iterations"].iloc[0] <= 5
+    row = res.iloc[0]  # an image the tiny network misclassifies is skipped (Aghdam et al.), else searched
+    assert len(res) == 1 and (row["skipped"] or (row["norm"] >= 0 and 1 <= row["iterations"] <= 5))
 
 
 def test_gray_checkpoint_on_a_colour_source_is_one_clear_line(tmp_path, capsys):

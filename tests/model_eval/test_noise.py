@@ -100,7 +100,8 @@ def test_misclassified_clean_images_are_skipped_and_c_is_the_prediction():
     images = torch.full((2, 1, 4, 4), 0.5)
     res = minimum_noise_batch(_Fixed(), images, [1, 0], config=GAConfig(population=8, max_iterations=3,
                                                                         patience=5), seed=0)
-    assert res[0].skipped and res[0].clean_pred == 0 and res[0].perturbation is None and res[0].iterations == 0
+    assert res[0].skipped and res[0].clean_pred == 0
+    assert res[0].perturbation is None and res[0].iterations == 0
     assert not res[1].skipped and res[1].clean_score == pytest.approx(0.9)
     assert not res[1].misclassified and res[1].iterations == 3
     # never fooled: psi = beta * L[c] with beta = number of classes = 2, so fitness >= 2 * 0.9
@@ -129,5 +130,6 @@ def test_pooled_precision_recall_covers_every_noisy_image():
     sweep = noise_sweep(_Constant(), images, labels, num_classes=3, sigmas=(0.0, 8.0, 20.0), progress=False)
     pooled = sweep.pooled.set_index("class")
     # sigma 0 is the clean set and is left out: 2 sigmas x 4 images, always answering class 2
-    assert pooled.loc[2, "support"] == 4 and pooled.loc[2, "precision"] == 0.5 and pooled.loc[2, "recall"] == 1.0
+    assert pooled.loc[2, "support"] == 4 and pooled.loc[2, "precision"] == 0.5
+    assert pooled.loc[2, "recall"] == 1.0
     assert pooled.loc[0, "recall"] == 0.0
