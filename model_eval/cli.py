@@ -123,6 +123,35 @@ def _noise_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--out", required=True, type=Path, help="CSV of results")
 
 
+def _reproduce_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="rerun a seed paper's experiments beside its tables",
+                       description="Hosseini et al. 2017 (negative images) or Aghdam et al. 2016 (noise): "
+                                   "train, test, and write report.html + CSVs with the paper's numbers "
+                                   "beside ours.")
+    p.add_argument("paper", choices=["hosseini", "aghdam"])
+    p.add_argument("--source", default="synthetic", help="synthetic (default), gtsrb, mnist, cifar10")
+    p.add_argument("--root", default=None, help="data set folder for a real source")
+    p.add_argument("--mnist-root", default=None, help="hosseini: LeNet-5 on MNIST from this folder")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default artifacts/reproduce/PAPER)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="time budget shared by the training runs (stopped runs are reported and resumable)")
+    p.add_argument("--networks", nargs="+", default=None, help="hosseini: networks of Table II")
+    p.add_argument("--arch", default="mvgg8", help="aghdam: network to train (or --model)")
+    p.add_argument("--model", default=None, help="aghdam: use this checkpoint instead of training")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--finetune-epochs", type=int, default=5)
+    p.add_argument("--finetune-per-class", type=int, nargs="+", default=None,
+                   help="hosseini: N negatives per class for the fine-tuning sweep (default 1 5 20)")
+    p.add_argument("--n-per-class", type=int, default=150, help="training images per class")
+    p.add_argument("--test-per-class", type=int, default=30, help="test images per class")
+    p.add_argument("--n-search", type=int, default=86, help="aghdam: images for the minimum-noise search")
+    p.add_argument("--population", type=int, default=40)
+    p.add_argument("--max-iterations", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-progress", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model_eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _predict_parser(sub)
     _fri_parser(sub)
     _noise_parser(sub)
+    _reproduce_parser(sub)
     return parser
 
 
@@ -328,8 +358,14 @@ def _cmd_min_noise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from model_eval.reproduce_cli import run_reproduce
+
+    return run_reproduce(args)
+
+
 COMMANDS = {"models": _cmd_models, "train": _cmd_train, "predict": _cmd_predict, "fri": _cmd_fri,
-            "noise": _cmd_noise, "min-noise": _cmd_min_noise}
+            "noise": _cmd_noise, "min-noise": _cmd_min_noise, "reproduce": _cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
