@@ -130,6 +130,11 @@ def load_checkpoint(path: str | Path, *, device: torch.device | str = "cpu") -> 
     members = build_members(entry.name, len(data["members"]), num_classes=int(data["num_classes"]),
                             in_channels=int(data["in_channels"]), input_size=pre.input_size)
     for member, state in zip(members, data["members"], strict=True):
-        member.load_state_dict(state)
+        try:
+            member.load_state_dict(state)
+        except RuntimeError:
+            raise CheckpointError(
+                f"{path} does not fit today's {entry.name} (written when that name meant another layer "
+                "list? the modernised MVGG networks are now mvggN_bn): retrain it") from None
     clf = Classifier(members, pre).to(device).eval()
     return LoadedCheckpoint(clf, data, Path(path))
