@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--n-per-class", type=int, default=None, help="source images per class (stimuli)")
         p.add_argument("--epochs", type=int, default=None, help="training epochs (default: model_eval's)")
         p.add_argument("--train-minutes", type=float, default=None,
-                       help="stop training early after this wall time (resumable, not finished); default: none")
+                       help="stop training early after this wall time (resumable, not finished); "
+                       "default: none")
         if name == "run":
             p.add_argument("--host", default="127.0.0.1")
             p.add_argument("--port", type=int, default=5000, help="0 picks a free port")
