@@ -59,6 +59,13 @@ class PaperMVGG(nn.Module):
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, fc),
                                         nn.ReLU(inplace=True), nn.Linear(fc, num_classes))
+        # Table I gives no initialisation. He et al.'s (normal, fan-in, ReLU gain; zero biases) keeps the
+        # signal from fading through up to 9 BatchNorm-free layers: on synthetic signs (60 per class,
+        # 4 epochs) it reached 0.34 validation accuracy where PyTorch's default reached 0.15.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

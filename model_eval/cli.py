@@ -34,7 +34,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
                    help="stop a member once its validation accuracy reaches this (0-1)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="early stop after this wall time: the checkpoint stays resumable, never done")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None, help="default 64 (16 for the paper MVGGs)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (3e-3; 2e-3 for hosseini_dnn)")
     p.add_argument("--val-fraction", type=float, default=None,
                    help="validation images held out per class (default 0.2, as Hosseini et al.)")
@@ -186,7 +186,7 @@ def train_config(args: argparse.Namespace) -> object:
     return TrainConfig(
         arch=args.arch, source=args.source, root=args.root, size=pick("size"), n_per_class=args.n_per_class,
         seed=args.seed, epochs=pick("epochs"), target_accuracy=args.target_accuracy,
-        batch_size=args.batch_size,
+        batch_size=pick("batch_size"),
         lr=pick("lr"), val_fraction=pick("val_fraction"), gray=pick("gray"), equalize=pick("equalize"),
         translate=args.translate, reflect=args.reflect, negatives=args.negatives,
         negatives_only=args.negatives_only, n_negatives=args.n_negatives, noise_copies=args.noise_copies,

@@ -50,8 +50,8 @@ def run_aghdam(opts: AghdamOptions, out: Path, budget: Budget, device: torch.dev
     if opts.model:
         path, note = Path(opts.model), f"network: {opts.model}"
     else:
-        cfg = TrainConfig(
-            arch=opts.arch,
+        cfg = TrainConfig.with_preset(
+            opts.arch,
             source=opts.source,
             root=opts.root,
             n_per_class=opts.n_per_class,

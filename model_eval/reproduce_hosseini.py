@@ -75,7 +75,6 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
     def cfg(net: str, **kw: object) -> TrainConfig:
         src, root = source_of(net)
         base: dict[str, object] = {
-            "arch": net,
             "source": src,
             "root": root,
             "n_per_class": opts.n_per_class,
@@ -84,7 +83,7 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
             "device": opts.device,
             "progress": opts.progress,
         }
-        return TrainConfig(**{**base, **kw})  # type: ignore[arg-type]
+        return TrainConfig.with_preset(net, **{**base, **kw})
 
     tests = {
         key: test_data(key[0], key[1], 32, opts.test_per_class, opts.seed)
