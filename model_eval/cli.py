@@ -228,6 +228,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
     table = accuracy_table(df, set_.manifest)
+    from model_eval.metrics import chance_level
+
+    m = set_.manifest[~set_.manifest["catch"].astype(str).str.lower().isin({"true", "1"})]
+    table.loc["chance (imbalance-aware)"] = m.groupby("condition")["label"].apply(
+        lambda labels: chance_level(labels.astype(int)))
     print(f"accuracy per model x condition ({args.stimuli}):")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {args.out} ({len(df)} rows)")

@@ -53,6 +53,8 @@ def test_train_then_predict_round_trip(tiny_checkpoint, tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert "negative" in printed and "regular" in printed  # the accuracy table
+    # one image per class in each condition: chance = 43 * (1/43)^2 = 1/43 = 0.023
+    assert "chance (imbalance-aware)" in printed and "0.023" in printed
     df = pd.read_csv(out)
     assert tuple(df.columns) == PREDICTION_COLUMNS
     manifest = stimuli.load_stimulus_set(set_dir).manifest
