@@ -327,6 +327,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             except KeyboardInterrupt:
                 pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
                 save("interrupted")
+                if rank == 0:
+                    tqdm.write(f"interrupted: {out} saved at member {k} epoch {pos.epoch + 1} "
+                               f"step {pos.step} "
+                               "(not done; resume continues there)")
                 raise
             if out_of_time:
                 pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
