@@ -100,7 +100,9 @@ class Section:
         # paper columns hold None where a number is not transcribed: make them numeric (NaN -> "n/a")
         for col in self.table.columns:
             values = self.table[col]
-            if values.dtype == object and all(v is None or isinstance(v, int | float) for v in values):
+            numbers = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                          for v in values)
+            if values.dtype == object and numbers:
                 self.table[col] = pd.to_numeric(values)
 
 
