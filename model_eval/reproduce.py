@@ -31,12 +31,13 @@ class Budget:
     minutes: float | None
     start: float = field(default_factory=time.monotonic)
 
-    def share(self, runs_left: int, reserve: float = 0.15) -> float | None:
-        """Minutes for the next run: what is left (less a reserve for evaluation) over the runs left."""
+    def share(self, work: float, work_left: float, reserve: float = 0.15) -> float | None:
+        """Minutes for the next run: what is left (less a reserve for evaluation), in proportion of the
+        run's work (epochs x images) to the work of the runs still to come (itself included)."""
         if self.minutes is None:
             return None
         left = self.minutes * (1 - reserve) - (time.monotonic() - self.start) / 60
-        return max(left / max(runs_left, 1), 0.05)
+        return max(left * work / max(work_left, work, 1e-9), 0.05)
 
 
 @dataclass
@@ -48,9 +49,11 @@ class Run:
     stopped_early: bool
 
 
-def train_run(cfg: TrainConfig, path: Path, budget: Budget, runs_left: int, data: TensorData | None) -> Run:
+def train_run(
+    cfg: TrainConfig, path: Path, budget: Budget, work: float, work_left: float, data: TensorData | None
+) -> Run:
     """Train (or continue: a finished checkpoint is reused, a stopped one resumed) within its budget share."""
-    cfg.max_minutes = budget.share(runs_left)
+    cfg.max_minutes = budget.share(work, work_left)
     stopped = False
     try:
         train(cfg, path, resume=True, source_data=data)
@@ -100,8 +103,9 @@ class Section:
         # paper columns hold None where a number is not transcribed: make them numeric (NaN -> "n/a")
         for col in self.table.columns:
             values = self.table[col]
-            numbers = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
-                          for v in values)
+            numbers = all(
+                v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+            )
             if values.dtype == object and numbers:
                 self.table[col] = pd.to_numeric(values)
 

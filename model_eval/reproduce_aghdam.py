@@ -60,7 +60,7 @@ def run_aghdam(opts: AghdamOptions, out: Path, budget: Budget, device: torch.dev
             device=opts.device,
             progress=opts.progress,
         )
-        run = train_run(cfg, out / "models" / f"{opts.arch}.pt", budget, 1, None)
+        run = train_run(cfg, out / "models" / f"{opts.arch}.pt", budget, 1.0, 1.0, None)
         path = run.path
         note = f"network: {opts.arch} trained {run.epochs_done} epochs" + (
             " (stopped early by --max-minutes; a rerun continues it)" if run.stopped_early else ""

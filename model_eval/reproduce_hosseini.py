@@ -23,7 +23,12 @@ import torch
 from model_eval.checkpoint import load_checkpoint
 from model_eval.data import TensorData, load_source, negative
 from model_eval.metrics import chance_level
-from model_eval.paper_constants import HOSSEINI_GTSRB_CHANCE, HOSSEINI_HUMANS, HOSSEINI_TABLE_II
+from model_eval.paper_constants import (
+    HOSSEINI_GTSRB_CHANCE,
+    HOSSEINI_HUMANS,
+    HOSSEINI_TABLE_II,
+    HOSSEINI_VAL_FRACTION,
+)
 from model_eval.reproduce import Budget, Run, Section, accuracy, pct, test_data, train_run
 from model_eval.train_data import to_gray
 from model_eval.training import TrainConfig
@@ -90,7 +95,11 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
         for key in {source_of(n) for n in opts.networks}
     }
     finetune_ns = [k * len(train_data(opts.base).classes) for k in opts.finetune_per_class]
-    runs_left = 2 * len(opts.networks) + 2 * len(finetune_ns)
+    # the time budget is shared in proportion to each run's work (epochs x training images)
+    n_train = {n: len(train_data(n).labels) * (1 - HOSSEINI_VAL_FRACTION) for n in opts.networks}
+    reg_work = {n: opts.epochs * n_train[n] for n in opts.networks}
+    ft_work = [opts.finetune_epochs * n for n in finetune_ns]
+    work_left = 2 * sum(reg_work.values()) + 2 * sum(ft_work)
 
     # 1. Table II
     rows, regular_runs = [], {}
@@ -98,8 +107,8 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
         key = source_of(net)
         test = tests[key]
         is_gray_source = test.channels == 1
-        reg = train_run(cfg(net), models / f"{net}.pt", budget, runs_left, train_data(net))
-        runs_left -= 1
+        reg = train_run(cfg(net), models / f"{net}.pt", budget, reg_work[net], work_left, train_data(net))
+        work_left -= reg_work[net]
         regular_runs[net] = reg
         ours = {
             "regular": accuracy(reg.path, test.images, test.labels, device),
@@ -108,12 +117,17 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
         gray: Run | None = None
         if not is_gray_source:
             gray = train_run(
-                cfg(net, gray=True), models / f"{net}_gray.pt", budget, runs_left, train_data(net)
+                cfg(net, gray=True),
+                models / f"{net}_gray.pt",
+                budget,
+                reg_work[net],
+                work_left,
+                train_data(net),
             )
             gx = to_gray(test.images)
             ours["gray"] = accuracy(gray.path, gx, test.labels, device)
             ours["gray_negative"] = accuracy(gray.path, negative(gx), test.labels, device)
-        runs_left -= 1
+        work_left -= reg_work[net]
         paper = _paper_row(net)
         row = {"network": net, "data (paper)": paper.get("dataset", ""), "data (ours)": key[0]}
         for cond in ("regular", "negative", "gray", "gray_negative"):
@@ -162,17 +176,18 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
         key = source_of(opts.base)
         test = tests[key]
         ft_rows = []
-        for n in finetune_ns:
+        for n, work in zip(finetune_ns, ft_work, strict=True):
             for mode in ("fine-tuned", "from scratch"):
                 extra = {"init": str(base.path)} if mode == "fine-tuned" else {}
                 r = train_run(
                     cfg(opts.base, negatives_only=True, n_negatives=n, epochs=opts.finetune_epochs, **extra),
                     models / f"{opts.base}_neg{n}_{mode.replace(' ', '_')}.pt",
                     budget,
-                    runs_left,
+                    work,
+                    work_left,
                     train_data(opts.base),
                 )
-                runs_left -= 1
+                work_left -= work
                 ft_rows.append(
                     {
                         "N negatives": n,
