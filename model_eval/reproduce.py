@@ -78,7 +78,9 @@ def accuracy(
     return correct / max(len(x), 1)
 
 
-def test_data(source: str, root: str | None, size: int, n_per_class: int | None, seed: int) -> TensorData:
+def load_test_split(
+    source: str, root: str | None, size: int, n_per_class: int | None, seed: int
+) -> TensorData:
     """The test split of a source (synthetic: its own disjoint test images)."""
     return load_source(source, root=root, split="test", size=size, n_per_class=n_per_class, seed=seed)
 

@@ -22,7 +22,7 @@ import torch
 from model_eval.checkpoint import load_checkpoint
 from model_eval.noise import GAConfig, minimum_noise_batch, noise_sweep
 from model_eval.paper_constants import AGHDAM_ACCURACY_BY_SIGMA, AGHDAM_ACCURACY_WHERE, AGHDAM_SIGMAS
-from model_eval.reproduce import Budget, Section, pct, test_data, train_run
+from model_eval.reproduce import Budget, Section, load_test_split, pct, train_run
 from model_eval.train_data import spread_over_classes
 from model_eval.training import TrainConfig
 
@@ -66,7 +66,7 @@ def run_aghdam(opts: AghdamOptions, out: Path, budget: Budget, device: torch.dev
             " (stopped early by --max-minutes; a rerun continues it)" if run.stopped_early else ""
         )
     ck = load_checkpoint(path, device=device)
-    test = test_data(opts.source, opts.root, ck.classifier.input_size, opts.test_per_class, opts.seed)
+    test = load_test_split(opts.source, opts.root, ck.classifier.input_size, opts.test_per_class, opts.seed)
     images = test.images.permute(0, 2, 3, 1).numpy()
     labels = test.labels.numpy()
 

@@ -29,7 +29,7 @@ from model_eval.paper_constants import (
     HOSSEINI_TABLE_II,
     HOSSEINI_VAL_FRACTION,
 )
-from model_eval.reproduce import Budget, Run, Section, accuracy, pct, test_data, train_run
+from model_eval.reproduce import Budget, Run, Section, accuracy, load_test_split, pct, train_run
 from model_eval.train_data import to_gray
 from model_eval.training import TrainConfig
 
@@ -91,7 +91,7 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
         return TrainConfig.with_preset(net, **{**base, **kw})
 
     tests = {
-        key: test_data(key[0], key[1], 32, opts.test_per_class, opts.seed)
+        key: load_test_split(key[0], key[1], 32, opts.test_per_class, opts.seed)
         for key in {source_of(n) for n in opts.networks}
     }
     finetune_ns = [k * len(train_data(opts.base).classes) for k in opts.finetune_per_class]
