@@ -64,16 +64,17 @@ def _paper_row(network: str) -> dict:
 def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch.device) -> list[Section]:
     out.mkdir(parents=True, exist_ok=True)
     models = out / "models"
-    data_cache: dict[tuple[str, int], TensorData] = {}
+    data_cache: dict[tuple[str, str | None, int], TensorData] = {}
 
     def source_of(net: str) -> tuple[str, str | None]:
         return ("mnist", opts.mnist_root) if net == "lenet5" and opts.mnist_root else (opts.source, opts.root)
 
     def train_data(net: str) -> TensorData:
-        key = source_of(net)
+        """The training source, read once per (source, input size) and shared by the runs."""
+        key = (*source_of(net), TrainConfig.with_preset(net).size)
         if key not in data_cache:
             data_cache[key] = load_source(
-                key[0], root=key[1], split="train", size=32, n_per_class=opts.n_per_class, seed=opts.seed
+                key[0], root=key[1], split="train", size=key[2], n_per_class=opts.n_per_class, seed=opts.seed
             )
         return data_cache[key]
 

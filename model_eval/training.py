@@ -277,7 +277,11 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         return out  # nothing left to do: not even the data is read
     rank, world, dist_device = distributed.init_if_needed(cfg.device)
     device = dist_device or pick_device(cfg.device)
-    data = load_data(cfg, preprocessing_for(cfg, 3).input_size, source_data)
+    size = preprocessing_for(cfg, 3).input_size
+    if source_data is not None and tuple(source_data.images.shape[-2:]) != (size, size):
+        raise ValueError(f"source_data holds {tuple(source_data.images.shape[-2:])} images, "
+                         f"the run needs {size}")
+    data = load_data(cfg, size, source_data)
     pre = preprocessing_for(cfg, data.channels)
     num_classes = len(data.classes)
 
