@@ -127,8 +127,9 @@ def write_report(out: Path, title: str, intro: str, sections: list[Section], met
     out.mkdir(parents=True, exist_ok=True)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}"
+        "<style>body{font-family:sans-serif;max-width:1300px;margin:2em auto}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px;"
+        "text-align:right}.wide{overflow-x:auto}"
         "img{max-width:100%;border:1px solid #ddd;margin:6px 0}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p><ul>",
     ]
@@ -137,7 +138,7 @@ def write_report(out: Path, title: str, intro: str, sections: list[Section], met
     for s in sections:
         s.table.to_csv(out / s.csv_name, index=False)
         parts.append(f"<h2>{html.escape(s.title)}</h2>")
-        parts.append(s.table.to_html(index=False, na_rep="n/a", border=0))
+        parts.append("<div class='wide'>" + s.table.to_html(index=False, na_rep="n/a", border=0) + "</div>")
         if s.note:
             parts.append(f"<p>{html.escape(s.note)}</p>")
         parts += [f"<img src='{html.escape(f)}' alt='{html.escape(f)}'>" for f in s.figures]
