@@ -198,13 +198,19 @@ def _figure_scatter(samples: pd.DataFrame, path: Path) -> str:
         ax.set_visible(False)
     for ax, c in zip(axes.flat, classes, strict=False):
         d = samples[samples["label"] == c]
+        fooled = d[d["misclassified"]]
         ax.set_visible(True)
-        ax.scatter(d["clean_score"], d["psnr"], s=10, c=np.where(d["misclassified"], "tab:red", "tab:gray"))
-        ax.set_title(f"class {c}", fontsize=7)
+        ax.scatter(fooled["clean_score"], fooled["psnr"], s=10, c="tab:red")
+        missed = len(d) - len(fooled)
+        ax.set_title(f"class {c}" + (f" ({missed} not changed)" if missed else ""), fontsize=7)
         ax.tick_params(labelsize=6)
     fig.supxlabel("softmax score of the clean image's class", fontsize=8)
     fig.supylabel("PSNR of the minimum noise (dB)", fontsize=8)
-    fig.suptitle("Per class: minimum-noise PSNR against score (red: class changed)", fontsize=9)
+    fig.suptitle(
+        "Per class: PSNR of the minimum class-changing noise against the clean score "
+        "(searched images the search could not change are counted in the titles)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
