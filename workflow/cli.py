@@ -45,10 +45,6 @@ class Paths:
         return self.root / "models" / f"{ARCH}.pt"
 
     @property
-    def trained(self) -> Path:
-        return self.root / "models" / f"{ARCH}.done"
-
-    @property
     def predictions(self) -> Path:
         return self.root / "predictions.csv"
 
@@ -103,20 +99,27 @@ def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
     _call(stimuli.cli.main, argv)
 
 
-def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float) -> None:
-    """mvgg8 on synthetic signs; an interrupted run resumes, a finished one is reused."""
-    if paths.trained.exists() and paths.checkpoint.exists():
+def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float | None) -> None:
+    """The paper's mvgg8 on synthetic signs, trained to its epochs; a finished checkpoint is reused, a
+    stopped one (Ctrl-C, --train-minutes) resumes where it stopped and is never taken as finished."""
+    from model_eval.train_state import training_done
+
+    if training_done(paths.checkpoint):
         print(f"reusing the trained network {paths.checkpoint}")
         return
     argv = ["train", "--arch", ARCH, "--out", str(paths.checkpoint), "--seed", str(seed)]
-    argv += ["--max-minutes", str(max_minutes)]
+    if max_minutes is not None:
+        argv += ["--max-minutes", str(max_minutes)]
     if epochs is not None:
         argv += ["--epochs", str(epochs)]
     if paths.checkpoint.exists():
         argv.append("--resume")
     paths.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    _call(model_eval.cli.main, argv)
-    paths.trained.touch()
+    code = model_eval.cli.main(argv)
+    if code == 3:  # the time budget ran out: go on with the network as it is, say so, keep it resumable
+        print(f"training is NOT finished ({paths.checkpoint}); the next run continues it", flush=True)
+    elif code != 0:
+        raise WorkflowError(f"step failed (exit {code}): train")
 
 
 def predict(paths: Paths) -> None:
@@ -235,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--n-per-class", type=int, default=None, help="source images per class (stimuli)")
         p.add_argument("--epochs", type=int, default=None, help="training epochs (default: model_eval's)")
-        p.add_argument("--train-minutes", type=float, default=4.0, help="training time budget in minutes")
+        p.add_argument("--train-minutes", type=float, default=None,
+                       help="stop training early after this wall time (resumable, not finished); "
+                       "default: none")
         if name == "run":
             p.add_argument("--host", default="127.0.0.1")
             p.add_argument("--port", type=int, default=5000, help="0 picks a free port")
