@@ -315,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     user_errors = (UnknownModelError, CheckpointError, StimulusSetInvalid, WeightsFileError,
                    stimuli.DataSourceError, stimuli.StimulusSetError, ValueError, FileNotFoundError)
+    from model_eval import distributed
+
     try:
         return COMMANDS[args.command](args)
     except user_errors as exc:
@@ -323,3 +325,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
