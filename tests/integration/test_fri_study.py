@@ -31,10 +31,10 @@ def _model_eval(*argv: str) -> None:
 def _simulate_participant(app, slug: str, rng: np.random.Generator, group_of: dict[int, int] | None) -> str:
     """One person through the study link, consent, start and every trial's JSON answer."""
     client = app.test_client()
-    page = client.get(f"/s/{slug}/")
+    assert client.get(f"/s/{slug}/").status_code == 200  # the consent page; nobody is allocated yet
+    page = client.post(f"/s/{slug}/", data={"agree": "yes"})  # consent creates the participant
     assert page.status_code == 302, page.data
     pid = page.headers["Location"].split("/p/")[1].split("/")[0]
-    assert client.post(f"/p/{pid}/consent", data={"agree": "yes"}).status_code == 302
     assert client.post(f"/p/{pid}/start").status_code == 302
     assert client.get(f"/p/{pid}/trials").status_code == 200
     with app.app_context():
