@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
@@ -20,6 +21,7 @@ from analysis.style import (
     legend_outside,
     model_colour,
     new_figure,
+    new_grid,
     styled,
 )
 
@@ -32,7 +34,7 @@ def short_class(names: dict[int, str], c: int, width: int = 24) -> str:
     return f"{c}: {name if len(name) <= width else name[: width - 1] + '…'}"
 
 
-def _chance(ax, chance: float | None) -> None:  # type: ignore[no-untyped-def]
+def _chance(ax: Axes, chance: float | None) -> None:
     if chance is not None:
         ax.axhline(chance, **CHANCE_STYLE, label=f"chance ({chance:.3f})", zorder=0)
 
@@ -267,7 +269,7 @@ def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
 def rt_plot(per: pd.DataFrame, by_condition: pd.DataFrame) -> Figure:
     """Left: each participant's median RT and the group mean (95% CI); right: correct vs wrong."""
     conds = sorted(per["condition"].unique())
-    fig, (a1, a2) = new_figure(7.2, 3.0, ncols=2)
+    fig, (a1, a2) = new_grid(7.2, 3.0, ncols=2)
     rng = np.random.default_rng(0)
     for k, cond in enumerate(conds):
         v = per.loc[per["condition"] == cond, "median_rt_ms"].to_numpy()

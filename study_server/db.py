@@ -29,6 +29,9 @@ IMMEDIATE = "study_sqlite_immediate"
 
 _configured: set[int] = set()
 
+AnySession = Session | scoped_session[Any]
+"""A Session, or Flask-SQLAlchemy's `db.session`: the proxy that stands for the request's Session."""
+
 
 def normalise_url(url: str) -> str:
     """Accept the usual spellings of a PostgreSQL URL and pick the psycopg 3 driver."""
@@ -143,7 +146,7 @@ def _process_lock(engine: Engine) -> AbstractContextManager[None]:
 
 
 @contextmanager
-def write_lock(session: Session) -> Iterator[None]:
+def write_lock(session: AnySession) -> Iterator[None]:
     """Run the block in a write transaction that holds the database's write lock from its first
     statement; the block commits or rolls back.
 
@@ -207,6 +210,7 @@ class Prepared:
         """Execute with `params` and return the first row (None when there is none)."""
         compiled = self._for(conn.dialect)
         full = compiled.construct_params(params)
+        assert full is not None  # None only for DDL; a compiled statement always has its parameters
         positions = getattr(compiled, "positiontup", None)
         args: Any = tuple(full[name] for name in positions) if positions else full
         dialect, sql = conn.dialect, str(compiled)

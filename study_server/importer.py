@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from study_server.db import AnySession
 from study_server.lists import DEFAULT_VIEWERS_PER_STIMULUS, StimulusRow, check_pairs, latin_square_lists
 from study_server.models import Participant, Stimulus, Study, TrialList
 from study_server.settings import SETTINGS, SettingError, changed_keys, fixed_changes, validate
@@ -46,7 +46,7 @@ def _truthy(value: Any) -> bool:
 
 
 def import_stimulus_set(
-    session: Session,
+    session: AnySession,
     path: str | Path,
     *,
     slug: str,
@@ -162,7 +162,7 @@ def import_stimulus_set(
     return study, True
 
 
-def _check_changes(session: Session, study: Study, config: dict[str, Any], recruiter: str | None) -> None:
+def _check_changes(session: AnySession, study: Study, config: dict[str, Any], recruiter: str | None) -> None:
     """Refuse what may not change once people have taken part (their data would mix two designs)."""
     n = session.scalar(select(func.count(Participant.id)).where(Participant.study_id == study.id))
     if not n:
