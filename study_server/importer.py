@@ -73,12 +73,11 @@ def import_stimulus_set(
     root = Path(path).resolve()
     if not root.is_dir():
         raise StudyImportError(f"stimulus set {root} does not exist or is not a directory")
-    problems = stimuli.validate_stimulus_set(root)
-    if problems:
-        raise StudyImportError(f"invalid stimulus set {root}: " + "; ".join(map(str, problems[:5])))
-    try:
+    try:  # validates the set (and checks its content hash) once, then reads it
         sset = stimuli.load_stimulus_set(root)
-    except Exception as exc:  # StimulusSetError and friends: one clear line for the CLI
+    except stimuli.StimulusSetError as exc:  # "invalid stimulus set ROOT: ...": one clear line for the CLI
+        raise StudyImportError(str(exc)) from None
+    except Exception as exc:
         raise StudyImportError(f"cannot load stimulus set {root}: {exc}") from exc
 
     content_hash = str(sset.meta.get("content_hash", ""))
