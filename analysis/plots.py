@@ -338,17 +338,3 @@ def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
     ax.set_ylim(0, 1.02)
     legend_outside(ax)
     return fig
-
-
-@styled
-def fri_plot(df: pd.DataFrame) -> Figure:
-    """Per FRI pair: the model's confidence gap against the human success gap."""
-    fig, ax = new_figure(4.8, 3.4)
-    for i, (model, g) in enumerate(df.groupby("model")):
-        ax.scatter(g["model_conf_gap"], g["human_gap"], label=str(model), s=14, color=model_colour(i))
-    ax.axhline(0, **CHANCE_STYLE)
-    ax.axvline(0, **CHANCE_STYLE)
-    ax.set_xlabel("model confidence gap (counterpart - FRI, p(true))")
-    ax.set_ylabel("human success gap (counterpart - FRI)")
-    legend_outside(ax)
-    return fig
