@@ -18,6 +18,7 @@ from model_eval.registry import UnknownModelError
 from model_eval.torchvision_models import WeightsFileError
 
 if TYPE_CHECKING:
+    from model_eval.checkpoint import LoadedCheckpoint
     from model_eval.fri_report import PairSelection
     from model_eval.training import TrainConfig
     from stimuli import ImageSource
@@ -344,7 +345,7 @@ def _cmd_fri(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_source(ckpt, src, source: str) -> None:  # type: ignore[no-untyped-def]
+def _check_source(ckpt: LoadedCheckpoint, src: ImageSource, source: str) -> None:
     """fri/noise feed source images straight to the network: classes and channels must match."""
     n = len(src.classes)
     if ckpt.num_classes != n:

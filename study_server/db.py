@@ -15,7 +15,7 @@ from typing import Any
 try:  # POSIX: writers of several processes queue on an flock (see _WriteGate)
     import fcntl
 except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there; None marks it
 
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
