@@ -5,4 +5,6 @@ cd "$(dirname "$0")"
 source scripts/bootstrap.sh
 eval "$(bash scripts/services.sh)"
 ruff check .
+ruff format --check .
+mypy
 python -m pytest "$@"

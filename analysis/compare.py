@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.consistency import BOOT_UNITS, CEILING_POLICIES, KappaOptions
 from analysis.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
@@ -22,6 +23,9 @@ from analysis.provenance import collect_provenance
 from analysis.replicates import group_runs, parse_runs_argument
 from analysis.report import build_report, text_summary, write_outputs
 from analysis.sections import Context, Options
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _catch_rule(args: argparse.Namespace, responses) -> CatchRule:  # type: ignore[no-untyped-def]
+def _catch_rule(args: argparse.Namespace, responses: pd.DataFrame) -> CatchRule:
     if args.no_catch_exclusion:
         return CatchRule(None, "switched off on the command line")
     if args.catch_min_accuracy is not None:

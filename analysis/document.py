@@ -9,6 +9,7 @@ files beside it, vector pages in the PDF).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -60,7 +61,7 @@ class Document:
     title: str
     blocks: list[Block] = field(default_factory=list)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    scalars: dict[str, object] = field(default_factory=dict)
+    scalars: dict[str, Any] = field(default_factory=dict)  # JSON values, read back by key
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:

@@ -31,7 +31,7 @@ from scipy.stats import binomtest
 from analysis.document import Block, FigureBlock, Paragraph, Table
 from analysis.load import StimulusSetInfo
 from analysis.metrics import wilson_interval
-from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
+from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure, new_grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -248,8 +248,7 @@ def contact_sheet_figure(result: FoolingResult, info: StimulusSetInfo, *, max_im
     imgs = result.images.head(max_images)
     cols = min(10, max(1, len(imgs)))
     rows = -(-len(imgs) // cols)
-    fig, axes = new_figure(1.45 * cols, 1.75 * rows + 0.3, ncols=cols, nrows=rows)
-    axes = np.atleast_1d(axes).ravel()
+    fig, axes = new_grid(1.45 * cols, 1.75 * rows + 0.3, ncols=cols, nrows=rows)
     for ax in axes:
         ax.axis("off")
     for ax, r in zip(axes, imgs.itertuples(), strict=False):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from analysis import fri, fri_pairs
+from analysis import fri_pairs
 from analysis.document import Block, FigureBlock, Paragraph, Table
 from analysis.fri_pairs import FriPairsResult
 from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
@@ -63,22 +63,14 @@ PAIRS_CAPTION = (
 )
 
 
-def compute(ctx: Context, _: dict[str, Any]) -> FriPairsResult | tuple[Any, dict[str, float]]:
-    """Oriented pairs (fri / fri_partner) when the set has them; sets from before pairs were oriented
-    (fri / fri_counterpart) keep the older counterpart - FRI table."""
-    conditions = set(ctx.kept["condition"].dropna())
-    if fri_pairs.PARTNER in conditions or fri_pairs.FRI not in conditions:
-        return fri_pairs.fri_pair_analysis(
-            ctx.kept, label_groups=ctx.table.stimuli.label_groups, predictions=ctx.predictions
-        )
-    return fri.fri_pairs(ctx.kept)
+def compute(ctx: Context, _: dict[str, Any]) -> FriPairsResult:
+    """The oriented pairs (fri / fri_partner) of the set, as model_eval exports them."""
+    return fri_pairs.fri_pair_analysis(
+        ctx.kept, label_groups=ctx.table.stimuli.label_groups, predictions=ctx.predictions
+    )
 
 
-def present(result: FriPairsResult | tuple[Any, dict[str, float]], ctx: Context) -> list[Block]:
-    if not isinstance(result, FriPairsResult):
-        from analysis.sections import present_fri
-
-        return present_fri(result, ctx)
+def present(result: FriPairsResult, ctx: Context) -> list[Block]:
     if result.pairs.empty:
         return [Paragraph("FRI pairs: not applicable (no data for it in these inputs).")]
     return [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,11 @@ class ContrastResult:
 MIN_CLUSTERS = 5
 
 
-def _fit_gee(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[object | None, list[str]]:
-    """GEE logit(correct) ~ 1 + x, exchangeable within groups; warnings become notes, not errors."""
+def _fit_gee(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[Any, list[str]]:
+    """GEE logit(correct) ~ 1 + x, exchangeable within groups; warnings become notes, not errors.
+
+    Returns statsmodels' GEEResults (untyped, hence Any) or None when the fit is unusable.
+    """
     notes: list[str] = []
     exog = sm.add_constant(x.astype(float), has_constant="add")
     with warnings.catch_warnings(record=True) as caught:
@@ -106,7 +110,7 @@ def binary_contrast(
     y_a, y_b = np.asarray(y_a, float), np.asarray(y_b, float)
     acc_a, acc_b = float(y_a.mean()) if len(y_a) else np.nan, float(y_b.mean()) if len(y_b) else np.nan
     h = float(proportion_effectsize(acc_b, acc_a)) if len(y_a) and len(y_b) else np.nan
-    base = {
+    base: dict[str, Any] = {  # the fields every ContrastResult below shares
         "label": label,
         "condition": condition,
         "acc_a": acc_a,

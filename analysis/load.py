@@ -207,6 +207,20 @@ def _numeric_response(
     return num.astype(float)
 
 
+def _drop_unknown_stimuli(
+    df: pd.DataFrame, known: set[str], what: str, rows: str, issues: list[str]
+) -> pd.DataFrame:
+    """Rows whose stimulus id the manifest lists; the others are dropped and reported, never guessed."""
+    unknown = ~df["stimulus_id"].isin(known)
+    if unknown.any():
+        ex = ", ".join(sorted(df.loc[unknown, "stimulus_id"].unique())[:3])
+        issues.append(
+            f"{what}: {int(unknown.sum())} {rows} name stimulus ids not in the manifest "
+            f"(e.g. {ex}); these {rows.removesuffix('(s)')}s were dropped"
+        )
+    return df[~unknown]
+
+
 def build_long_table(
     responses: pd.DataFrame,
     predictions: pd.DataFrame,
@@ -243,14 +257,7 @@ def build_long_table(
     h["response"] = _numeric_response(h["response"], "responses", issues, none_expected=fooling)
     h["rt_ms"] = pd.to_numeric(h["rt_ms"], errors="coerce")
     h["trial_index"] = pd.to_numeric(h["trial_index"], errors="coerce")
-    unknown = ~h["stimulus_id"].isin(known)
-    if unknown.any():
-        ex = ", ".join(sorted(h.loc[unknown, "stimulus_id"].unique())[:3])
-        issues.append(
-            f"responses: {int(unknown.sum())} trial(s) name stimulus ids not in the manifest "
-            f"(e.g. {ex}); these trials were dropped"
-        )
-        h = h[~unknown]
+    h = _drop_unknown_stimuli(h, known, "responses", "trial(s)", issues)
     h = h.sort_values(["participant", "trial_index"], kind="stable")
     dup = h.duplicated(["participant", "stimulus_id"], keep="first")
     if dup.any():
@@ -268,14 +275,7 @@ def build_long_table(
     m = predictions.copy()
     if len(m):
         m["response"] = _numeric_response(m["response"], "predictions", issues)
-        unknown = ~m["stimulus_id"].isin(known)
-        if unknown.any():
-            ex = ", ".join(sorted(m.loc[unknown, "stimulus_id"].unique())[:3])
-            issues.append(
-                f"predictions: {int(unknown.sum())} row(s) name stimulus ids not in the manifest "
-                f"(e.g. {ex}); these rows were dropped"
-            )
-            m = m[~unknown]
+        m = _drop_unknown_stimuli(m, known, "predictions", "row(s)", issues)
         dup = m.duplicated(["model", "stimulus_id"], keep="first")
         if dup.any():
             issues.append(f"predictions: {int(dup.sum())} duplicate (model, stimulus) row(s); kept the first")

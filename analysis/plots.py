@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
@@ -20,6 +21,7 @@ from analysis.style import (
     legend_outside,
     model_colour,
     new_figure,
+    new_grid,
     styled,
 )
 
@@ -32,7 +34,7 @@ def short_class(names: dict[int, str], c: int, width: int = 24) -> str:
     return f"{c}: {name if len(name) <= width else name[: width - 1] + '…'}"
 
 
-def _chance(ax, chance: float | None) -> None:  # type: ignore[no-untyped-def]
+def _chance(ax: Axes, chance: float | None) -> None:
     if chance is not None:
         ax.axhline(chance, **CHANCE_STYLE, label=f"chance ({chance:.3f})", zorder=0)
 
@@ -267,7 +269,7 @@ def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
 def rt_plot(per: pd.DataFrame, by_condition: pd.DataFrame) -> Figure:
     """Left: each participant's median RT and the group mean (95% CI); right: correct vs wrong."""
     conds = sorted(per["condition"].unique())
-    fig, (a1, a2) = new_figure(7.2, 3.0, ncols=2)
+    fig, (a1, a2) = new_grid(7.2, 3.0, ncols=2)
     rng = np.random.default_rng(0)
     for k, cond in enumerate(conds):
         v = per.loc[per["condition"] == cond, "median_rt_ms"].to_numpy()
@@ -334,19 +336,5 @@ def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
     ax.set_xlabel("PSNR (dB)")
     ax.set_ylabel("proportion correct")
     ax.set_ylim(0, 1.02)
-    legend_outside(ax)
-    return fig
-
-
-@styled
-def fri_plot(df: pd.DataFrame) -> Figure:
-    """Per FRI pair: the model's confidence gap against the human success gap."""
-    fig, ax = new_figure(4.8, 3.4)
-    for i, (model, g) in enumerate(df.groupby("model")):
-        ax.scatter(g["model_conf_gap"], g["human_gap"], label=str(model), s=14, color=model_colour(i))
-    ax.axhline(0, **CHANCE_STYLE)
-    ax.axvline(0, **CHANCE_STYLE)
-    ax.set_xlabel("model confidence gap (counterpart - FRI, p(true))")
-    ax.set_ylabel("human success gap (counterpart - FRI)")
     legend_outside(ax)
     return fig

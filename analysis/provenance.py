@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -68,7 +69,7 @@ def checkpoint_summary(path: Path) -> dict[str, object]:
         return {"checkpoint": str(path), **row}
     config = data.get("config") or {}
     history = list(data.get("history") or [])
-    last: dict[int, dict[str, object]] = {}
+    last: dict[int, dict[str, Any]] = {}  # a checkpoint's history rows, as read_checkpoint gives them
     for h in history:
         last[int(h.get("member", 0))] = h
     val = [float(h["val_accuracy"]) for h in last.values() if h.get("val_accuracy") is not None]

@@ -23,7 +23,6 @@ import pandas as pd
 
 from analysis import (
     fooling,
-    fri,
     fri_pairs_render,
     inference,
     metrics,
@@ -497,32 +496,6 @@ def present_rt(r: rt.RTResult, ctx: Context) -> list[Block]:
 
 
 # ------------------------------------------------------------------ 7-8. FRI and noise
-
-
-def compute_fri(ctx: Context, _: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, float]]:
-    return fri.fri_pairs(ctx.kept)
-
-
-def present_fri(r: tuple[pd.DataFrame, dict[str, float]], ctx: Context) -> list[Block]:
-    df, summary = r
-    if df.empty:
-        return _na("FRI pairs")
-    return [
-        Paragraph(
-            "Per pair: human accuracy on the counterpart minus on the FRI crop (different "
-            "participant groups) "
-            "against the model's p(true class) on the counterpart minus on the FRI (Srivastava et al. 2019)."
-        ),
-        Table(
-            "fri_summary",
-            pd.DataFrame([{"quantity": k, "value": v} for k, v in summary.items()]),
-            "FRI summary.",
-        ),
-        Table("fri_pairs", df, "FRI pairs."),
-        FigureBlock(
-            "fri", plots.fri_plot(df), "Human success gap against model confidence gap, one point per pair."
-        ),
-    ]
 
 
 def compute_noise(ctx: Context, _: dict[str, Any]) -> tuple[pd.DataFrame, list[psychometric.PsychometricFit]]:

@@ -12,23 +12,25 @@ import functools
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import matplotlib as mpl
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 
 # Okabe & Ito (2008): black first for humans, then the seven colours in their published order.
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
 HUMAN_COLOUR = OKABE_ITO[0]
 MODEL_COLOURS = OKABE_ITO[1:]
-CHANCE_STYLE = {"color": "#777777", "lw": 1.0, "ls": "--"}
+CHANCE_STYLE: dict[str, Any] = {"color": "#777777", "lw": 1.0, "ls": "--"}
 SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 PNG_DPI = 300
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,
@@ -38,7 +40,7 @@ RC = {
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=list(MODEL_COLOURS)),
+    "axes.prop_cycle": cycler(color=list(MODEL_COLOURS)),
     "svg.fonttype": "none",  # text stays text in SVG (searchable, editable)
     "pdf.fonttype": 42,  # TrueType in PDF, as journals ask
     "figure.dpi": 100,
@@ -67,13 +69,19 @@ def styled(plot: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Figure, object]:
-    """A figure on the Agg canvas (no pyplot, no GUI backend) with the report's style."""
+def new_figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A one-panel figure on the Agg canvas (no pyplot, no GUI backend) with the report's style."""
+    fig, axes = new_grid(width, height)
+    return fig, axes[0]
+
+
+def new_grid(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Figure, list[Axes]]:
+    """A figure of `nrows` x `ncols` panels, as :func:`new_figure`; the axes in row-major order."""
     with journal_style():
         fig = Figure(figsize=(width, height), layout="constrained")
         FigureCanvasAgg(fig)
-        axes = fig.subplots(nrows, ncols)
-    return fig, axes
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.ravel())
 
 
 def model_colour(index: int) -> str:
@@ -113,5 +121,6 @@ __all__ = [
     "legend_outside",
     "model_colour",
     "new_figure",
+    "new_grid",
     "styled",
 ]

@@ -40,6 +40,8 @@ class Classifier(nn.Module):
         self.members = nn.ModuleList(members)
         self.preprocessing = preprocessing
         self.input_size = preprocessing.input_size
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(preprocessing.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(preprocessing.std).view(1, -1, 1, 1), persistent=False)
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +16,12 @@ from model_eval.noise import SIGMAS
 from model_eval.predict import StimulusSetInvalid
 from model_eval.registry import UnknownModelError
 from model_eval.torchvision_models import WeightsFileError
+
+if TYPE_CHECKING:
+    from model_eval.checkpoint import LoadedCheckpoint
+    from model_eval.fri_report import PairSelection
+    from model_eval.training import TrainConfig
+    from stimuli import ImageSource
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
@@ -187,13 +194,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def train_config(args: argparse.Namespace) -> object:
+def train_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig of ``train``'s arguments: an option left out takes the architecture's preset."""
     from model_eval.training import PRESETS, TrainConfig
 
     preset = PRESETS.get(args.arch, {})
 
-    def pick(name: str) -> object:
+    def pick(name: str) -> Any:  # the option, else the preset, else the field default
         value = getattr(args, name)
         return value if value is not None else preset.get(name, getattr(TrainConfig, name))
 
@@ -253,7 +260,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_images(args: argparse.Namespace, size: int) -> tuple[object, np.ndarray, np.ndarray, list[str]]:
+def _load_images(
+    args: argparse.Namespace, size: int
+) -> tuple[ImageSource, np.ndarray, np.ndarray, list[str]]:
     """``--n-images`` images of a source split, spread evenly over the classes (seeded)."""
     import stimuli
 
@@ -274,7 +283,7 @@ def _load_images(args: argparse.Namespace, size: int) -> tuple[object, np.ndarra
     return src, images, labels[picked], [f"{src.name}:{args.split}:{i}" for i in picked]
 
 
-def _fri_selection(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _fri_selection(args: argparse.Namespace) -> PairSelection:
     """The pair selection from the options, a preset filling what the user left unset."""
     from model_eval.fri_paper import PRESETS
     from model_eval.fri_report import PairSelection
@@ -336,7 +345,7 @@ def _cmd_fri(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_source(ckpt, src, source: str) -> None:  # type: ignore[no-untyped-def]
+def _check_source(ckpt: LoadedCheckpoint, src: ImageSource, source: str) -> None:
     """fri/noise feed source images straight to the network: classes and channels must match."""
     n = len(src.classes)
     if ckpt.num_classes != n:

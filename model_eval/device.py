@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TypeVar
 
 import torch
 
@@ -38,7 +39,11 @@ def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     return batch
 
 
-def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
+
+def prepare_model(model: ModuleT, device: torch.device) -> ModuleT:
+    """The model on `device` (channels_last on CUDA), its own type kept for the caller."""
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

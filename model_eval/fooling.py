@@ -259,7 +259,7 @@ class _CppnStep(_Step):
             genomes = [initial_genome(self.channels, self.rng) for _ in range(n)]
         else:
             parents = self.parents(archive, n).cpu().tolist()
-            genomes = [mutate(archive.genomes[p], self.rng) for p in parents]  # type: ignore[arg-type]
+            genomes = [mutate(archive.genomes[p], self.rng) for p in parents]
         x = quantize(render(genomes, self.size, self.device))
         return x, class_probabilities(self.model, x), genomes
 

@@ -8,7 +8,9 @@ supercategories (ImageNet). The study server's default of 20 viewers per crop is
 
 from __future__ import annotations
 
-SRIVASTAVA_2019 = {
+from typing import Any
+
+SRIVASTAVA_2019: dict[str, Any] = {
     "sample": 40,  # "randomly sample 40 DNN shrink FRIs"
     "kind": "shrink",
     "viewers_per_crop": 20,

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from model_eval import distributed
-from model_eval.checkpoint import LoadedCheckpoint
+from model_eval.checkpoint import Classifier, LoadedCheckpoint
 from model_eval.device import autocast, prepare_model, to_device
 from model_eval.fri import FRI_KINDS, FriResult, extract_crops, fri_for_side, is_correct, side_for_ratio
 
@@ -142,7 +142,7 @@ def _still_right_then_wrong(model: torch.nn.Module, crops: list[torch.Tensor], l
     return bool(ok[0]) and not bool(ok[1])
 
 
-def select_pairs(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray,
+def select_pairs(model: Classifier, images: np.ndarray, labels: np.ndarray,
                  results: list[list[FriResult]], selection: PairSelection,
                  device: torch.device) -> list[Pair]:
     """The exported pairs, reproducible from ``selection.seed`` and the maps (same on any number of ranks)."""

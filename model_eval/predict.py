@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,9 @@ from tqdm import tqdm
 from model_eval import distributed
 from model_eval.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from model_eval.device import autocast, pick_device, prepare_model, to_device
+
+if TYPE_CHECKING:
+    from stimuli import StimulusSet
 
 PREDICTION_COLUMNS = ("model", "stimulus_id", "response", "confidence", "prob_true",
                       "top1", "top2", "top3", "top4", "top5")
@@ -26,7 +30,7 @@ class StimulusSetInvalid(ValueError):
     """The stimulus set fails ``stimuli.validate_stimulus_set``."""
 
 
-def load_valid_stimulus_set(stimuli_dir: str | Path):
+def load_valid_stimulus_set(stimuli_dir: str | Path) -> StimulusSet:
     """Load a stimulus set, refusing one that fails ``stimuli.validate_stimulus_set`` (clear message)."""
     import stimuli
 
@@ -49,7 +53,9 @@ def _image_tensor(img: np.ndarray, channels: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)
 
 
-def _batches(set_, ids: list[str], channels: int, size: int, batch_size: int):
+def _batches(
+    set_: StimulusSet, ids: list[str], channels: int, size: int, batch_size: int
+) -> Iterator[tuple[list[str], torch.Tensor]]:
     for s in range(0, len(ids), batch_size):
         chunk = []
         for sid in ids[s: s + batch_size]:
@@ -61,7 +67,7 @@ def _batches(set_, ids: list[str], channels: int, size: int, batch_size: int):
         yield ids[s: s + batch_size], torch.stack(chunk)
 
 
-def predict_loaded(ckpt: LoadedCheckpoint, set_, *, name: str, device: torch.device,
+def predict_loaded(ckpt: LoadedCheckpoint, set_: StimulusSet, *, name: str, device: torch.device,
                    batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
     """Predictions of one loaded classifier on every stimulus of a loaded set (sharded under torchrun)."""
     manifest = set_.manifest
@@ -101,7 +107,7 @@ def predict_loaded(ckpt: LoadedCheckpoint, set_, *, name: str, device: torch.dev
     return df
 
 
-def _group_matrix(set_, num_classes: int) -> tuple[torch.Tensor, list[int]] | None:
+def _group_matrix(set_: StimulusSet, num_classes: int) -> tuple[torch.Tensor, list[int]] | None:
     """(classes x groups one-hot matrix, group id per class) of the set's label groups, or None."""
     import stimuli
 
@@ -129,9 +135,9 @@ def predict_stimulus_set(checkpoints: Sequence[str | Path], stimuli_dir: str | P
                           batch_size=batch_size, progress=progress)
 
 
-def predict_on_set(checkpoints: Sequence[str | Path], set_, *, names: Sequence[str] | None = None,
-                   device: str | torch.device | None = None, batch_size: int = 256,
-                   progress: bool = True) -> pd.DataFrame:
+def predict_on_set(checkpoints: Sequence[str | Path], set_: StimulusSet, *,
+                   names: Sequence[str] | None = None, device: str | torch.device | None = None,
+                   batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
     """:func:`predict_stimulus_set` for a stimulus set that is already loaded (and so validated)."""
     if names is not None and len(names) != len(checkpoints):
         raise ValueError(f"{len(names)} names given for {len(checkpoints)} checkpoints")

@@ -8,6 +8,7 @@ from random initialisation. One-channel inputs are repeated to three channels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -52,7 +53,7 @@ def _head_classes(state: dict[str, torch.Tensor]) -> int:
     return int(state[last].shape[0])
 
 
-def _make_builder(arch: str):
+def _make_builder(arch: str) -> Callable[..., nn.Module]:
     def build(*, num_classes: int, in_channels: int = 3, input_size: int = 224,
               weights: str | Path | None = None) -> nn.Module:
         if in_channels not in (1, 3):

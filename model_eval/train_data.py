@@ -69,8 +69,8 @@ def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[
 def spread_over_classes(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     """``n`` indices of ``labels`` taken round-robin over the classes in a seeded order (all if n >= len)."""
     gen = torch.Generator().manual_seed(seed)
-    queues = [torch.nonzero(labels == c).flatten() for c in torch.unique(labels).tolist()]
-    queues = [q[torch.randperm(len(q), generator=gen)].tolist() for q in queues]
+    members = [torch.nonzero(labels == c).flatten() for c in torch.unique(labels).tolist()]
+    queues: list[list[int]] = [q[torch.randperm(len(q), generator=gen)].tolist() for q in members]
     picked: list[int] = []
     while len(picked) < min(n, len(labels)):
         for q in queues:

@@ -173,6 +173,8 @@ class _Normalised(nn.Module):
     def __init__(self, member: nn.Module, pre: Preprocessing) -> None:
         super().__init__()
         self.member = member
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(pre.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(pre.std).view(1, -1, 1, 1), persistent=False)
         self.equalize = pre.equalize
@@ -296,8 +298,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     name, config = default_name(cfg), asdict(cfg)
     deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     gen = torch.Generator().manual_seed(cfg.seed + 7 + rank)
-    sampler = DistributedSampler(range(len(data.x_train)), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=cfg.seed, drop_last=False)
+    sampler: DistributedSampler[int] = DistributedSampler(
+        range(len(data.x_train)),  # type: ignore[arg-type]  # it only takes len(); a range of indices will do
+        num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
 
     def save(stopped: str | None = None) -> None:
         if rank == 0:
@@ -315,7 +318,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         steps_per_epoch = max(1, math.ceil(len(sampler) / cfg.batch_size))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=max(cfg.epochs, 1),
                                                     steps_per_epoch=steps_per_epoch, pct_start=0.2)
-        if pos.optimizer is not None:  # resuming inside this member
+        if pos.optimizer is not None and pos.scheduler is not None:  # resuming inside this member
             opt.load_state_dict(pos.optimizer)
             sched.load_state_dict(pos.scheduler)
         m = _Member(net, opt, sched)

@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -81,8 +82,8 @@ PRESETS: dict[str, BuildConfig] = {
 }
 
 
-def preset_config(preset: str, **overrides: object) -> BuildConfig:
-    """The preset's config with the given fields replaced (None values are ignored)."""
+def preset_config(preset: str, **overrides: Any) -> BuildConfig:
+    """The preset's config with the given fields replaced (None values are ignored; `_check` validates)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     cfg = replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})

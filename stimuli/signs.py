@@ -7,6 +7,7 @@ lights and blurs that canonical drawing per sample. Coordinates below are in uni
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -24,6 +25,7 @@ GREEN = (30, 160, 60, 255)
 AMBER = (240, 170, 0, 255)
 
 Point = tuple[float, float]
+Colour = tuple[int, int, int, int]  # RGBA, 0-255
 
 
 class _Pen:
@@ -39,20 +41,29 @@ class _Pen:
     def w(self, width: float) -> int:
         return max(1, round(width * self.px))
 
-    def poly(self, pts: list[Point], fill) -> None:
+    def poly(self, pts: list[Point], fill: Colour) -> None:
         self.d.polygon([self.p(u, v) for u, v in pts], fill=fill)
 
-    def line(self, pts: list[Point], fill, width: float) -> None:
+    def line(self, pts: list[Point], fill: Colour, width: float) -> None:
         self.d.line([self.p(u, v) for u, v in pts], fill=fill, width=self.w(width), joint="curve")
 
-    def ellipse(self, cx: float, cy: float, rx: float, ry: float, fill=None, outline=None, width=0.0) -> None:
+    def ellipse(
+        self,
+        cx: float,
+        cy: float,
+        rx: float,
+        ry: float,
+        fill: Colour | None = None,
+        outline: Colour | None = None,
+        width: float = 0.0,
+    ) -> None:
         box = [self.p(cx - rx, cy - ry), self.p(cx + rx, cy + ry)]
         self.d.ellipse(box, fill=fill, outline=outline, width=self.w(width) if outline else 0)
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, fill, radius: float = 0.0) -> None:
+    def rect(self, x0: float, y0: float, x1: float, y1: float, fill: Colour, radius: float = 0.0) -> None:
         self.d.rounded_rectangle([self.p(x0, y0), self.p(x1, y1)], radius=radius * self.px, fill=fill)
 
-    def text(self, cx: float, cy: float, text: str, fill, max_w: float, max_h: float) -> None:
+    def text(self, cx: float, cy: float, text: str, fill: Colour, max_w: float, max_h: float) -> None:
         """Centre `text` in the box, as large as fits (PIL's built-in scalable font, no files needed)."""
         size = max(4, round(max_h * self.px * 1.35))
         font = ImageFont.load_default(size=size)
@@ -84,7 +95,7 @@ def _regular_polygon(n: int, r: float, phase: float) -> list[Point]:
 # ---- symbols: each draws inside a box centred at (cx, cy) with half-size h ----------------------------
 
 
-def _car(pen: _Pen, cx: float, cy: float, h: float, fill) -> None:
+def _car(pen: _Pen, cx: float, cy: float, h: float, fill: Colour) -> None:
     """Car seen from behind: body, cabin, wheels."""
     pen.rect(cx - 0.9 * h, cy - 0.1 * h, cx + 0.9 * h, cy + 0.55 * h, fill, radius=0.15 * h)
     pen.poly(
@@ -100,7 +111,7 @@ def _car(pen: _Pen, cx: float, cy: float, h: float, fill) -> None:
     pen.rect(cx + 0.5 * h, cy + 0.5 * h, cx + 0.85 * h, cy + 0.85 * h, fill)
 
 
-def _truck(pen: _Pen, cx: float, cy: float, h: float, fill) -> None:
+def _truck(pen: _Pen, cx: float, cy: float, h: float, fill: Colour) -> None:
     """Truck in side view: cargo box, cab, two wheels."""
     pen.rect(cx - 1.0 * h, cy - 0.6 * h, cx + 0.35 * h, cy + 0.35 * h, fill)
     pen.poly(
@@ -127,7 +138,7 @@ def _band(pen: _Pen, n: int = 1, width: float = 0.06) -> None:
         pen.line([(0.8 + off, 0.2 + off), (0.2 + off, 0.8 + off)], BLACK, 0.018)
 
 
-def _arrow(pen: _Pen, pts: list[Point], fill, width: float, head: float) -> None:
+def _arrow(pen: _Pen, pts: list[Point], fill: Colour, width: float, head: float) -> None:
     """Polyline with a triangular head at its last point."""
     (u0, v0), (u1, v1) = pts[-2], pts[-1]
     ang = math.atan2(v1 - v0, u1 - u0)
@@ -145,7 +156,7 @@ def _arrow(pen: _Pen, pts: list[Point], fill, width: float, head: float) -> None
     pen.poly([tip, left, right], fill)
 
 
-def _person(pen: _Pen, cx: float, top: float, height: float, fill, stride: float = 1.0) -> None:
+def _person(pen: _Pen, cx: float, top: float, height: float, fill: Colour, stride: float = 1.0) -> None:
     """Walking stick figure: head, torso, arms and legs, as thick strokes."""
     w = 0.11 * height
     pen.ellipse(cx + 0.04 * height, top + 0.1 * height, 0.1 * height, 0.1 * height, fill=fill)
@@ -171,142 +182,249 @@ def _curve(pen: _Pen, direction: int) -> None:
     _arrow(pen, [(0.5 + 0.05 * d, 0.47), (0.5 + 0.13 * d, 0.4)], BLACK, 0.07, 0.09)
 
 
-def _symbol_for(class_id: int) -> Callable[[_Pen], None]:
-    """The distinguishing symbol of each class, after the GTSRB pictograms."""
-    digits = {0: "20", 1: "30", 2: "50", 3: "60", 4: "70", 5: "80", 7: "100", 8: "120"}
-    if class_id in digits:
-        return lambda pen: pen.text(0.5, 0.5, digits[class_id], BLACK, 0.56, 0.36)
-    tri = 0.6  # vertical centre of the symbol in an upward triangle
-    table: dict[int, Callable[[_Pen], None]] = {
-        6: lambda pen: (pen.text(0.5, 0.5, "80", GRAY, 0.56, 0.36), _band(pen, 5)),
-        9: lambda pen: (_car(pen, 0.34, 0.52, 0.15, RED), _car(pen, 0.66, 0.52, 0.15, BLACK)),
-        10: lambda pen: (_truck(pen, 0.33, 0.52, 0.15, RED), _car(pen, 0.68, 0.52, 0.14, BLACK)),
-        11: lambda pen: (
-            pen.line([(0.5, 0.38), (0.5, 0.8)], BLACK, 0.05),
-            pen.line([(0.5, 0.62), (0.5, 0.8)], BLACK, 0.09),
-            pen.line([(0.36, 0.55), (0.64, 0.55)], BLACK, 0.05),
-        ),
-        12: lambda pen: None,
-        13: lambda pen: None,
-        14: lambda pen: pen.text(0.5, 0.5, "STOP", WHITE, 0.7, 0.26),
-        15: lambda pen: None,
-        16: lambda pen: _truck(pen, 0.5, 0.52, 0.26, BLACK),
-        17: lambda pen: pen.rect(0.2, 0.43, 0.8, 0.57, WHITE),
-        18: lambda pen: (
-            pen.line([(0.5, 0.4), (0.5, 0.7)], BLACK, 0.07),
-            pen.ellipse(0.5, 0.78, 0.04, 0.04, fill=BLACK),
-        ),
-        19: lambda pen: _curve(pen, -1),
-        20: lambda pen: _curve(pen, +1),
-        21: lambda pen: (
-            pen.line([(0.53, 0.82), (0.53, 0.72), (0.43, 0.62), (0.57, 0.5), (0.5, 0.4)], BLACK, 0.06),
-            _arrow(pen, [(0.52, 0.43), (0.48, 0.37)], BLACK, 0.06, 0.08),
-        ),
-        22: lambda pen: (
-            pen.line([(0.3, 0.78), (0.7, 0.78)], BLACK, 0.04),
-            pen.d.pieslice([pen.p(0.31, 0.64), pen.p(0.49, 0.92)], 180, 360, fill=BLACK),
-            pen.d.pieslice([pen.p(0.51, 0.64), pen.p(0.69, 0.92)], 180, 360, fill=BLACK),
-        ),
-        23: lambda pen: (
-            _car(pen, 0.5, 0.52, 0.11, BLACK),
-            pen.line([(0.4, 0.82), (0.44, 0.74), (0.4, 0.68)], BLACK, 0.025),
-            pen.line([(0.6, 0.82), (0.56, 0.74), (0.6, 0.68)], BLACK, 0.025),
-        ),
-        24: lambda pen: (
-            pen.line([(0.42, 0.82), (0.42, 0.42)], BLACK, 0.05),
-            pen.line([(0.6, 0.82), (0.6, 0.62), (0.52, 0.52), (0.52, 0.42)], BLACK, 0.05),
-        ),
-        25: lambda pen: (
-            _person(pen, 0.46, 0.42, 0.34, BLACK, 0.8),
-            pen.line([(0.56, 0.56), (0.66, 0.76)], BLACK, 0.03),
-            pen.d.pieslice([pen.p(0.56, 0.7), pen.p(0.74, 0.9)], 180, 360, fill=BLACK),
-        ),
-        26: lambda pen: (
-            pen.rect(0.43, 0.4, 0.57, 0.82, BLACK, radius=0.03),
-            pen.ellipse(0.5, 0.47, 0.045, 0.045, fill=RED),
-            pen.ellipse(0.5, 0.61, 0.045, 0.045, fill=AMBER),
-            pen.ellipse(0.5, 0.75, 0.045, 0.045, fill=GREEN),
-        ),
-        27: lambda pen: _person(pen, 0.5, 0.42, 0.4, BLACK),
-        28: lambda pen: (_person(pen, 0.43, 0.42, 0.4, BLACK), _person(pen, 0.6, 0.56, 0.26, BLACK)),
-        29: lambda pen: (
-            pen.ellipse(0.39, tri + 0.1, 0.08, 0.08, outline=BLACK, width=0.025),
-            pen.ellipse(0.61, tri + 0.1, 0.08, 0.08, outline=BLACK, width=0.025),
-            pen.line(
-                [
-                    (0.39, tri + 0.1),
-                    (0.47, tri - 0.02),
-                    (0.61, tri + 0.1),
-                    (0.56, tri - 0.04),
-                    (0.47, tri - 0.02),
-                ],
-                BLACK,
-                0.025,
-            ),
-            pen.ellipse(0.53, tri - 0.13, 0.03, 0.03, fill=BLACK),
-        ),
-        30: lambda pen: [
-            pen.line(
-                [
-                    (0.5 + 0.16 * math.cos(a), tri + 0.16 * math.sin(a)),
-                    (0.5 - 0.16 * math.cos(a), tri - 0.16 * math.sin(a)),
-                ],
-                BLACK,
-                0.03,
-            )
-            for a in (math.pi / 2, math.pi / 6, -math.pi / 6)
-        ],
-        31: lambda pen: pen.poly(
-            [
-                (0.36, 0.8),
-                (0.42, 0.64),
-                (0.54, 0.6),
-                (0.6, 0.52),
-                (0.58, 0.42),
-                (0.64, 0.46),
-                (0.68, 0.5),
-                (0.64, 0.56),
-                (0.62, 0.64),
-                (0.66, 0.8),
-                (0.6, 0.8),
-                (0.56, 0.68),
-                (0.46, 0.7),
-                (0.42, 0.8),
-            ],
-            BLACK,
-        ),
-        32: lambda pen: _band(pen, 5),
-        33: lambda pen: _arrow(pen, [(0.42, 0.75), (0.42, 0.45), (0.68, 0.45)], WHITE, 0.09, 0.18),
-        34: lambda pen: _arrow(pen, [(0.58, 0.75), (0.58, 0.45), (0.32, 0.45)], WHITE, 0.09, 0.18),
-        35: lambda pen: _arrow(pen, [(0.5, 0.8), (0.5, 0.24)], WHITE, 0.1, 0.2),
-        36: lambda pen: (
-            _arrow(pen, [(0.44, 0.8), (0.44, 0.24)], WHITE, 0.08, 0.16),
-            _arrow(pen, [(0.44, 0.6), (0.6, 0.44), (0.72, 0.44)], WHITE, 0.08, 0.15),
-        ),
-        37: lambda pen: (
-            _arrow(pen, [(0.56, 0.8), (0.56, 0.24)], WHITE, 0.08, 0.16),
-            _arrow(pen, [(0.56, 0.6), (0.4, 0.44), (0.28, 0.44)], WHITE, 0.08, 0.15),
-        ),
-        38: lambda pen: _arrow(pen, [(0.34, 0.34), (0.68, 0.68)], WHITE, 0.1, 0.2),
-        39: lambda pen: _arrow(pen, [(0.66, 0.34), (0.32, 0.68)], WHITE, 0.1, 0.2),
-        40: lambda pen: [
-            _arrow(
-                pen,
-                [(0.5 + 0.22 * math.cos(a + d), 0.5 + 0.22 * math.sin(a + d)) for d in (0.0, 0.5, 1.0, 1.5)],
-                WHITE,
-                0.07,
-                0.14,
-            )
-            for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)
-        ],
-        41: lambda pen: (_car(pen, 0.34, 0.52, 0.14, GRAY), _car(pen, 0.66, 0.52, 0.14, GRAY), _band(pen, 5)),
-        42: lambda pen: (
-            _truck(pen, 0.33, 0.52, 0.14, GRAY),
-            _car(pen, 0.68, 0.52, 0.13, GRAY),
-            _band(pen, 5),
-        ),
-    }
-    return table[class_id]
+Draw = Callable[[_Pen], None]
+
+# The pictograms, keyed by the `symbol` text of stimuli/data/gtsrb_classes.csv: the CSV says which class
+# carries which symbol; this table says how each symbol looks. Digits and letters are read from the
+# text itself (see `_symbol_drawing`).
+_PICTOGRAMS: dict[str, Draw] = {}
+
+
+def _pictogram(symbol: str) -> Callable[[Draw], Draw]:
+    """Registers the drawing of one `symbol` text of the class table."""
+
+    def register(draw: Draw) -> Draw:
+        _PICTOGRAMS[symbol] = draw
+        return draw
+
+    return register
+
+
+@_pictogram("none")
+@_pictogram("none (empty white disc)")
+def _nothing(pen: _Pen) -> None:
+    """The plate alone carries the meaning (priority road, yield, no vehicles)."""
+
+
+@_pictogram("red car (left) beside black car (right)")
+def _no_passing(pen: _Pen) -> None:
+    _car(pen, 0.34, 0.52, 0.15, RED)
+    _car(pen, 0.66, 0.52, 0.15, BLACK)
+
+
+@_pictogram("red truck (left) beside black car (right)")
+def _no_passing_trucks(pen: _Pen) -> None:
+    _truck(pen, 0.33, 0.52, 0.15, RED)
+    _car(pen, 0.68, 0.52, 0.14, BLACK)
+
+
+@_pictogram("black vertical bar crossed by a horizontal bar (thicker lower part)")
+def _right_of_way(pen: _Pen) -> None:
+    pen.line([(0.5, 0.38), (0.5, 0.8)], BLACK, 0.05)
+    pen.line([(0.5, 0.62), (0.5, 0.8)], BLACK, 0.09)
+    pen.line([(0.36, 0.55), (0.64, 0.55)], BLACK, 0.05)
+
+
+@_pictogram("black truck")
+def _truck_sign(pen: _Pen) -> None:
+    _truck(pen, 0.5, 0.52, 0.26, BLACK)
+
+
+@_pictogram("white horizontal bar")
+def _no_entry(pen: _Pen) -> None:
+    pen.rect(0.2, 0.43, 0.8, 0.57, WHITE)
+
+
+@_pictogram("black exclamation mark")
+def _caution(pen: _Pen) -> None:
+    pen.line([(0.5, 0.4), (0.5, 0.7)], BLACK, 0.07)
+    pen.ellipse(0.5, 0.78, 0.04, 0.04, fill=BLACK)
+
+
+@_pictogram("black road curving left")
+def _curve_left(pen: _Pen) -> None:
+    _curve(pen, -1)
+
+
+@_pictogram("black road curving right")
+def _curve_right(pen: _Pen) -> None:
+    _curve(pen, +1)
+
+
+@_pictogram("black double bend (first to the left)")
+def _double_curve(pen: _Pen) -> None:
+    pen.line([(0.53, 0.82), (0.53, 0.72), (0.43, 0.62), (0.57, 0.5), (0.5, 0.4)], BLACK, 0.06)
+    _arrow(pen, [(0.52, 0.43), (0.48, 0.37)], BLACK, 0.06, 0.08)
+
+
+@_pictogram("black two bumps on a road line")
+def _bumps(pen: _Pen) -> None:
+    pen.line([(0.3, 0.78), (0.7, 0.78)], BLACK, 0.04)
+    pen.d.pieslice([pen.p(0.31, 0.64), pen.p(0.49, 0.92)], 180, 360, fill=BLACK)
+    pen.d.pieslice([pen.p(0.51, 0.64), pen.p(0.69, 0.92)], 180, 360, fill=BLACK)
+
+
+@_pictogram("black car with skid marks")
+def _slippery(pen: _Pen) -> None:
+    _car(pen, 0.5, 0.52, 0.11, BLACK)
+    pen.line([(0.4, 0.82), (0.44, 0.74), (0.4, 0.68)], BLACK, 0.025)
+    pen.line([(0.6, 0.82), (0.56, 0.74), (0.6, 0.68)], BLACK, 0.025)
+
+
+@_pictogram("two black lines with the right one bending inwards")
+def _narrows(pen: _Pen) -> None:
+    pen.line([(0.42, 0.82), (0.42, 0.42)], BLACK, 0.05)
+    pen.line([(0.6, 0.82), (0.6, 0.62), (0.52, 0.52), (0.52, 0.42)], BLACK, 0.05)
+
+
+@_pictogram("black worker with shovel and mound")
+def _road_work(pen: _Pen) -> None:
+    _person(pen, 0.46, 0.42, 0.34, BLACK, 0.8)
+    pen.line([(0.56, 0.56), (0.66, 0.76)], BLACK, 0.03)
+    pen.d.pieslice([pen.p(0.56, 0.7), pen.p(0.74, 0.9)], 180, 360, fill=BLACK)
+
+
+@_pictogram("traffic light (red/yellow/green dots stacked)")
+def _signals(pen: _Pen) -> None:
+    pen.rect(0.43, 0.4, 0.57, 0.82, BLACK, radius=0.03)
+    pen.ellipse(0.5, 0.47, 0.045, 0.045, fill=RED)
+    pen.ellipse(0.5, 0.61, 0.045, 0.045, fill=AMBER)
+    pen.ellipse(0.5, 0.75, 0.045, 0.045, fill=GREEN)
+
+
+@_pictogram("black walking person")
+def _pedestrian(pen: _Pen) -> None:
+    _person(pen, 0.5, 0.42, 0.4, BLACK)
+
+
+@_pictogram("black adult and child walking")
+def _children(pen: _Pen) -> None:
+    _person(pen, 0.43, 0.42, 0.4, BLACK)
+    _person(pen, 0.6, 0.56, 0.26, BLACK)
+
+
+_TRI = 0.6  # vertical centre of the symbol in an upward triangle
+
+
+@_pictogram("black bicycle")
+def _bicycle(pen: _Pen) -> None:
+    pen.ellipse(0.39, _TRI + 0.1, 0.08, 0.08, outline=BLACK, width=0.025)
+    pen.ellipse(0.61, _TRI + 0.1, 0.08, 0.08, outline=BLACK, width=0.025)
+    frame = [(0.39, 0.1), (0.47, -0.02), (0.61, 0.1), (0.56, -0.04), (0.47, -0.02)]
+    pen.line([(u, _TRI + dv) for u, dv in frame], BLACK, 0.025)
+    pen.ellipse(0.53, _TRI - 0.13, 0.03, 0.03, fill=BLACK)
+
+
+@_pictogram("black snowflake")
+def _snowflake(pen: _Pen) -> None:
+    for a in (math.pi / 2, math.pi / 6, -math.pi / 6):
+        ends = [
+            (0.5 + 0.16 * math.cos(a), _TRI + 0.16 * math.sin(a)),
+            (0.5 - 0.16 * math.cos(a), _TRI - 0.16 * math.sin(a)),
+        ]
+        pen.line(ends, BLACK, 0.03)
+
+
+@_pictogram("black leaping deer")
+def _deer(pen: _Pen) -> None:
+    outline = [
+        (0.36, 0.8), (0.42, 0.64), (0.54, 0.6), (0.6, 0.52), (0.58, 0.42), (0.64, 0.46), (0.68, 0.5),
+        (0.64, 0.56), (0.62, 0.64), (0.66, 0.8), (0.6, 0.8), (0.56, 0.68), (0.46, 0.7), (0.42, 0.8),
+    ]  # fmt: skip
+    pen.poly(outline, BLACK)
+
+
+@_pictogram("several thin black diagonal stripes")
+def _end_of_limits(pen: _Pen) -> None:
+    _band(pen, 5)
+
+
+@_pictogram("white arrow bending right")
+def _turn_right(pen: _Pen) -> None:
+    _arrow(pen, [(0.42, 0.75), (0.42, 0.45), (0.68, 0.45)], WHITE, 0.09, 0.18)
+
+
+@_pictogram("white arrow bending left")
+def _turn_left(pen: _Pen) -> None:
+    _arrow(pen, [(0.58, 0.75), (0.58, 0.45), (0.32, 0.45)], WHITE, 0.09, 0.18)
+
+
+@_pictogram("white arrow pointing up")
+def _ahead(pen: _Pen) -> None:
+    _arrow(pen, [(0.5, 0.8), (0.5, 0.24)], WHITE, 0.1, 0.2)
+
+
+@_pictogram("white arrow up with a branch to the right")
+def _straight_or_right(pen: _Pen) -> None:
+    _arrow(pen, [(0.44, 0.8), (0.44, 0.24)], WHITE, 0.08, 0.16)
+    _arrow(pen, [(0.44, 0.6), (0.6, 0.44), (0.72, 0.44)], WHITE, 0.08, 0.15)
+
+
+@_pictogram("white arrow up with a branch to the left")
+def _straight_or_left(pen: _Pen) -> None:
+    _arrow(pen, [(0.56, 0.8), (0.56, 0.24)], WHITE, 0.08, 0.16)
+    _arrow(pen, [(0.56, 0.6), (0.4, 0.44), (0.28, 0.44)], WHITE, 0.08, 0.15)
+
+
+@_pictogram("white arrow pointing down-right")
+def _keep_right(pen: _Pen) -> None:
+    _arrow(pen, [(0.34, 0.34), (0.68, 0.68)], WHITE, 0.1, 0.2)
+
+
+@_pictogram("white arrow pointing down-left")
+def _keep_left(pen: _Pen) -> None:
+    _arrow(pen, [(0.66, 0.34), (0.32, 0.68)], WHITE, 0.1, 0.2)
+
+
+@_pictogram("three white arrows in a circle")
+def _roundabout(pen: _Pen) -> None:
+    for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6):
+        arc = [(0.5 + 0.22 * math.cos(a + d), 0.5 + 0.22 * math.sin(a + d)) for d in (0.0, 0.5, 1.0, 1.5)]
+        _arrow(pen, arc, WHITE, 0.07, 0.14)
+
+
+@_pictogram("gray cars crossed by a diagonal black band")
+def _end_no_passing(pen: _Pen) -> None:
+    _car(pen, 0.34, 0.52, 0.14, GRAY)
+    _car(pen, 0.66, 0.52, 0.14, GRAY)
+    _band(pen, 5)
+
+
+@_pictogram("gray truck and car crossed by a diagonal black band")
+def _end_no_passing_trucks(pen: _Pen) -> None:
+    _truck(pen, 0.33, 0.52, 0.14, GRAY)
+    _car(pen, 0.68, 0.52, 0.13, GRAY)
+    _band(pen, 5)
+
+
+_COLOURS = {"black": BLACK, "white": WHITE, "gray": GRAY, "red": RED}
+# "digits 20", "gray digits 80 crossed by a diagonal black band", "white letters STOP"
+_LETTERING = re.compile(
+    r"(?:(?P<colour>black|white|gray|red) )?(?P<kind>digits|letters) (?P<text>\S+)"
+    r"(?P<band> crossed by a diagonal black band)?"
+)
+
+
+def _symbol_drawing(symbol: str) -> Draw:
+    """How one class row's `symbol` text is drawn: lettering is read from the text, pictograms by name."""
+    lettering = _LETTERING.fullmatch(symbol)
+    if lettering is None:
+        try:
+            return _PICTOGRAMS[symbol]
+        except KeyError:
+            raise ValueError(f"no drawing for the sign symbol {symbol!r} of gtsrb_classes.csv") from None
+    text = lettering["text"]
+    colour = _COLOURS[lettering["colour"] or "black"]
+    # Digits fill the disc's middle; words (STOP) are wider and flatter.
+    max_w, max_h = (0.56, 0.36) if lettering["kind"] == "digits" else (0.7, 0.26)
+    band = lettering["band"] is not None
+
+    def draw(pen: _Pen) -> None:
+        pen.text(0.5, 0.5, text, colour, max_w, max_h)
+        if band:
+            _band(pen, 5)
+
+    return draw
 
 
 def _draw_plate(pen: _Pen, shape: str, fill: str, border: str) -> None:
@@ -362,5 +480,5 @@ def canonical_sign(class_id: int, px: int = 128) -> Image.Image:
     img = Image.new("RGBA", (big, big), (0, 0, 0, 0))
     pen = _Pen(ImageDraw.Draw(img), big)
     _draw_plate(pen, spec.shape, spec.fill, spec.border)
-    _symbol_for(class_id)(pen)
+    _symbol_drawing(spec.symbol)(pen)
     return img.resize((px, px), Image.Resampling.LANCZOS)

@@ -463,7 +463,7 @@ def _check_manifest(rows: list[list[str]], class_names: dict[int, str]) -> list[
 
 def _leaky_words(class_names: dict[int, str], conditions: set[str]) -> set[str]:
     """Lower-case words that must never appear in a participant-visible file name."""
-    words = set()
+    words: set[str] = set()
     for name in class_names.values():
         words.update(w for w in re.findall(r"[a-z]+", name.lower()) if len(w) >= 4)
     words.update(c.lower() for c in conditions if c)

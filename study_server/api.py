@@ -10,10 +10,10 @@ import math
 import secrets
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from sqlalchemy import Connection, Engine, bindparam, case, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -79,7 +79,7 @@ def _body() -> dict[str, Any]:
 def _limit() -> int:
     from flask import current_app
 
-    return int(current_app.config.get("JSON_BODY_LIMIT") or 16 * 1024)
+    return int(current_app.config["JSON_BODY_LIMIT"])  # its default is create_app's, the one place
 
 
 def _int_field(data: dict[str, Any], name: str, *, required: bool) -> int | None:
@@ -226,8 +226,9 @@ def post_response(public_id: str) -> tuple[Response, int]:
     )
 
 
-_RESPONSES = TrialResponse.__table__
-_PARTICIPANTS = Participant.__table__
+# A declarative class's __table__ is typed as a FromClause; these models map plain Tables.
+_RESPONSES = cast(Table, TrialResponse.__table__)
+_PARTICIPANTS = cast(Table, Participant.__table__)
 _COUNT_ANSWER = Prepared(
     lambda _dialect: (
         update(_PARTICIPANTS)

@@ -48,7 +48,7 @@ def distance_from_blind_spot(offset_px: float, ppm: float) -> float:
 def _number(form: Mapping[str, Any], name: str, lo: float, hi: float) -> float:
     raw = form.get(name)
     try:
-        value = float(raw)  # type: ignore[arg-type]
+        value = float(raw)  # type: ignore[arg-type]  # None or a non-number is caught just below
     except (TypeError, ValueError):
         raise CalibrationError(f"{name} is missing") from None
     if not math.isfinite(value) or not lo <= value <= hi:

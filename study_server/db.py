@@ -15,7 +15,7 @@ from typing import Any
 try:  # POSIX: writers of several processes queue on an flock (see _WriteGate)
     import fcntl
 except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there; None marks it
 
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
@@ -28,6 +28,9 @@ IMMEDIATE = "study_sqlite_immediate"
 """Execution option: on SQLite, open the transaction with BEGIN IMMEDIATE."""
 
 _configured: set[int] = set()
+
+AnySession = Session | scoped_session[Any]
+"""A Session, or Flask-SQLAlchemy's `db.session`: the proxy that stands for the request's Session."""
 
 
 def normalise_url(url: str) -> str:
@@ -143,7 +146,7 @@ def _process_lock(engine: Engine) -> AbstractContextManager[None]:
 
 
 @contextmanager
-def write_lock(session: Session) -> Iterator[None]:
+def write_lock(session: AnySession) -> Iterator[None]:
     """Run the block in a write transaction that holds the database's write lock from its first
     statement; the block commits or rolls back.
 
@@ -207,6 +210,7 @@ class Prepared:
         """Execute with `params` and return the first row (None when there is none)."""
         compiled = self._for(conn.dialect)
         full = compiled.construct_params(params)
+        assert full is not None  # None only for DDL; a compiled statement always has its parameters
         positions = getattr(compiled, "positiontup", None)
         args: Any = tuple(full[name] for name in positions) if positions else full
         dialect, sql = conn.dialect, str(compiled)

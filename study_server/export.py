@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from study_server.db import make_engine
+from study_server.db import AnySession, make_engine
 from study_server.lifecycle import is_finished, is_paid
 from study_server.models import NONE_ANSWER, Participant, Response, Study, TrialList
 from study_server.settings import effective
@@ -57,7 +57,7 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def frame_from_session(session: Session, secret_key: str, study: str | None = None) -> pd.DataFrame:
+def frame_from_session(session: AnySession, secret_key: str, study: str | None = None) -> pd.DataFrame:
     """The responses table for one study (slug) or all studies, in the contract's columns."""
     if study is not None and session.scalar(select(Study.id).where(Study.slug == study)) is None:
         raise ExportError(f"unknown study {study!r}")
@@ -153,7 +153,7 @@ def to_json(frame: pd.DataFrame) -> str:
     return json.dumps(records, indent=1)
 
 
-def participant_records(session: Session, secret_key: str, study: str | None = None) -> list[dict]:
+def participant_records(session: AnySession, secret_key: str, study: str | None = None) -> list[dict]:
     """Per-participant details that do not fit the long responses table: list, legend order, and every
     status change with its time (pseudonymised like the responses)."""
     from study_server.models import StatusEvent

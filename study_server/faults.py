@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import Any, Literal
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import exc as sa_exc
 
 from study_server.models import db
@@ -59,6 +59,7 @@ def fault_response(exc: BaseException) -> Any:
     kind = classify(exc)
     level = logging.ERROR if kind == "storage" else logging.WARNING
     log.log(level, "database %s fault on %s %s: %s", kind, request.method, request.path, _first_line(exc))
+    resp: Response | str  # JSON for the runner, HTML for a page
     if request.path.startswith("/api/"):
         text = (
             "the study server cannot store answers at the moment; keep the answer and retry later"

@@ -89,7 +89,7 @@ class GroupCommitter:
 def _outcome(job: _Job[T]) -> T:
     if job.error is not None:
         raise job.error
-    return job.result  # type: ignore[return-value]
+    return job.result  # type: ignore[return-value]  # set with error None, so it is the T of a success
 
 
 _committers: dict[int, GroupCommitter] = {}

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from study_server.db import AnySession
 from study_server.lists import DEFAULT_VIEWERS_PER_STIMULUS, StimulusRow, check_pairs, latin_square_lists
 from study_server.models import Participant, Stimulus, Study, TrialList
 from study_server.settings import SETTINGS, SettingError, changed_keys, fixed_changes, validate
@@ -46,7 +46,7 @@ def _truthy(value: Any) -> bool:
 
 
 def import_stimulus_set(
-    session: Session,
+    session: AnySession,
     path: str | Path,
     *,
     slug: str,
@@ -73,12 +73,11 @@ def import_stimulus_set(
     root = Path(path).resolve()
     if not root.is_dir():
         raise StudyImportError(f"stimulus set {root} does not exist or is not a directory")
-    problems = stimuli.validate_stimulus_set(root)
-    if problems:
-        raise StudyImportError(f"invalid stimulus set {root}: " + "; ".join(map(str, problems[:5])))
-    try:
+    try:  # validates the set (and checks its content hash) once, then reads it
         sset = stimuli.load_stimulus_set(root)
-    except Exception as exc:  # StimulusSetError and friends: one clear line for the CLI
+    except stimuli.StimulusSetError as exc:  # "invalid stimulus set ROOT: ...": one clear line for the CLI
+        raise StudyImportError(str(exc)) from None
+    except Exception as exc:
         raise StudyImportError(f"cannot load stimulus set {root}: {exc}") from exc
 
     content_hash = str(sset.meta.get("content_hash", ""))
@@ -162,7 +161,7 @@ def import_stimulus_set(
     return study, True
 
 
-def _check_changes(session: Session, study: Study, config: dict[str, Any], recruiter: str | None) -> None:
+def _check_changes(session: AnySession, study: Study, config: dict[str, Any], recruiter: str | None) -> None:
     """Refuse what may not change once people have taken part (their data would mix two designs)."""
     n = session.scalar(select(func.count(Participant.id)).where(Participant.study_id == study.id))
     if not n:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from study_server.db import AnySession
 from study_server.models import Participant, StatusEvent, TrialList, utcnow
 
 STATUSES = (
@@ -79,7 +79,7 @@ def is_paid(status: str) -> bool:
     return status in PAID
 
 
-def set_status(session: Session, participant: Participant, status: str) -> StatusEvent:
+def set_status(session: AnySession, participant: Participant, status: str) -> StatusEvent:
     """Move `participant` to `status` and append a timestamped StatusEvent (the caller commits).
 
     A new participant (no status yet) may only enter as "allocated"; any other move must be listed
@@ -100,7 +100,7 @@ def set_status(session: Session, participant: Participant, status: str) -> Statu
 
 
 def mark_abandoned(
-    session: Session, study_id: int, older_than: timedelta, now: datetime | None = None
+    session: AnySession, study_id: int, older_than: timedelta, now: datetime | None = None
 ) -> int:
     """Mark participants idle for longer than `older_than` as abandoned and free their list slot.
 
@@ -129,7 +129,7 @@ def mark_abandoned(
     return len(idle)
 
 
-def mark_left(session: Session, participant: Participant, status: str) -> StatusEvent:
+def mark_left(session: AnySession, participant: Participant, status: str) -> StatusEvent:
     """Move an active participant to "returned" or "abandoned" and give their list slot back, so the
     least-filled assignment fills the gap (the caller commits). Their answers stay in the database."""
     if status not in LEFT:

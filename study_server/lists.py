@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from study_server.db import write_lock
+from study_server.db import AnySession, write_lock
 from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, TrialList
 from study_server.recruiters.base import EntryRefused
@@ -41,7 +40,7 @@ def _open_lists(study: Study, lists: Sequence[TrialList]) -> list[TrialList]:
     return [tl for tl in lists if quota is None or tl.n_assigned < int(quota)]
 
 
-def study_is_full(session: Session, study: Study) -> bool:
+def study_is_full(session: AnySession, study: Study) -> bool:
     """Every list has reached the cap: read only, so the link's GET can say so before consent."""
     lists = session.scalars(select(TrialList).where(TrialList.study_id == study.id)).all()
     return bool(lists) and not _open_lists(study, lists)
@@ -80,11 +79,11 @@ def check_pairs(rows: Sequence[StimulusRow], lists: Sequence[Sequence[str]]) -> 
     for j, ids in enumerate(lists):
         seen: set[str] = set()
         for sid in ids:
-            pair = pair_of.get(sid)
-            if pair is not None:
-                if pair in seen:
-                    raise ValueError(f"list {j} would show two members of pair {pair!r}")
-                seen.add(pair)
+            shown = pair_of.get(sid)
+            if shown is not None:
+                if shown in seen:
+                    raise ValueError(f"list {j} would show two members of pair {shown!r}")
+                seen.add(shown)
 
 
 def latin_square_lists(rows: Sequence[StimulusRow]) -> tuple[list[str], list[list[str]]]:
@@ -129,7 +128,7 @@ def new_public_id() -> str:
 
 
 def allocate_participant(
-    session: Session,
+    session: AnySession,
     study: Study,
     *,
     recruiter: str,
@@ -213,7 +212,7 @@ def allocate_participant(
     return participant, True
 
 
-def _find(session: Session, study_id: int, recruiter: str, external_id: str | None) -> Participant | None:
+def _find(session: AnySession, study_id: int, recruiter: str, external_id: str | None) -> Participant | None:
     """The person's participant in this study (None for an anonymous entry)."""
     if external_id is None:
         return None

@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() returns
 
 from study_server.calibration import CARD_HEIGHT_MM, CARD_WIDTH_MM, CalibrationError, calibration_record
 from study_server.db import write_lock
@@ -78,7 +79,7 @@ def message(title: str, text: str, status: int) -> Response:
     return make_response(render_template("message.html", title=title, text=text), status)
 
 
-def _set_cookie(resp: Response, slug: str, public_id: str) -> Response:
+def _set_cookie(resp: WerkzeugResponse, slug: str, public_id: str) -> WerkzeugResponse:
     resp.set_cookie(
         COOKIE_PREFIX + slug,
         public_id,

@@ -12,14 +12,18 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import analysis.compare
 import model_eval.cli
 import stimuli.cli
 from stimuli import validate_stimulus_set
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 DEFAULT_WORKDIR = Path("artifacts/study")
 DEFAULT_SLUG = "image-study"  # public: in every participant URL, so it must not name the manipulation
@@ -68,13 +72,13 @@ def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
 
-def _call(main, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _call(main: Callable[[list[str]], int], argv: list[str]) -> None:
     code = main(argv)
     if code != 0:
         raise WorkflowError(f"step failed (exit {code}): {' '.join(argv[:1])}")
 
 
-def _private_file(path: Path, make) -> str:  # type: ignore[no-untyped-def]
+def _private_file(path: Path, make: Callable[[], str]) -> str:
     """Read a secret kept in a 0600 file, creating it once; the value is never logged."""
     if path.exists():
         return path.read_text().strip()
@@ -198,7 +202,7 @@ def prepare(args: argparse.Namespace) -> Paths:
     return paths
 
 
-def _server_app(paths: Paths, database_url: str | None):  # type: ignore[no-untyped-def]
+def _server_app(paths: Paths, database_url: str | None) -> tuple[Flask, str]:
     from study_server import create_app
     from study_server.cli import run_command
 
@@ -211,7 +215,7 @@ def _server_app(paths: Paths, database_url: str | None):  # type: ignore[no-unty
     return app, url
 
 
-def _ensure_admin(app, paths: Paths) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _ensure_admin(app: Flask, paths: Paths) -> tuple[str, str]:
     from study_server.cli import run_command
 
     user = "admin"

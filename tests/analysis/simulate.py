@@ -65,6 +65,7 @@ def build_set(out: Path, seed: int = 0) -> Path:
             if k < 2:
                 pair = f"pair{label}_{k}"
                 fri_common = common | {
+                    "source_id": pair,  # a pair's own source, as model_eval's export gives it
                     "family": "fri",
                     "pair_id": pair,
                     "fri_kind": "shift",
@@ -75,7 +76,7 @@ def build_set(out: Path, seed: int = 0) -> Path:
                     "model": "netA",
                 }
                 add(**fri_common, condition="fri")
-                add(**fri_common, condition="fri_counterpart")
+                add(**fri_common, condition="fri_partner")
     for label in range(3):
         add(
             source_id=f"catch{label}",
@@ -111,10 +112,10 @@ def simulate_responses(manifest: pd.DataFrame, n_participants: int = 12, seed: i
     rows = []
     names = [f"p{i:02d}" for i in range(n_participants)] + ["p_catchfail", "p_short"]
     for i, who in enumerate(names):
-        group = i % 2  # FRI: even participants see the FRI crop, odd ones its counterpart
+        group = i % 2  # FRI: even participants see the FRI crop, odd ones its partner
         shown = manifest[
-            ~manifest["condition"].isin(["fri", "fri_counterpart"])
-            | (manifest["condition"] == ("fri" if group == 0 else "fri_counterpart"))
+            ~manifest["condition"].isin(["fri", "fri_partner"])
+            | (manifest["condition"] == ("fri" if group == 0 else "fri_partner"))
         ]
         shown = shown.sample(frac=1.0, random_state=int(rng.integers(1 << 30)))
         if who == "p_short":
@@ -125,7 +126,7 @@ def simulate_responses(manifest: pd.DataFrame, n_participants: int = 12, seed: i
             elif r.family == "noise":
                 p = noise_p(r.psnr, HUMAN_THRESHOLD)
             elif r.family == "fri":
-                p = 0.9 if r.condition == "fri_counterpart" else 0.7
+                p = 0.9 if r.condition == "fri" else 0.7
             else:
                 p = HUMAN_P[r.condition]
             resp = _answer(rng, r.label, p)
@@ -161,7 +162,7 @@ def simulate_predictions(manifest: pd.DataFrame, seed: int = 2) -> pd.DataFrame:
         if r.family == "noise":
             p = noise_p(r.psnr, MODEL_THRESHOLD)
         elif r.family == "fri":
-            p = 0.0 if r.condition == "fri" else 1.0
+            p = 1.0 if r.condition == "fri" else 0.0  # the fri crop is the one the network gets right
         else:
             p = MODEL_P[r.condition]
         resp = _answer(rng, r.label, p)

@@ -169,7 +169,7 @@ def test_error_consistency_matches_per_participant_loop(run: dict, study: dict[s
 def test_fri_and_power_sections(run: dict, study: dict[str, Path]) -> None:
     pairs = _table(run["summary"], "fri_pairs")
     assert len(pairs) == 10
-    assert (pairs["model_correct_fri"] == 0).all() and (pairs["model_correct_counterpart"] == 1).all()
+    assert (pairs["model_correct_fri"] == 1).all() and (pairs["model_correct_partner"] == 0).all()
     power = _table(run["summary"], "power")
     assert {"participants_needed", "more_needed"} <= set(power.columns)
     target = power[power["basis"] == "target difference"]

@@ -171,33 +171,3 @@ def test_item_bootstrap_interval_equals_explicit_resampling() -> None:
     assert (row["kappa_ci_low"], row["kappa_ci_high"]) == pytest.approx(
         tuple(np.percentile(kappas, [2.5, 97.5]))
     )
-
-
-def test_fri_pairs_gaps_by_hand() -> None:
-    from analysis.fri import fri_pairs
-
-    # Pair A: humans 1/2 right on the FRI, 2/2 on the counterpart -> human gap 0.5;
-    # the model's p(true) is 0.2 on the FRI and 0.9 on the counterpart -> confidence gap 0.7.
-    rows = [
-        ("h1", "human", "a1", "fri", 1, 1.0, np.nan),
-        ("h2", "human", "a1", "fri", 1, 0.0, np.nan),
-        ("h3", "human", "a2", "fri_counterpart", 1, 1.0, np.nan),
-        ("h4", "human", "a2", "fri_counterpart", 1, 1.0, np.nan),
-        ("net", "model", "a1", "fri", 1, 0.0, 0.2),
-        ("net", "model", "a2", "fri_counterpart", 1, 1.0, 0.9),
-        ("other", "model", "a1", "fri", 1, 1.0, 0.8),
-        ("other", "model", "a2", "fri_counterpart", 1, 1.0, 0.9),
-    ]
-    df = pd.DataFrame(
-        rows, columns=["agent", "agent_type", "stimulus_id", "condition", "label", "response", "prob_true"]
-    )
-    df["catch"] = False
-    df["correct"] = (df["response"] == df["label"]).astype(int)
-    df["pair_id"] = "A"
-    df["model"] = "net"  # the pair was found for "net": "other" is not compared
-    pairs, _ = fri_pairs(df)
-    assert pairs["model"].tolist() == ["net"]
-    row = pairs.iloc[0]
-    assert row["human_gap"] == pytest.approx(0.5)
-    assert row["model_conf_gap"] == pytest.approx(0.7)
-    assert (row["human_n_fri"], row["human_n_fri_counterpart"]) == (2, 2)
