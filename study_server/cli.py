@@ -169,10 +169,11 @@ def import_stimuli(
             get_recruiter(recruiter)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    old = db.session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
+    session = db.session()  # the Session behind Flask-SQLAlchemy's scoped proxy
+    old = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
     before = (dict(old.config), old.recruiter, old.stimulus_hash) if old is not None else None
     study, changed = import_stimulus_set(
-        db.session, stimulus_dir, slug=slug, name=name, recruiter=recruiter, config=config
+        session, stimulus_dir, slug=slug, name=name, recruiter=recruiter, config=config
     )
     if before is None:
         verb = "imported"
@@ -261,11 +262,12 @@ def mark_abandoned(slug: str, hours: float) -> None:
     from study_server.lifecycle import mark_abandoned as mark
     from study_server.models import Study, db
 
-    study = db.session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
+    session = db.session()
+    study = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
     if study is None:
         raise UserError(f"unknown study {slug!r}")
-    with write_lock(db.session):
-        n = mark(db.session, study.id, timedelta(hours=hours))
+    with write_lock(session):
+        n = mark(session, study.id, timedelta(hours=hours))
     click.echo(f"marked {n} participants of {study.slug} as abandoned")
 
 
@@ -277,11 +279,11 @@ def export(slug: str | None, out: str) -> None:
     from study_server.export import frame_from_session, participant_records, write_export
     from study_server.models import db
 
-    secret = current_app.config["SECRET_KEY"]
-    frame = frame_from_session(db.session, secret, slug)
+    session, secret = db.session(), current_app.config["SECRET_KEY"]
+    frame = frame_from_session(session, secret, slug)
     stem = f"{slug}-responses" if slug else "responses"
     csv_path, json_path = write_export(frame, out, stem)
-    people = participant_records(db.session, secret, slug)
+    people = participant_records(session, secret, slug)
     people_path = Path(out) / f"{stem.replace('responses', 'participants')}.json"
     people_path.write_text(json.dumps(people, indent=1), encoding="utf-8")
     click.echo(f"wrote {len(frame)} responses to {csv_path} and {json_path}; participants to {people_path}")

@@ -18,6 +18,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from study_server.cli import CommandGroup, UserError, invoke
 from study_server.models import db
@@ -51,6 +52,7 @@ class Run:
 
     def __init__(self, slug: str, *, live: bool = False, dry_run: bool = False) -> None:
         self.confirm, self.out = prompt_and_output()
+        self.session: Session = db.session()  # the request's Session behind the scoped proxy
         self.live, self.dry_run = live, dry_run
         self.study = find_study(slug, "mturk")
         self._client: Any = None
@@ -76,11 +78,11 @@ class Run:
 
     def qualification(self) -> str:
         """The study's 'took part' qualification: its own, its exclusion group's, or a new one."""
-        shared = mturk.shared_qualification(db.session, self.study, live=self.live)
-        return shared or mturk.create_qualification(db.session, self.client, self.study, live=self.live)
+        shared = mturk.shared_qualification(self.session, self.study, live=self.live)
+        return shared or mturk.create_qualification(self.session, self.client, self.study, live=self.live)
 
     def matches(self) -> list[review.Match]:
-        return review.study_matches(db.session, self.client, self.study, live=self.live)
+        return review.study_matches(self.session, self.client, self.study, live=self.live)
 
     def pick(self, ids: Sequence[str], *, all_submitted: bool = False) -> list[review.Match]:
         found = {m.assignment_id: m for m in self.matches()}
@@ -120,7 +122,7 @@ class Run:
         prefix = "[dry run] total" if self.dry_run else "total"
         self.say(f"{prefix}: {len(picked)} x {what}, {total.describe()}")
         if not self.dry_run:
-            failed = review.failed_actions(db.session, [m.assignment_id for m in picked])
+            failed = review.failed_actions(self.session, [m.assignment_id for m in picked])
             if failed:
                 raise CLIError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
@@ -177,7 +179,7 @@ def create_hit(run: Run, url: str, batch: str) -> None:
     if not (study.config.get("mturk") or {}).get(qualification_key(run.live)):
         run.qualification()
     plan = build_hit(study.slug, study.config, url, batch=batch, live=run.live)
-    outcome, hit = review.create_hit(db.session, run.client, study, plan)
+    outcome, hit = review.create_hit(run.session, run.client, study, plan)
     if not outcome.ok:
         raise CLIError(f"HIT not created: {outcome.ledger.detail}")
     verb = "created" if outcome.sent else "already created (same batch)"
@@ -187,7 +189,7 @@ def create_hit(run: Run, url: str, batch: str) -> None:
 @mturk_command("list-hits", remote=False)
 def list_hits(run: Run) -> None:
     """List the study's recorded HITs."""
-    hits: list[MTurkHIT] = review.study_hits(db.session, run.study)
+    hits: list[MTurkHIT] = review.study_hits(run.session, run.study)
     for h in hits:
         where = "sandbox" if h.sandbox else "LIVE"
         run.say(f"{h.hit_id}\t{where}\t{h.max_assignments} x ${h.reward}\t{h.created_at:%Y-%m-%d %H:%M}")
@@ -215,8 +217,8 @@ def approve(run: Run, assignment: Sequence[str], all_submitted: bool, feedback: 
     run.paid_actions(
         "approve",
         run.pick(assignment, all_submitted=all_submitted),
-        lambda m: review.approval_cost(db.session, m),
-        lambda m: review.approve(db.session, run.client, m, feedback),
+        lambda m: review.approval_cost(run.session, m),
+        lambda m: review.approve(run.session, run.client, m, feedback),
     )
 
 
@@ -231,7 +233,7 @@ def reject(run: Run, assignment: Sequence[str], feedback: str) -> None:
         "reject",
         run.pick(assignment),
         lambda m: NO_COST,
-        lambda m: review.reject(db.session, run.client, m, feedback),
+        lambda m: review.reject(run.session, run.client, m, feedback),
     )
 
 
@@ -251,7 +253,7 @@ def bonus(run: Run, assignment: Sequence[str], amount: str, reason: str) -> None
         "bonus",
         run.pick(assignment),
         lambda m: bonus_cost(dollars),
-        lambda m: review.bonus(db.session, run.client, m, str(dollars), reason),
+        lambda m: review.bonus(run.session, run.client, m, str(dollars), reason),
     )
 
 
@@ -259,7 +261,7 @@ def bonus(run: Run, assignment: Sequence[str], amount: str, reason: str) -> None
 @click.option("--hit", "hit_ids", multiple=True, help="HIT id (default: all the study's HITs)")
 def expire(run: Run, hit_ids: Sequence[str]) -> None:
     """Expire the study's HITs now (no new workers can accept)."""
-    hits = review.marketplace_hits(db.session, run.study, live=run.live)
+    hits = review.marketplace_hits(run.session, run.study, live=run.live)
     if hit_ids:
         known = {h.hit_id: h for h in hits}
         missing = [h for h in hit_ids if h not in known]
@@ -270,7 +272,7 @@ def expire(run: Run, hit_ids: Sequence[str]) -> None:
         if run.dry_run:
             run.say(f"[dry run] would expire HIT {h.hit_id} (costs nothing)")
         else:
-            outcome = review.expire_hit(db.session, run.client, h)
+            outcome = review.expire_hit(run.session, run.client, h)
             run.say(f"expire {h.hit_id}: {outcome.ledger.status}")
     if not hits:
         run.say("no HITs to expire")
@@ -282,7 +284,7 @@ def sync_qualifications(run: Run) -> None:
     qual = (run.study.config.get("mturk") or {}).get(qualification_key(run.live))
     if not qual:
         raise CLIError("the study has no qualification yet: run create-qualification")
-    done, pending = mturk.sync_qualifications(db.session, run.client, run.study, str(qual), live=run.live)
+    done, pending = mturk.sync_qualifications(run.session, run.client, run.study, str(qual), live=run.live)
     for public_id, exc in pending:
         run.say(f"participant {public_id}: still pending ({exc})")
     run.say(f"granted the qualification to {done} worker(s)")
@@ -291,7 +293,7 @@ def sync_qualifications(run: Run) -> None:
 @mturk_command("ledger", remote=False)
 def ledger(run: Run) -> None:
     """Print the study's payment ledger."""
-    rows = db.session.scalars(
+    rows = run.session.scalars(
         select(PaymentLedger).where(PaymentLedger.study_id == run.study.id).order_by(PaymentLedger.id)
     ).all()
     paid = sum((r.amount or Decimal(0) for r in rows if r.status == "succeeded"), Decimal(0))

@@ -20,6 +20,7 @@ from typing import Any
 import click
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from study_server.cli import CommandGroup, UserError
 from study_server.models import Study, db
@@ -51,6 +52,7 @@ class Run:
 
     def __init__(self, slug: str, *, dry_run: bool = False, yes: bool = False) -> None:
         self.confirm, self.out = prompt_and_output()
+        self.session: Session = db.session()  # the request's Session behind the scoped proxy
         self.slug, self.dry_run, self.yes = slug, dry_run, yes
         self._client: ProlificClient | None = None
 
@@ -97,7 +99,7 @@ class Run:
 
     def matches(self) -> list[review.Match]:
         sid = self.study_id()
-        return review.match_submissions(db.session, self.study, review.list_submissions(self.client, sid))
+        return review.match_submissions(self.session, self.study, review.list_submissions(self.client, sid))
 
     def reward_cost(self, n: int = 1) -> Cost:
         """What `n` rewards cost (the fee is reckoned on the sum, as for the whole study)."""
@@ -156,8 +158,8 @@ def create_study(run: Run, url: str) -> None:
     study = run.study
     if run.settings.get("study_id"):
         raise CLIError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
-    others = setup.earlier_studies(db.session, study)
-    group = setup.participant_group_id(db.session, study)
+    others = setup.earlier_studies(run.session, study)
+    group = setup.participant_group_id(run.session, study)
     config = ensure_codes(study.config or {})
     plan = build_study(
         study.slug,
@@ -177,9 +179,9 @@ def create_study(run: Run, url: str) -> None:
     if run.dry_run:  # this command's own --dry-run (it spends nothing, so it takes no --yes)
         run.say("[dry run] nothing sent")
         return
-    setup.store_config(db.session, study, config)  # generated codes are stored before Prolific learns them
+    setup.store_config(run.session, study, config)  # generated codes are stored before Prolific learns them
     outcome, result = review.record_action(
-        db.session,
+        run.session,
         action="create_study",
         token=f"create-{study.slug}"[:64],
         call=lambda: run.client.post("studies/", plan.payload, repeatable=False),
@@ -198,7 +200,7 @@ def create_study(run: Run, url: str) -> None:
             f"the ledger (entry {outcome.ledger.id}) says this study was created on Prolific, but its id "
             "was not stored: find it among your Prolific drafts and set prolific.study_id"
         )
-    setup.store_study_id(db.session, study, sid, outcome.ledger)
+    setup.store_study_id(run.session, study, sid, outcome.ledger)
     run.say(f"Prolific study {sid}: created as a draft ({(result or {}).get('status', 'UNPUBLISHED')})")
 
 
@@ -215,7 +217,7 @@ def publish(run: Run) -> None:
         return
     run.confirm_spend(cost)
     outcome, result = review.record_action(
-        db.session,
+        run.session,
         action="publish",
         token=f"publish-{sid}",
         call=lambda: run.client.post(f"studies/{sid}/transition/", body, repeatable=False),
@@ -270,19 +272,20 @@ def review_all(run: Run) -> None:
     failed = 0
     if approvals:
         reasons = {m.submission_id: d.reason for m, d in plan if d.action == "approve"}
-        for o in review.approve(db.session, run.client, sid, approvals, reasons, cost):
+        for o in review.approve(run.session, run.client, sid, approvals, reasons, cost):
             failed += o.ledger.status == "failed"
             run.report("approve", o)
     for m, d in plan:
         if d.action == "reject":
-            o = review.reject(db.session, run.client, sid, m, d.reason, d.category or "OTHER")
+            o = review.reject(run.session, run.client, sid, m, d.reason, d.category or "OTHER")
             failed += o.ledger.status == "failed"
             run.report("reject", o)
         elif d.action in ("returned", "abandoned"):
-            review.free_slot(db.session, m, d.action)
-            run.say(f"{d.action} {m.submission_id}: participant {m.participant.public_id} left; slot freed")
+            review.free_slot(run.session, m, d.action)
+            who = m.participant.public_id if m.participant else m.pid
+            run.say(f"{d.action} {m.submission_id}: participant {who} left; slot freed")
         elif d.action == "sync" and d.local_status:
-            review.settle(db.session, m, d.local_status)
+            review.settle(run.session, m, d.local_status)
             run.say(f"sync {m.submission_id}: now {d.local_status} here")
     if failed:
         raise CLIError(f"{failed} action(s) failed; see above (re-run to retry them)")
@@ -300,7 +303,7 @@ def approve(run: Run, submission: Sequence[str]) -> None:
     if run.dry_run:
         return
     run.confirm_spend(total)
-    outcomes = review.approve(db.session, run.client, run.study_id(), picked, "approved by hand", cost)
+    outcomes = review.approve(run.session, run.client, run.study_id(), picked, "approved by hand", cost)
     for o in outcomes:
         run.report("approve", o)
     if any(o.ledger.status == "failed" for o in outcomes):
@@ -322,7 +325,7 @@ def reject(run: Run, submission: Sequence[str], category: str, message: str) -> 
         return
     failed = 0
     for m in picked:
-        o = review.reject(db.session, run.client, run.study_id(), m, message, category)
+        o = review.reject(run.session, run.client, run.study_id(), m, message, category)
         failed += o.ledger.status == "failed"
         run.report("reject", o)
     if failed:
@@ -344,7 +347,7 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
         raise CLIError("--reason must not be empty")
     sid = run.study_id()
     if not run.dry_run:  # a bonus whose pay call may have run: ask Prolific before anything else
-        for r in review.check_unconfirmed(db.session, run.client, run.study):
+        for r in review.check_unconfirmed(run.session, run.client, run.study):
             run.say(f"earlier bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
     rows = run.matches()
     if all_approved:
@@ -355,7 +358,7 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
         raise CLIError("name submissions with --submission, or use --all-approved")
     todo, unsettled = [], 0
     for m in picked:
-        row = review.bonus_row(db.session, m.submission_id)
+        row = review.bonus_row(run.session, m.submission_id)
         if row is not None and row.status == "succeeded":
             run.say(f"bonus {m.submission_id} ({m.pid}): already paid (ledger {row.id}), not sent again")
         elif row is not None and row.status == "paying":
@@ -371,7 +374,7 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
         run.say(f"then POST {api_url_from_env()}bulk-bonus-payments/<id>/pay/ (once)")
     if todo and not run.dry_run:
         run.confirm_spend(total)
-        results = review.pay_bonuses(db.session, run.client, run.study, sid, todo, money, reason, run.rates)
+        results = review.pay_bonuses(run.session, run.client, run.study, sid, todo, money, reason, run.rates)
         for r in results:
             run.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
         unsettled += sum(r.state in ("failed", "unconfirmed") for r in results)
@@ -394,7 +397,7 @@ def _paid_or_unpaid(*, paid: bool, unpaid: bool, **_: Any) -> None:
 @click.option("--unpaid", is_flag=True, help="Prolific shows no such bonus: allow a new one")
 def resolve_bonus(run: Run, ledger_id: int, paid: bool, unpaid: bool) -> None:
     """Record what Prolific's site shows for an unconfirmed bonus payment."""
-    row = review.resolve_bonus(db.session, run.study, ledger_id, paid=paid)
+    row = review.resolve_bonus(run.session, run.study, ledger_id, paid=paid)
     run.say(f"ledger {row.id}: {row.status}")
 
 
@@ -402,9 +405,9 @@ def resolve_bonus(run: Run, ledger_id: int, paid: bool, unpaid: bool) -> None:
 @click.option("--workspace", help="Prolific workspace id (default: prolific.workspace_id)")
 def create_group(run: Run, workspace: str | None) -> None:
     """Create the exclusion group's Prolific participant group (blocklisted later)."""
-    existing = setup.participant_group_id(db.session, run.study)
+    existing = setup.participant_group_id(run.session, run.study)
     if existing:
-        setup.save_settings(db.session, run.study, participant_group_id=existing)
+        setup.save_settings(run.session, run.study, participant_group_id=existing)
         run.say(f"participant group: {existing} (shared by the exclusion group)")
         return
     workspace = workspace or run.settings.get("workspace_id")
@@ -416,31 +419,31 @@ def create_group(run: Run, workspace: str | None) -> None:
     gid = str(result.get("id") or "")
     if not gid:
         raise CLIError("Prolific created no participant group (no id in the answer)")
-    setup.save_settings(db.session, run.study, participant_group_id=gid)
+    setup.save_settings(run.session, run.study, participant_group_id=gid)
     run.say(f"participant group: {gid}")
 
 
 @prolific_command("sync-group")
 def sync_group(run: Run) -> None:
     """Add every participant of the exclusion group's studies to the participant group."""
-    gid = setup.participant_group_id(db.session, run.study)
+    gid = setup.participant_group_id(run.session, run.study)
     if not gid:
         raise CLIError("the exclusion group has no participant group yet: run create-group")
-    todo = setup.outside_group(db.session, run.study, gid)
+    todo = setup.outside_group(run.session, run.study, gid)
     if not todo:
         run.say("every participant is in the participant group already")
         return
     body = {"participant_ids": sorted({str(p.external_id) for p in todo})}
     run.show_request("POST", f"participant-groups/{gid}/participants/", body)
     run.client.post(f"participant-groups/{gid}/participants/", body)
-    setup.mark_in_group(db.session, todo, gid)
+    setup.mark_in_group(run.session, todo, gid)
     run.say(f"added {len(body['participant_ids'])} participant(s) to group {gid}")
 
 
 @prolific_command("ledger")
 def ledger(run: Run) -> None:
     """Print the study's Prolific payment ledger."""
-    rows = db.session.scalars(
+    rows = run.session.scalars(
         select(PaymentLedger)
         .where(PaymentLedger.study_id == run.study.id, PaymentLedger.platform == review.PLATFORM)
         .order_by(PaymentLedger.id)
