@@ -48,8 +48,8 @@ class UserError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
-class CommandGroup(AppGroup):
-    """A group whose commands turn expected failures into a UserError (one line, exit 2).
+class OneLineErrors(click.Command):
+    """A command that turns expected failures into a UserError (one line, exit 2), however it is run.
 
     `user_errors` returns the exception types a user's input or setup causes (imported only when one
     is raised, so the command line starts fast); a database error (unreachable, no schema) is always one.
@@ -75,6 +75,29 @@ class CommandGroup(AppGroup):
             if isinstance(exc, self.user_errors()):
                 raise UserError(str(exc)) from None
             raise
+
+
+class CommandGroup(AppGroup):
+    """A group whose commands are OneLineErrors commands with the group's `user_errors`.
+
+    The commands carry the error handling themselves because `flask --app study_server` runs them
+    without this group.
+    """
+
+    def __init__(
+        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_errors = user_errors
+
+    # click types command() as overloads (bare decorator or with arguments); like Flask's AppGroup.command,
+    # this override takes the argument form only, which is how every command here is declared.
+    def command(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Command]:
+        kwargs.setdefault("cls", OneLineErrors)
+        kwargs.setdefault("user_errors", self.user_errors)
+        return super().command(*args, **kwargs)
 
 
 def invoke(

@@ -172,3 +172,19 @@ def test_python_m_entry_points_print_help(module, tmp_path):
     names = SERVER if module == "study_server" else {p.split()[0]: 1 for p in RECRUITERS}
     for name in names:
         assert name in done.stdout
+
+
+def test_flask_cli_errors_are_one_line_too(app):
+    """`flask --app study_server CMD` runs the commands without the `python -m` group: same errors."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["list-studies"])  # no init-db yet: no tables
+    assert result.exit_code == 2
+    assert result.output.startswith("error: database problem") and result.output.count("\n") == 1
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    for argv, message in (
+        (["mark-abandoned", "--study", "nope"], "error: unknown study 'nope'\n"),
+        (["mturk", "ledger", "--study", "nope"], "error: no study with slug 'nope'\n"),
+        (["prolific", "ledger", "--study", "nope"], "error: no study with slug 'nope'\n"),
+    ):
+        result = runner.invoke(args=argv)
+        assert (result.exit_code, result.output) == (2, message)
