@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model_eval.data import equalize_histogram_batch
 from model_eval.registry import Preprocessing, get_entry, get_model
 
 FORMAT = "model_eval.checkpoint/1"
@@ -27,6 +28,8 @@ class CheckpointError(ValueError):
 class Classifier(nn.Module):
     """Images in [0, 1] (NCHW, any size) -> logits; resizes, normalises, averages ensemble softmax.
 
+    Histogram equalisation, when the preprocessing asks for it, follows the resize (the network
+    sees equalised images of its input size, in training as in prediction).
     Resizing is bilinear with ``align_corners=False`` and no antialiasing: the same operation that
     the batched FRI crop extraction reproduces, so a crop of the full image and a resized crop agree.
     For an ensemble the output is log(mean softmax), so ``softmax(output)`` is the averaged softmax.
@@ -44,6 +47,8 @@ class Classifier(nn.Module):
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=False)
+        if self.preprocessing.equalize:
+            x = equalize_histogram_batch(x)
         return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,6 +130,11 @@ def load_checkpoint(path: str | Path, *, device: torch.device | str = "cpu") -> 
     members = build_members(entry.name, len(data["members"]), num_classes=int(data["num_classes"]),
                             in_channels=int(data["in_channels"]), input_size=pre.input_size)
     for member, state in zip(members, data["members"], strict=True):
-        member.load_state_dict(state)
+        try:
+            member.load_state_dict(state)
+        except RuntimeError:
+            raise CheckpointError(
+                f"{path} does not fit today's {entry.name} (written when that name meant another layer "
+                "list? the modernised MVGG networks are now mvggN_bn): retrain it") from None
     clf = Classifier(members, pre).to(device).eval()
     return LoadedCheckpoint(clf, data, Path(path))

@@ -26,18 +26,29 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="synthetic",
                    help="stimuli source: synthetic, gtsrb, mnist, cifar10, ...")
     p.add_argument("--root", default=None, help="data set folder for real sources")
-    p.add_argument("--size", type=int, default=32, help="network input side in pixels (small networks)")
+    p.add_argument("--size", type=int, default=None,
+                   help="network input side in pixels (small networks; default 32, 28 for hosseini_dnn)")
     p.add_argument("--n-per-class", type=int, default=150, help="training images per class (synthetic)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="default 5 (8 for hosseini_dnn)")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=None, help="epochs per member (default 5; presets differ)")
+    p.add_argument("--target-accuracy", type=float, default=None,
+                   help="stop a member once its validation accuracy reaches this (0-1)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="early stop after this wall time: the checkpoint stays resumable, never done")
+    p.add_argument("--batch-size", type=int, default=None, help="default 64 (16 for the paper MVGGs)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (3e-3; 2e-3 for hosseini_dnn)")
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="validation images held out per class (default 0.2, as Hosseini et al.)")
+    p.add_argument("--gray", action="store_true", default=None, help="train on gray (BT.601 luma) images")
+    p.add_argument("--equalize", action="store_true", default=None,
+                   help="histogram-equalise every input (training and prediction)")
     p.add_argument("--translate", type=int, default=0, help="augment: random shifts up to N px")
     p.add_argument("--reflect", action="store_true", help="augment: random left-right reflections")
-    p.add_argument("--negatives", type=int, default=0, help="add N negative images (fine-tune with --init)")
-    p.add_argument("--negatives-only", action="store_true", help="train (from scratch) on negatives only")
+    p.add_argument("--negatives", type=int, default=0, help="add N negative images to the regular ones")
+    p.add_argument("--negatives-only", action="store_true",
+                   help="train on negatives only (fine-tune with --init, or from scratch)")
+    p.add_argument("--n-negatives", type=int, default=None,
+                   help="with --negatives-only: this many negatives, spread over the classes (default all)")
     p.add_argument("--noise-copies", type=int, default=0, help="add N noisy copies per image at mixed sigma")
     p.add_argument("--fgsm-eps", type=float, default=0.0,
                    help="FGSM adversarial training epsilon ([0,1] scale)")
@@ -119,8 +130,39 @@ def _noise_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--population", type=int, default=40)
     m.add_argument("--max-iterations", type=int, default=500)
     m.add_argument("--patience", type=int, default=50)
-    m.add_argument("--lam", type=float, default=0.05, help="weight of ||r|| in the fitness")
+    m.add_argument("--lam", type=float, default=0.05, help="lambda: weight of ||r||_2 in the fitness")
+    m.add_argument("--beta", type=float, default=None,
+                   help="beta of psi while still classified as c (default: the number of classes)")
     m.add_argument("--out", required=True, type=Path, help="CSV of results")
+
+
+def _reproduce_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="rerun a seed paper's experiments beside its tables",
+                       description="Hosseini et al. 2017 (negative images) or Aghdam et al. 2016 (noise): "
+                                   "train, test, and write report.html + CSVs with the paper's numbers "
+                                   "beside ours.")
+    p.add_argument("paper", choices=["hosseini", "aghdam"])
+    p.add_argument("--source", default="synthetic", help="synthetic (default), gtsrb, mnist, cifar10")
+    p.add_argument("--root", default=None, help="data set folder for a real source")
+    p.add_argument("--mnist-root", default=None, help="hosseini: LeNet-5 on MNIST from this folder")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default artifacts/reproduce/PAPER)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="time budget shared by the training runs (stopped runs are reported and resumable)")
+    p.add_argument("--networks", nargs="+", default=None, help="hosseini: networks of Table II")
+    p.add_argument("--arch", default="mvgg8", help="aghdam: network to train (or --model)")
+    p.add_argument("--model", default=None, help="aghdam: use this checkpoint instead of training")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--finetune-epochs", type=int, default=5)
+    p.add_argument("--finetune-per-class", type=int, nargs="+", default=None,
+                   help="hosseini: N negatives per class for the fine-tuning sweep (default 1 5 20)")
+    p.add_argument("--n-per-class", type=int, default=150, help="training images per class")
+    p.add_argument("--test-per-class", type=int, default=30, help="test images per class")
+    p.add_argument("--n-search", type=int, default=86, help="aghdam: images for the minimum-noise search")
+    p.add_argument("--population", type=int, default=40)
+    p.add_argument("--max-iterations", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-progress", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     _fri_parser(sub)
     _noise_parser(sub)
     fooling_cli.add_parser(sub)
+    _reproduce_parser(sub)
     return parser
 
 
@@ -144,31 +187,45 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from model_eval.training import ARCH_DEFAULTS, TrainConfig, train
+def train_config(args: argparse.Namespace) -> object:
+    """The TrainConfig of ``train``'s arguments: an option left out takes the architecture's preset."""
+    from model_eval.training import PRESETS, TrainConfig
 
-    arch_defaults = ARCH_DEFAULTS.get(args.arch, {})
-    epochs = args.epochs if args.epochs is not None else int(arch_defaults.get("epochs", TrainConfig.epochs))
-    lr = args.lr if args.lr is not None else float(arch_defaults.get("lr", TrainConfig.lr))
-    cfg = TrainConfig(
-        arch=args.arch, source=args.source, root=args.root, size=args.size, n_per_class=args.n_per_class,
-        seed=args.seed, epochs=epochs, batch_size=args.batch_size, lr=lr,
-        val_fraction=args.val_fraction, translate=args.translate, reflect=args.reflect,
-        negatives=args.negatives, negatives_only=args.negatives_only, noise_copies=args.noise_copies,
+    preset = PRESETS.get(args.arch, {})
+
+    def pick(name: str) -> object:
+        value = getattr(args, name)
+        return value if value is not None else preset.get(name, getattr(TrainConfig, name))
+
+    return TrainConfig(
+        arch=args.arch, source=args.source, root=args.root, size=pick("size"), n_per_class=args.n_per_class,
+        seed=args.seed, epochs=pick("epochs"), target_accuracy=args.target_accuracy,
+        batch_size=pick("batch_size"),
+        lr=pick("lr"), val_fraction=pick("val_fraction"), gray=pick("gray"), equalize=pick("equalize"),
+        translate=args.translate, reflect=args.reflect, negatives=args.negatives,
+        negatives_only=args.negatives_only, n_negatives=args.n_negatives, noise_copies=args.noise_copies,
         fgsm_eps=args.fgsm_eps, ensemble=args.ensemble, init=args.init, weights=args.weights,
         max_minutes=args.max_minutes, name=args.name, tag=args.tag, device=args.device,
         progress=not args.no_progress)
-    checks = (("--epochs", cfg.epochs + 1), ("--ensemble", cfg.ensemble), ("--batch-size", cfg.batch_size))
-    for what, value in checks:
-        if value < 1:
-            raise ValueError(f"{what} must be positive")
-    path = train(cfg, args.out, resume=args.resume)
-    from model_eval import distributed
 
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from model_eval import distributed
+    from model_eval.training import TrainingStopped, train
+
+    cfg = train_config(args)
+    try:
+        path = train(cfg, args.out, resume=args.resume)
+    except TrainingStopped as exc:
+        print(f"stopped early: {exc}", file=sys.stderr)
+        return 3
     if distributed.rank_and_world()[0] == 0:
-        hist = load_checkpoint(path).data["history"]
+        data = load_checkpoint(path).data
+        hist = data["history"]
         last = hist[-1] if hist else {}
-        print(f"wrote {path} (validation accuracy {last.get('val_accuracy', float('nan')):.4f})")
+        print(f"wrote {path} (done; validation accuracy {last.get('val_accuracy', float('nan')):.4f}, "
+              f"negative {last.get('val_negative_accuracy', float('nan')):.4f}; "
+              f"imbalance-aware chance level {last.get('val_chance', float('nan')):.4f})")
     return 0
 
 
@@ -185,6 +242,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
     table = accuracy_table(df, set_.manifest)
+    from model_eval.metrics import chance_level
+
+    m = set_.manifest[~set_.manifest["catch"].astype(str).str.lower().isin({"true", "1"})]
+    table.loc["chance (imbalance-aware)"] = m.groupby("condition")["label"].apply(
+        lambda labels: chance_level(labels.astype(int)))
     print(f"accuracy per model x condition ({args.stimuli}):")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {args.out} ({len(df)} rows)")
@@ -324,31 +386,34 @@ def _cmd_min_noise(args: argparse.Namespace) -> int:
     import torch
 
     from model_eval.device import pick_device
-    from model_eval.noise import GAConfig, minimum_noise_search
+    from model_eval.noise import GAConfig, minimum_noise_batch
 
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.model, device=device)
     src, images, labels, sids = _load_images(args, args.image_size or ckpt.classifier.input_size)
     _check_source(ckpt, src, args.source)
     cfg = GAConfig(population=args.population, max_iterations=args.max_iterations, patience=args.patience,
-                   lam=args.lam)
-    rows = []
-    for img, label, sid in zip(images, labels, sids, strict=True):
-        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
-        res = minimum_noise_search(ckpt.classifier, x, int(label), config=cfg, seed=args.seed, device=device,
-                                   progress=not args.no_progress)
-        rows.append({"model": ckpt.name, "source_id": sid, "label": int(label), "predicted": res.predicted,
-                     "misclassified": res.misclassified, "norm": res.norm, "psnr": res.psnr,
-                     "margin": res.margin, "iterations": res.iterations})
-    df = pd.DataFrame(rows)
+                   lam=args.lam, beta=args.beta)
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    results = minimum_noise_batch(ckpt.classifier, x, [int(v) for v in labels], config=cfg, seed=args.seed,
+                                  device=device, progress=not args.no_progress)
+    df = pd.DataFrame([{"model": ckpt.name, "source_id": sid, **r.row()}
+                       for sid, r in zip(sids, results, strict=True)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from model_eval.reproduce_cli import run_reproduce
+
+    return run_reproduce(args)
+
+
 COMMANDS = {"models": _cmd_models, "train": _cmd_train, "predict": _cmd_predict, "fri": _cmd_fri,
-            "noise": _cmd_noise, "min-noise": _cmd_min_noise, "fool": fooling_cli.run}
+            "noise": _cmd_noise, "min-noise": _cmd_min_noise, "fool": fooling_cli.run,
+            "reproduce": _cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,3 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        from model_eval import distributed
+
+        distributed.shutdown()

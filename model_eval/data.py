@@ -92,3 +92,24 @@ def noisy_copies(images: torch.Tensor, labels: torch.Tensor, copies: int, sigmas
         for i, img in enumerate(arr):
             out[c * len(arr) + i] = gaussian_noise(img, float(rng.choice(sigmas)), rng)[0]
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous(), labels.repeat(copies)
+
+
+def equalize_histogram_batch(images: torch.Tensor) -> torch.Tensor:
+    """Per-image, per-channel histogram equalisation on the 8-bit grid, batched (NCHW in [0, 1]).
+
+    The same mapping as ``stimuli.transforms.equalize_histogram`` (one image at a time in numpy), so a
+    network trained on equalised images sees the same input in training and in prediction.
+    """
+    n_img, c, h, w = images.shape
+    x = images.float()
+    q = torch.round(x.clamp(0, 1) * 255.0).long().view(n_img, c, h * w)
+    hist = torch.zeros(n_img, c, 256, dtype=torch.float64, device=x.device)
+    hist.scatter_add_(2, q, torch.ones_like(q, dtype=torch.float64))
+    cdf = hist.cumsum(2)
+    n = float(h * w)
+    cdf_min = torch.where(hist > 0, cdf, torch.full_like(cdf, n)).min(2, keepdim=True).values
+    lut = torch.round((cdf - cdf_min) / (n - cdf_min).clamp_min(1.0) * 255.0) / 255.0
+    out = lut.gather(2, q).clamp(0, 1).to(x.dtype)
+    constant = (cdf_min == n).expand_as(out)  # one grey level: nothing to spread
+    out = torch.where(constant, x.view(n_img, c, h * w), out)
+    return out.view(n_img, c, h, w).to(images.dtype)

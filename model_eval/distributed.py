@@ -66,3 +66,11 @@ def all_reduce_sum(values: list[float]) -> list[float]:
 def barrier() -> None:
     if rank_and_world()[1] > 1:
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group together: without this, a rank that exits first closes its gloo sockets
+    while its peer's process group is still alive, and the peer aborts (SIGABRT) at interpreter exit."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -22,19 +22,22 @@ class UnknownModelError(KeyError):
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How an image in [0, 1] is prepared for a network: resize to ``input_size``, then normalise."""
+    """How an image in [0, 1] is prepared for a network: resize to ``input_size``, optionally equalise
+    its histogram (the short paper's GTSRB-gray input), then normalise."""
 
     input_size: int = 32
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
+    equalize: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std)}
+        return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std),
+                "equalize": self.equalize}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
         return cls(int(d["input_size"]), tuple(float(v) for v in d["mean"]),
-                   tuple(float(v) for v in d["std"]))
+                   tuple(float(v) for v in d["std"]), bool(d.get("equalize", False)))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
 """Training: regular, augmented, negatives (fine-tune or from scratch), noise, FGSM, ensembles.
 
-One checkpoint file holds everything (see :mod:`model_eval.checkpoint`); it is rewritten after every
-epoch, so ``resume=True`` continues an interrupted run where it stopped. Under ``torchrun`` the
-members are wrapped in DDP with a DistributedSampler, and only rank 0 writes.
+Split as torchvision's reference training script is: :mod:`model_eval.train_data` loads the data,
+:func:`train_one_epoch` trains one epoch, :func:`evaluate` measures held-out accuracy on regular and
+negative images, :mod:`model_eval.train_state` checkpoints and resumes, and :func:`train` is the loop
+over the members of an ensemble.
+
+A run stops at its target: ``epochs``, or ``target_accuracy`` on the validation split. A wall-time
+budget (``max_minutes``) or Ctrl-C stops it early; the checkpoint then records the exact position
+and ``resume=True`` continues there. Only a run that reached its target is marked done. Under
+``torchrun`` the members are wrapped in DDP with a DistributedSampler, and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -20,24 +26,35 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from model_eval import distributed
-from model_eval.checkpoint import CheckpointError, build_members, read_checkpoint, save_checkpoint
-from model_eval.data import (
-    TensorData,
-    load_source,
-    negative,
-    noisy_copies,
-    random_reflect,
-    random_translate,
-    split_validation,
-)
+from model_eval.checkpoint import build_members
+from model_eval.data import TensorData, equalize_histogram_batch, random_reflect, random_translate
 from model_eval.device import autocast, pick_device, prepare_model, to_device
+from model_eval.metrics import chance_level
+from model_eval.paper_constants import AGHDAM_SIGMAS, HOSSEINI_DNN, HOSSEINI_VAL_FRACTION
 from model_eval.registry import Preprocessing, get_entry
+from model_eval.train_data import TrainingData, load_data
+from model_eval.train_state import (
+    Position,
+    check_init,
+    load_init,
+    read_resume,
+    restore,
+    save_position,
+    training_done,
+)
 
-# Per-architecture defaults where the general ones (5 epochs, lr 3e-3) fall short: the BatchNorm-free
-# hosseini_dnn reaches 0.885 validation accuracy on synthetic signs with these, 0.667 with 4 epochs at 1e-3.
-ARCH_DEFAULTS: dict[str, dict[str, float]] = {"hosseini_dnn": {"epochs": 8, "lr": 2e-3}}
+__all__ = ["PRESETS", "TrainConfig", "TrainingStopped", "evaluate", "train", "train_one_epoch",
+           "training_done"]
 
-NOISE_SIGMAS = [1.0, 2.0, 4.0, 8.0, 10.0, 14.0, 18.0, 20.0, 25.0, 30.0, 35.0, 40.0]
+# Per-architecture defaults (presets): the short paper's DNN takes 28x28 gray equalised input; the
+# BatchNorm-free networks train with these epochs and peak learning rates on synthetic signs.
+PRESETS: dict[str, dict[str, Any]] = {
+    # the BatchNorm-free MVGGs need more steps than the BN variants: batch 16 (mvgg8, 60 per class,
+    # 4 epochs at 3e-3: 0.53 validation accuracy with batch 16, 0.34 with 64)
+    **{f"mvgg{d}": {"batch_size": 16} for d in range(5, 10)},
+    "hosseini_dnn": {"epochs": 8, "lr": 2e-3, "size": HOSSEINI_DNN["input_size"],
+                     "gray": HOSSEINI_DNN["gray"], "equalize": HOSSEINI_DNN["equalize"]},
+}
 
 
 @dataclass
@@ -51,25 +68,38 @@ class TrainConfig:
     n_per_class: int | None = 150
     seed: int = 0
     epochs: int = 5
+    target_accuracy: float | None = None  # stop a member once validation accuracy reaches this
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    val_fraction: float = 0.1
+    val_fraction: float = HOSSEINI_VAL_FRACTION  # per class (stratified)
+    gray: bool = False
+    equalize: bool = False
     translate: int = 0
     reflect: bool = False
-    negatives: int = 0
-    negatives_only: bool = False
+    negatives: int = 0  # extra negatives added to the regular images
+    negatives_only: bool = False  # train on negatives only ...
+    n_negatives: int | None = None  # ... this many (None: all training images)
     noise_copies: int = 0
-    noise_sigmas: list[float] = field(default_factory=lambda: list(NOISE_SIGMAS))
+    noise_sigmas: list[float] = field(default_factory=lambda: list(AGHDAM_SIGMAS))
     fgsm_eps: float = 0.0
     ensemble: int = 1
     init: str | None = None
     weights: str | None = None
-    max_minutes: float | None = None
+    max_minutes: float | None = None  # an early stop, never the target: the run stays resumable
     name: str | None = None
     tag: str | None = None
     device: str | None = None
     progress: bool = True
+
+    @classmethod
+    def with_preset(cls, arch: str, **overrides: Any) -> TrainConfig:
+        """The architecture's preset (:data:`PRESETS`), then ``overrides``."""
+        return cls(**{**PRESETS.get(arch, {}), "arch": arch, **overrides})
+
+
+class TrainingStopped(Exception):
+    """A run stopped before its target (time budget); its checkpoint is saved and resumable."""
 
 
 def default_name(cfg: TrainConfig) -> str:
@@ -79,21 +109,52 @@ def default_name(cfg: TrainConfig) -> str:
     return f"{cfg.arch}-{cfg.tag}" if cfg.tag else cfg.arch
 
 
-def _training_set(cfg: TrainConfig, data: TensorData, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x, y = data.images[idx], data.labels[idx]
-    if cfg.negatives_only:
-        return negative(x), y
-    parts_x, parts_y = [x], [y]
-    if cfg.negatives > 0:
-        pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed + 1))
-        pick = pick.repeat(math.ceil(cfg.negatives / len(x)))[: cfg.negatives]
-        parts_x.append(negative(x[pick]))
-        parts_y.append(y[pick])
-    if cfg.noise_copies > 0:
-        nx, ny = noisy_copies(x, y, cfg.noise_copies, cfg.noise_sigmas, cfg.seed + 2)
-        parts_x.append(nx)
-        parts_y.append(ny)
-    return torch.cat(parts_x), torch.cat(parts_y)
+def validate_config(cfg: TrainConfig) -> dict[str, Any] | None:
+    """Every check that needs no data, so a bad argument fails before any image is rendered.
+
+    Returns the ``--init`` checkpoint when there is one (read once).
+    """
+    entry = get_entry(cfg.arch)  # unknown architecture
+    positive = {"epochs": cfg.epochs + 1, "ensemble": cfg.ensemble, "batch_size": cfg.batch_size,
+                "size": cfg.size, "n_per_class": cfg.n_per_class or 1}
+    for what, value in positive.items():
+        if value < 1:
+            raise ValueError(f"{what} must be positive, got {getattr(cfg, what)}")
+    if not 0.0 <= cfg.val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
+    if cfg.target_accuracy is not None:
+        if not 0.0 < cfg.target_accuracy <= 1.0:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {cfg.target_accuracy}")
+        if cfg.val_fraction == 0.0:
+            raise ValueError("target_accuracy needs a validation split (val_fraction > 0)")
+    if cfg.max_minutes is not None and not cfg.max_minutes > 0:
+        raise ValueError(f"max_minutes must be positive, got {cfg.max_minutes}")
+    if cfg.n_negatives is not None and (cfg.n_negatives < 1 or not cfg.negatives_only):
+        raise ValueError("n_negatives must be positive and goes with negatives_only")
+    if cfg.negatives_only and (cfg.negatives or cfg.noise_copies):
+        raise ValueError("negatives_only trains on negatives alone: drop negatives / noise_copies")
+    if min([cfg.negatives, cfg.noise_copies, cfg.translate]) < 0 or cfg.fgsm_eps < 0 or cfg.lr <= 0:
+        raise ValueError("negatives, noise_copies, translate, fgsm_eps must be >= 0 and lr > 0")
+    if cfg.weights is not None:
+        if not entry.needs_weights_file:
+            raise ValueError(f"--weights is for torchvision architectures; {cfg.arch} trains from scratch")
+        if not Path(cfg.weights).is_file():
+            from model_eval.torchvision_models import WeightsFileError
+
+            raise WeightsFileError(f"weights file not found: {cfg.weights}")
+    return check_init(cfg.init, cfg.arch) if cfg.init else None
+
+
+def preprocessing_for(cfg: TrainConfig, channels: int) -> Preprocessing:
+    """The architecture's preprocessing entry, at the run's input size, for ``channels`` channels."""
+    entry = get_entry(cfg.arch)
+    size = entry.preprocessing.input_size if entry.needs_weights_file else cfg.size
+    mean, std = entry.preprocessing.mean, entry.preprocessing.std
+    if len(mean) == 1 and channels == 3:
+        mean, std = mean * 3, std * 3
+    elif len(mean) == 3 and channels == 1:
+        mean, std = mean[:1], std[:1]
+    return Preprocessing(size, mean, std, cfg.equalize)
 
 
 def _fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
@@ -107,15 +168,18 @@ def _fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
 
 
 class _Normalised(nn.Module):
-    """Training-time view of a member: same normalisation as Classifier.prepare (inputs already sized)."""
+    """Training-time view of a member: the Classifier's preparation (equalise, normalise) of sized inputs."""
 
     def __init__(self, member: nn.Module, pre: Preprocessing) -> None:
         super().__init__()
         self.member = member
         self.register_buffer("mean", torch.tensor(pre.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(pre.std).view(1, -1, 1, 1), persistent=False)
+        self.equalize = pre.equalize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.equalize:
+            x = equalize_histogram_batch(x)
         return self.member((x - self.mean) / self.std)
 
 
@@ -137,76 +201,112 @@ def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device
     return tot_correct / max(tot, 1.0)
 
 
-def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> Path:
-    """Train ``cfg.ensemble`` networks and write the checkpoint to ``out``; returns its path."""
+def evaluate(net: nn.Module, data: TrainingData, device: torch.device) -> dict[str, float]:
+    """Held-out accuracy on regular and on negative validation images; ``val_accuracy`` is the one of
+    the training distribution (negatives for a negatives-only run), which a target accuracy refers to."""
+    if not len(data.x_val):
+        nan = float("nan")
+        return {"val_accuracy": nan, "val_regular_accuracy": nan, "val_negative_accuracy": nan,
+                "val_chance": nan}
+    regular = evaluate_accuracy(net, data.x_val, data.y_val, device)
+    neg = evaluate_accuracy(net, data.x_val_negative, data.y_val, device)
+    return {"val_accuracy": neg if data.negatives_only else regular, "val_regular_accuracy": regular,
+            "val_negative_accuracy": neg, "val_chance": chance_level(data.y_val.tolist())}
+
+
+@dataclass
+class _Member:
+    """One member's training objects (a DDP wrapper under torchrun)."""
+
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.OneCycleLR
+
+
+def train_one_epoch(cfg: TrainConfig, m: _Member, data: TrainingData, order: torch.Tensor, pos: Position,
+                    device: torch.device, gen: torch.Generator, deadline: float,
+                    desc: str) -> tuple[float, int, bool]:
+    """Train the batches of ``order`` from ``pos.step`` on; returns (loss sum, images seen, out of time).
+
+    ``pos.step`` advances after every batch, so an interrupt leaves it pointing at the next batch.
+    """
+    m.net.train()
+    starts = list(range(0, len(order), cfg.batch_size))
+    bar = tqdm(starts[pos.step:], desc=desc, disable=not cfg.progress or distributed.rank_and_world()[0] != 0,
+               leave=False)
+    loss_sum, seen = 0.0, 0
+    for s in bar:
+        b = order[s: s + cfg.batch_size]
+        xb, yb = data.x_train[b], data.y_train[b]
+        if cfg.translate:
+            xb = random_translate(xb, cfg.translate, gen)
+        if cfg.reflect:
+            xb = random_reflect(xb, gen)
+        xb, yb = to_device(xb, device), yb.to(device)
+        if cfg.fgsm_eps > 0:
+            xb = torch.cat([xb, _fgsm(m.net, xb, yb, cfg.fgsm_eps, device)])
+            yb = torch.cat([yb, yb])
+        with autocast(device):
+            loss = F.cross_entropy(m.net(xb), yb)
+        m.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        m.opt.step()
+        if m.sched.last_epoch + 1 < m.sched.total_steps:
+            m.sched.step()
+        pos.step += 1
+        loss_sum += float(loss.detach()) * len(yb)
+        seen += len(yb)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        over = float(time.monotonic() > deadline)
+        if distributed.all_reduce_sum([over])[0] > 0 and pos.step < len(starts):  # every rank stops together
+            return loss_sum, seen, True
+    return loss_sum, seen, False
+
+
+def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
+          source_data: TensorData | None = None) -> Path:
+    """Train ``cfg.ensemble`` networks and write the checkpoint to ``out``; returns its path.
+
+    Raises :class:`TrainingStopped` when the time budget ran out (the checkpoint is saved and
+    resumable), and re-raises KeyboardInterrupt after saving the same way.
+    """
     out = Path(out)
+    init = validate_config(cfg)
+    prev = read_resume(out, cfg.arch) if resume else None
+    if prev is not None and (prev.get("train_state") or {}).get("done"):
+        return out  # nothing left to do: not even the data is read
     rank, world, dist_device = distributed.init_if_needed(cfg.device)
     device = dist_device or pick_device(cfg.device)
-    entry = get_entry(cfg.arch)
-    pre = Preprocessing(cfg.size if not entry.needs_weights_file else entry.preprocessing.input_size,
-                        entry.preprocessing.mean, entry.preprocessing.std)
-    data = load_source(cfg.source, root=cfg.root, split="train", size=pre.input_size,
-                       n_per_class=cfg.n_per_class, seed=cfg.seed)
-    if len(pre.mean) == 1 and data.channels == 3:
-        pre = Preprocessing(pre.input_size, pre.mean * 3, pre.std * 3)
-    elif len(pre.mean) == 3 and data.channels == 1:
-        pre = Preprocessing(pre.input_size, pre.mean[:1], pre.std[:1])
+    size = preprocessing_for(cfg, 3).input_size
+    if source_data is not None and tuple(source_data.images.shape[-2:]) != (size, size):
+        raise ValueError(f"source_data holds {tuple(source_data.images.shape[-2:])} images, "
+                         f"the run needs {size}")
+    data = load_data(cfg, size, source_data)
+    pre = preprocessing_for(cfg, data.channels)
     num_classes = len(data.classes)
-    tr_idx, va_idx = split_validation(len(data.labels), cfg.val_fraction, cfg.seed)
-    x_train, y_train = _training_set(cfg, data, tr_idx)
-    x_val, y_val = data.images[va_idx], data.labels[va_idx]
-    if cfg.negatives_only:
-        x_val = negative(x_val)
 
     arch_kwargs = {"weights": cfg.weights} if cfg.weights else {}
     torch.manual_seed(cfg.seed)
     members = build_members(cfg.arch, cfg.ensemble, num_classes=num_classes, in_channels=data.channels,
                             input_size=pre.input_size, arch_kwargs=arch_kwargs)
-    if cfg.init:
-        init = read_checkpoint(cfg.init)
-        if init["arch"] != cfg.arch:
-            raise CheckpointError(f"--init checkpoint is a {init['arch']}, not a {cfg.arch}")
-        if int(init["num_classes"]) != num_classes:
-            raise CheckpointError(f"--init checkpoint has {init['num_classes']} classes, "
-                                  f"the data has {num_classes}")
-        for k, m in enumerate(members):
-            m.load_state_dict(init["members"][k % len(init["members"])])
+    if init is not None:
+        load_init(init, members, num_classes)
+    pos = restore(prev, members, num_classes) if prev is not None else Position()
 
-    history: list[dict[str, Any]] = []
-    start_member, start_epoch, opt_state, sched_state = 0, 0, None, None
-    if resume and out.is_file():
-        prev = read_checkpoint(out)
-        if prev["arch"] != cfg.arch or int(prev["num_classes"]) != num_classes:
-            raise CheckpointError(f"--resume: {out} holds {prev['arch']} with {prev['num_classes']} classes")
-        for m, state in zip(members, prev["members"], strict=True):
-            m.load_state_dict(state)
-        history = list(prev["history"])
-        st = prev.get("train_state") or {}
-        start_member, start_epoch = int(st.get("member", 0)), int(st.get("epoch", 0))
-        opt_state, sched_state = st.get("optimizer"), st.get("scheduler")
-        if st.get("done"):
-            return out
-
-    name = default_name(cfg)
-    config = asdict(cfg)
+    name, config = default_name(cfg), asdict(cfg)
     deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     gen = torch.Generator().manual_seed(cfg.seed + 7 + rank)
-    sampler = DistributedSampler(range(len(x_train)), num_replicas=world, rank=rank, shuffle=True,
+    sampler = DistributedSampler(range(len(data.x_train)), num_replicas=world, rank=rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
 
-    def save(member: int, epoch: int, opt: Any, sched: Any, done: bool) -> None:
-        if rank != 0:
-            return
-        state = {"member": member, "epoch": epoch, "done": done,
-                 "optimizer": opt.state_dict() if opt is not None and not done else None,
-                 "scheduler": sched.state_dict() if sched is not None and not done else None}
-        save_checkpoint(out, arch=cfg.arch, name=name, members=members, num_classes=num_classes,
-                        in_channels=data.channels, preprocessing=pre, classes=data.classes, config=config,
-                        source=data.source, history=history, train_state=state)
+    def save(stopped: str | None = None) -> None:
+        if rank == 0:
+            save_position(out, pos, arch=cfg.arch, name=name, members=members, num_classes=num_classes,
+                          in_channels=data.channels, preprocessing=pre, classes=data.classes, config=config,
+                          source=data.source, stopped=stopped)
 
-    out_of_time = False
-    for k in range(start_member, cfg.ensemble):
-        member = prepare_model(members[k], device)
+    for k in range(pos.member, cfg.ensemble):
+        member = members[k] = prepare_model(members[k], device)
         net: nn.Module = _Normalised(member, pre).to(device)
         if world > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda"
@@ -215,62 +315,50 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> Path:
         steps_per_epoch = max(1, math.ceil(len(sampler) / cfg.batch_size))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=max(cfg.epochs, 1),
                                                     steps_per_epoch=steps_per_epoch, pct_start=0.2)
-        first = start_epoch if k == start_member else 0
-        if k == start_member and opt_state is not None:
-            opt.load_state_dict(opt_state)
-            sched.load_state_dict(sched_state)
-        for epoch in range(first, cfg.epochs):
-            sampler.set_epoch(epoch + 1000 * k)
+        if pos.optimizer is not None:  # resuming inside this member
+            opt.load_state_dict(pos.optimizer)
+            sched.load_state_dict(pos.scheduler)
+        m = _Member(net, opt, sched)
+        reached = False
+        while pos.epoch < cfg.epochs and not reached:
+            sampler.set_epoch(pos.epoch + 1000 * k)
             order = torch.tensor(list(iter(sampler)), dtype=torch.long)
-            net.train()
-            bar = tqdm(range(0, len(order), cfg.batch_size),
-                       desc=f"{name} m{k} epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not cfg.progress or rank != 0, leave=False)
-            loss_sum, seen = 0.0, 0
-            for s in bar:
-                b = order[s: s + cfg.batch_size]
-                xb, yb = x_train[b], y_train[b]
-                if cfg.translate:
-                    xb = random_translate(xb, cfg.translate, gen)
-                if cfg.reflect:
-                    xb = random_reflect(xb, gen)
-                xb, yb = to_device(xb, device), yb.to(device)
-                if cfg.fgsm_eps > 0:
-                    xb = torch.cat([xb, _fgsm(net, xb, yb, cfg.fgsm_eps, device)])
-                    yb = torch.cat([yb, yb])
-                with autocast(device):
-                    loss = F.cross_entropy(net(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched.last_epoch + 1 < sched.total_steps:
-                    sched.step()
-                loss_sum += float(loss.detach()) * len(yb)
-                seen += len(yb)
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
-                over = float(time.monotonic() > deadline)
-                if distributed.all_reduce_sum([over])[0] > 0:  # every rank stops at the same step
-                    out_of_time = True
-                    break
-            val_acc = evaluate_accuracy(net, x_val, y_val, device) if len(x_val) else float("nan")
-            history.append({"member": k, "epoch": epoch + 1, "loss": loss_sum / max(seen, 1),
-                            "val_accuracy": val_acc, "partial_epoch": out_of_time})
-            if rank == 0:
-                tqdm.write(f"{name} member {k} epoch {epoch + 1}: loss {loss_sum / max(seen, 1):.4f} "
-                           f"val accuracy {val_acc:.4f}")
-            if epoch + 1 == cfg.epochs:  # next: the following member (or done)
-                save(k + 1, 0, None, None, k + 1 == cfg.ensemble)
-            else:  # a budget stop counts the partial epoch as done; --resume goes on from the next
-                save(k, epoch + 1, opt, sched, False)
+            resumed_at = pos.step
+            try:
+                loss_sum, seen, out_of_time = train_one_epoch(
+                    cfg, m, data, order, pos, device, gen, deadline,
+                    f"{name} m{k} epoch {pos.epoch + 1}/{cfg.epochs}")
+            except KeyboardInterrupt:
+                pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
+                save("interrupted")
+                if rank == 0:
+                    tqdm.write(f"interrupted: {out} saved at member {k} epoch {pos.epoch + 1} "
+                               f"step {pos.step} "
+                               "(not done; resume continues there)")
+                raise
             if out_of_time:
-                break
-        members[k] = member.cpu()
-        if out_of_time:
+                pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
+                save("time budget")
+                distributed.barrier()
+                raise TrainingStopped(f"time budget of {cfg.max_minutes} min reached in member {k} epoch "
+                                      f"{pos.epoch + 1} (step {pos.step}); checkpoint {out} saved, not done: "
+                                      "resume to continue")
+            metrics = evaluate(net, data, device)
+            pos.history.append({"member": k, "epoch": pos.epoch + 1, "loss": loss_sum / max(seen, 1),
+                                "resumed_at_step": resumed_at, **metrics})
             if rank == 0:
-                tqdm.write(f"time budget of {cfg.max_minutes} min reached; checkpoint saved "
-                           "(--resume continues)")
-            break
-    if cfg.epochs == 0:
-        save(cfg.ensemble, 0, None, None, True)
+                tqdm.write(f"{name} member {k} epoch {pos.epoch + 1}: loss {loss_sum / max(seen, 1):.4f} "
+                           f"val accuracy {metrics['val_accuracy']:.4f} (regular "
+                           f"{metrics['val_regular_accuracy']:.4f}, negative "
+                           f"{metrics['val_negative_accuracy']:.4f})")
+            pos.epoch, pos.step = pos.epoch + 1, 0
+            reached = cfg.target_accuracy is not None and metrics["val_accuracy"] >= cfg.target_accuracy
+            pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
+            if pos.epoch < cfg.epochs and not reached:
+                save()
+        members[k] = member.cpu()
+        pos.member, pos.epoch, pos.step, pos.optimizer, pos.scheduler = k + 1, 0, 0, None, None
+        pos.done = k + 1 == cfg.ensemble
+        save()
     distributed.barrier()
     return out

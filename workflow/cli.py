@@ -24,6 +24,9 @@ from stimuli import validate_stimulus_set
 DEFAULT_WORKDIR = Path("artifacts/study")
 DEFAULT_SLUG = "image-study"  # public: in every participant URL, so it must not name the manipulation
 ARCH = "mvgg8"
+# A study compares people with a network that does the task: below this accuracy on the regular
+# (unmanipulated) stimuli the main job refuses to serve, rather than report on an undertrained network.
+DEFAULT_MIN_ACCURACY = 0.85
 
 
 class WorkflowError(RuntimeError):
@@ -43,10 +46,6 @@ class Paths:
     @property
     def checkpoint(self) -> Path:
         return self.root / "models" / f"{ARCH}.pt"
-
-    @property
-    def trained(self) -> Path:
-        return self.root / "models" / f"{ARCH}.done"
 
     @property
     def predictions(self) -> Path:
@@ -103,20 +102,27 @@ def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
     _call(stimuli.cli.main, argv)
 
 
-def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float) -> None:
-    """mvgg8 on synthetic signs; an interrupted run resumes, a finished one is reused."""
-    if paths.trained.exists() and paths.checkpoint.exists():
+def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float | None) -> None:
+    """The paper's mvgg8 on synthetic signs, trained to its epochs; a finished checkpoint is reused, a
+    stopped one (Ctrl-C, --train-minutes) resumes where it stopped and is never taken as finished."""
+    from model_eval.train_state import training_done
+
+    if training_done(paths.checkpoint):
         print(f"reusing the trained network {paths.checkpoint}")
         return
     argv = ["train", "--arch", ARCH, "--out", str(paths.checkpoint), "--seed", str(seed)]
-    argv += ["--max-minutes", str(max_minutes)]
+    if max_minutes is not None:
+        argv += ["--max-minutes", str(max_minutes)]
     if epochs is not None:
         argv += ["--epochs", str(epochs)]
     if paths.checkpoint.exists():
         argv.append("--resume")
     paths.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    _call(model_eval.cli.main, argv)
-    paths.trained.touch()
+    code = model_eval.cli.main(argv)
+    if code == 3:  # the time budget ran out: go on with the network as it is, say so, keep it resumable
+        print(f"training is NOT finished ({paths.checkpoint}); the next run continues it", flush=True)
+    elif code != 0:
+        raise WorkflowError(f"step failed (exit {code}): train")
 
 
 def predict(paths: Paths) -> None:
@@ -128,7 +134,58 @@ def predict(paths: Paths) -> None:
     _call(model_eval.cli.main, [*argv, "--out", str(paths.predictions)])
 
 
+def regular_accuracy(paths: Paths) -> tuple[float, int]:
+    """The network's top-1 accuracy on the regular, non-catch stimuli, and how many there are."""
+    from analysis.load import load_predictions
+    from stimuli.stimulus_set import read_manifest
+
+    manifest = read_manifest(paths.stimuli / "manifest.csv")
+    regular = manifest[(manifest["condition"] == "regular") & ~manifest["catch"]]
+    if regular.empty:
+        regular = manifest[~manifest["catch"]]
+    preds = load_predictions([paths.predictions])
+    joined = regular.merge(preds[["stimulus_id", "response"]], on="stimulus_id", how="left")
+    correct = joined["response"].astype(float) == joined["label"].astype(float)
+    return float(correct.mean()), len(joined)
+
+
+def require_trained_network(paths: Paths, min_accuracy: float) -> float:
+    """Stop before serving or reporting when the network is below `min_accuracy` on regular images."""
+    acc, n = regular_accuracy(paths)
+    print(f"{ARCH} accuracy on the {n} regular stimuli: {acc:.3f} (required: {min_accuracy:.3f})")
+    if acc < min_accuracy:
+        raise WorkflowError(
+            f"the network {paths.checkpoint} reaches only {acc:.3f} on regular stimuli, below the required "
+            f"{min_accuracy:.3f}; train it longer: delete {paths.checkpoint} and run this command again with "
+            "more --epochs, or lower the bar with --min-accuracy"
+        )
+    return acc
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Refuse impossible settings at once, before any stimulus is rendered or any epoch is trained."""
+    checks: list[tuple[str, float | None, float]] = [
+        ("--n-per-class", args.n_per_class, 1),
+        ("--epochs", args.epochs, 1),
+    ]
+    if args.command == "demo":
+        checks.append(("--participants", args.participants, 1))
+    for flag, value, least in checks:
+        if value is not None and value < least:
+            raise WorkflowError(f"{flag} must be at least {least:g}, got {value}")
+    if not 0.0 <= args.min_accuracy <= 1.0:
+        raise WorkflowError(f"--min-accuracy must lie in [0, 1], got {args.min_accuracy}")
+    if args.train_minutes is not None and args.train_minutes <= 0:
+        raise WorkflowError(f"--train-minutes must be positive, got {args.train_minutes}")
+    if args.command == "run" and not 0 <= args.port <= 65535:
+        raise WorkflowError(f"--port must lie in 0..65535, got {args.port}")
+    workdir = Path(args.workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise WorkflowError(f"--workdir {workdir} exists and is not a folder")
+
+
 def prepare(args: argparse.Namespace) -> Paths:
+    validate_args(args)
     paths = Paths(Path(args.workdir))
     paths.root.mkdir(parents=True, exist_ok=True)
     _step("1/3 stimulus set (negative-image study, synthetic traffic signs)")
@@ -137,6 +194,7 @@ def prepare(args: argparse.Namespace) -> Paths:
     train_network(paths, args.seed, args.epochs, args.train_minutes)
     _step("3/3 network predictions on the stimulus set")
     predict(paths)
+    require_trained_network(paths, args.min_accuracy)
     return paths
 
 
@@ -235,7 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--n-per-class", type=int, default=None, help="source images per class (stimuli)")
         p.add_argument("--epochs", type=int, default=None, help="training epochs (default: model_eval's)")
-        p.add_argument("--train-minutes", type=float, default=4.0, help="training time budget in minutes")
+        p.add_argument("--train-minutes", type=float, default=None,
+                       help="stop training early after this wall time (resumable, not finished); "
+                       "default: none")
+        p.add_argument(
+            "--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY,
+            help="refuse to go on below this network accuracy on regular stimuli "
+            f"(default {DEFAULT_MIN_ACCURACY})",
+        )
         if name == "run":
             p.add_argument("--host", default="127.0.0.1")
             p.add_argument("--port", type=int, default=5000, help="0 picks a free port")

@@ -9,7 +9,8 @@ from model_eval import UnknownModelError, get_model, list_models
 from model_eval.registry import register_model
 from model_eval.torchvision_models import WeightsFileError
 
-SMALL = ["lenet5", "mvgg5", "mvgg6", "mvgg7", "mvgg8", "mvgg9", "hosseini_dnn"]
+SMALL = ["lenet5", "mvgg5", "mvgg6", "mvgg7", "mvgg8", "mvgg9", "hosseini_dnn",
+         "mvgg5_bn", "mvgg6_bn", "mvgg7_bn", "mvgg8_bn", "mvgg9_bn"]
 
 
 def test_registry_lists_the_seed_architectures():
@@ -22,7 +23,7 @@ def test_registry_lists_the_seed_architectures():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_small_networks_output_shape(name, channels):
     torch.manual_seed(0)
-    net = get_model(name, num_classes=7, in_channels=channels).eval()
+    net = get_model(name, num_classes=7, in_channels=channels, input_size=32).eval()
     with torch.no_grad():
         out = net(torch.rand(2, channels, 32, 32))
     assert out.shape == (2, 7)
@@ -44,13 +45,80 @@ def test_lenet5_follows_table_one():
     assert [f.out_features for f in fcs] == [84, 43]
 
 
-def test_mvgg_depth_counts_weight_layers():
-    for depth in range(5, 10):
-        net = get_model(f"mvgg{depth}", num_classes=10, in_channels=3)
-        layers = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
-        assert len(layers) == depth
-        assert {m.out_channels for m in layers if isinstance(m, torch.nn.Conv2d)} <= {16, 32, 48, 64}
-        assert layers[-2].out_features == 128
+def _conv(i: int, o: int) -> int:
+    return 9 * i * o + o  # 3x3 kernel weights + biases
+
+
+def _fc(i: int, o: int) -> int:
+    return i * o + o
+
+
+# Hosseini et al. 2017, Table I, written out layer by layer for a 32x32 RGB input and 43 classes:
+# (layer list as (kind, out) pairs, parameter count computed by hand from the table).
+TABLE_I = {
+    "mvgg5": ([("c", 16), ("p", 2), ("c", 32), ("p", 2), ("c", 48), ("p", 2), ("f", 128), ("f", 43)],
+              _conv(3, 16) + _conv(16, 32) + _conv(32, 48) + _fc(4 * 4 * 48, 128) + _fc(128, 43)),
+    "mvgg6": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("p", 2), ("c", 48), ("p", 2), ("f", 128),
+               ("f", 43)],
+              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 48) + _fc(768, 128) + _fc(128, 43)),
+    "mvgg7": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("c", 32), ("p", 2), ("c", 48), ("p", 2),
+               ("f", 128), ("f", 43)],
+              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 48) + _fc(768, 128)
+              + _fc(128, 43)),
+    "mvgg8": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("c", 32), ("p", 2), ("c", 48), ("c", 48), ("p", 2),
+               ("f", 128), ("f", 43)],
+              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 48) + _conv(48, 48)
+              + _fc(768, 128) + _fc(128, 43)),
+    # MVGG-9: MVGG-8 + conv 64 + 4x4 max-pool, so FC 128 sees 1x1x64
+    "mvgg9": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("c", 32), ("p", 2), ("c", 48), ("c", 48), ("p", 2),
+               ("c", 64), ("p", 4), ("f", 128), ("f", 43)],
+              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 48) + _conv(48, 48)
+              + _conv(48, 64) + _fc(64, 128) + _fc(128, 43)),
+}
+
+
+def _layer_list(net: torch.nn.Module) -> list[tuple[str, int]]:
+    out = []
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            assert m.kernel_size == (3, 3) and m.padding == (1, 1)
+            out.append(("c", m.out_channels))
+        elif isinstance(m, torch.nn.MaxPool2d):
+            out.append(("p", m.kernel_size))
+        elif isinstance(m, torch.nn.Linear):
+            out.append(("f", m.out_features))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_I))
+def test_paper_mvgg_follows_table_one_layer_for_layer(name):
+    net = get_model(name, num_classes=43, in_channels=3, input_size=32)
+    layers, n_params = TABLE_I[name]
+    assert _layer_list(net) == layers
+    assert sum(p.numel() for p in net.parameters()) == n_params
+    # the paper networks have no batch normalisation and no dropout; depth = weight layers
+    assert not any(isinstance(m, torch.nn.BatchNorm2d | torch.nn.Dropout) for m in net.modules())
+    assert sum(kind in "cf" for kind, _ in layers) == int(name[-1])
+
+
+def test_hosseini_dnn_follows_the_short_paper():
+    # conv 32, conv 64 (3x3, no padding), 2x2 max-pool, FC 200, FC 200, FC 43, on 28x28 gray input:
+    # 28 -> 26 -> 24 -> pool 12, so the first FC sees 12 * 12 * 64 = 9216 values.
+    net = get_model("hosseini_dnn", num_classes=43, in_channels=1, input_size=28)
+    kinds = [(type(m).__name__, getattr(m, "out_channels", getattr(m, "out_features", None)))
+             for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear | torch.nn.MaxPool2d)]
+    assert kinds == [("Conv2d", 32), ("Conv2d", 64), ("MaxPool2d", None), ("Linear", 200), ("Linear", 200),
+                     ("Linear", 43)]
+    expected = 9 * 1 * 32 + 32 + 9 * 32 * 64 + 64 + _fc(9216, 200) + _fc(200, 200) + _fc(200, 43)
+    assert expected == 1_911_059
+    assert sum(p.numel() for p in net.parameters()) == expected
+    assert not any(isinstance(m, torch.nn.Dropout | torch.nn.BatchNorm2d) for m in net.modules())
+
+
+def test_modernised_variants_say_what_they_are():
+    net = get_model("mvgg8_bn", num_classes=10, in_channels=3)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in get_model("mvgg8", num_classes=10).modules())
 
 
 def test_unknown_model_name_is_a_clear_error():

@@ -14,7 +14,7 @@ CLASSES = [{"id": i, "name": f"c{i}"} for i in range(6)]
 
 def _members(n, seed=0):
     torch.manual_seed(seed)
-    members = build_members("mvgg5", n, num_classes=6, in_channels=3, input_size=32)
+    members = build_members("mvgg5_bn", n, num_classes=6, in_channels=3, input_size=32)
     for m in members:  # move BatchNorm statistics away from their defaults so they must round-trip
         m.train()
         with torch.no_grad():
@@ -26,9 +26,9 @@ def test_round_trip_gives_identical_predictions(tmp_path):
     pre = Preprocessing(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     members = _members(1)
     before = Classifier(members, pre).eval()
-    path = save_checkpoint(tmp_path / "m.pt", arch="mvgg5", name="mvgg5-test", members=members, num_classes=6,
-                           in_channels=3, preprocessing=pre, classes=CLASSES, config={"seed": 0},
-                           source="synthetic")
+    path = save_checkpoint(tmp_path / "m.pt", arch="mvgg5_bn", name="mvgg5-test", members=members,
+                           num_classes=6, in_channels=3, preprocessing=pre, classes=CLASSES,
+                           config={"seed": 0}, source="synthetic")
     loaded = load_checkpoint(path)
     x = torch.rand(5, 3, 40, 40)  # not the input size: the resize is part of the classifier
     with torch.no_grad():

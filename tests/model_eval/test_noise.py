@@ -67,3 +67,69 @@ def test_noise_sweep_metrics_against_hand_computed_values():
     pc = sweep.per_class[sweep.per_class["sigma"] == 8.0].set_index("class")
     assert pc.loc[2, "precision"] == 0.5 and pc.loc[2, "recall"] == 1.0
     assert pc.loc[0, "recall"] == 0.0 and np.isnan(pc.loc[0, "precision"])
+
+
+def test_aghdam_fitness_against_hand_computed_values():
+    from model_eval.noise import aghdam_fitness
+
+    probs = torch.tensor([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.45, 0.5, 0.05]])
+    c = torch.tensor([0, 0, 0])
+    norms = torch.tensor([1.0, 2.0, 4.0])
+    fit, margin = aghdam_fitness(probs, c, norms, beta=3.0, lam=0.1)
+    # still class 0: beta * L[c] = 3 * 0.7 = 2.1; plus 0.1 * 1
+    # now class 1: L[k] - L[c] = 0.6 - 0.3 = 0.3; plus 0.1 * 2
+    # now class 1, near the boundary: 0.5 - 0.45 = 0.05; plus 0.1 * 4
+    assert torch.allclose(fit, torch.tensor([2.2, 0.5, 0.45]))
+    assert torch.allclose(margin, torch.tensor([0.5, -0.3, -0.05]))
+
+
+class _Fixed(nn.Module):
+    """Always class 0 with softmax score 0.9 (logits log 9, 0): no noise can change its answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.p = nn.Parameter(torch.zeros(1), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([[float(np.log(9.0)), 0.0]]).expand(x.shape[0], 2) + self.p
+
+
+def test_misclassified_clean_images_are_skipped_and_c_is_the_prediction():
+    from model_eval.noise import minimum_noise_batch
+
+    images = torch.full((2, 1, 4, 4), 0.5)
+    res = minimum_noise_batch(_Fixed(), images, [1, 0], config=GAConfig(population=8, max_iterations=3,
+                                                                        patience=5), seed=0)
+    assert res[0].skipped and res[0].clean_pred == 0
+    assert res[0].perturbation is None and res[0].iterations == 0
+    assert not res[1].skipped and res[1].clean_score == pytest.approx(0.9)
+    assert not res[1].misclassified and res[1].iterations == 3
+    # never fooled: psi = beta * L[c] with beta = number of classes = 2, so fitness >= 2 * 0.9
+    assert res[1].fitness >= 1.8
+
+
+def test_batched_search_matches_each_image_and_keeps_per_sample_results():
+    from model_eval.noise import minimum_noise_batch
+
+    model = _Brightness()
+    images = torch.stack([torch.full((1, 6, 6), v) for v in (0.56, 0.44, 0.58)])  # classes 1, 0, 1
+    cfg = GAConfig(population=30, max_iterations=300, patience=50, lam=0.05)
+    res = minimum_noise_batch(model, images, [1, 0, 1], config=cfg, seed=0)
+    for r, img in zip(res, images, strict=True):
+        assert not r.skipped and r.misclassified and r.predicted != r.clean_pred
+        noisy = np.clip(img.numpy() + r.perturbation, 0, 1)
+        assert (noisy.mean() < 0.5) == (r.clean_pred == 1)  # the reported noise really flips the class
+        # the least L2 change of the mean by d spreads evenly: ||r|| >= d * sqrt(36)
+        assert r.norm >= abs(img.mean().item() - 0.5) * 6 - 1e-6
+    assert set(res[0].row()) >= {"label", "clean_score", "psnr", "skipped", "misclassified"}
+
+
+def test_pooled_precision_recall_covers_every_noisy_image():
+    images = np.full((4, 8, 8, 3), 0.5, dtype=np.float32)
+    labels = np.array([0, 2, 2, 1])
+    sweep = noise_sweep(_Constant(), images, labels, num_classes=3, sigmas=(0.0, 8.0, 20.0), progress=False)
+    pooled = sweep.pooled.set_index("class")
+    # sigma 0 is the clean set and is left out: 2 sigmas x 4 images, always answering class 2
+    assert pooled.loc[2, "support"] == 4 and pooled.loc[2, "precision"] == 0.5
+    assert pooled.loc[2, "recall"] == 1.0
+    assert pooled.loc[0, "recall"] == 0.0
