@@ -100,9 +100,7 @@ class CommandGroup(AppGroup):
         return super().command(*args, **kwargs)
 
 
-def invoke(
-    group: click.Group, app: Flask, argv: Sequence[str] | None, *, prog_name: str, **data: Any
-) -> int:
+def invoke(group: click.Group, app: Flask, argv: Sequence[str] | None, *, prog_name: str, **data: Any) -> int:
     """Run one command line of `group` inside `app` as `flask --app study_server` would; the exit code.
 
     `data` reaches the commands as `ScriptInfo.data` (the recruiter commands' prompt and output).
@@ -317,7 +315,11 @@ def run_command(app: Flask, argv: Sequence[str] | None) -> int:
     return invoke(cli, app, argv, prog_name="python -m study_server")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def with_new_app(run: Callable[[Flask], int]) -> int:
+    """Build the app from the environment, `run` it, and close its connections; the exit code.
+
+    Shared by `python -m study_server` and `python -m study_server.recruiters`: a weak secret is one line.
+    """
     from study_server import create_app
     from study_server.models import db
     from study_server.secret import WeakSecretError
@@ -328,11 +330,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return run_command(app, argv)
+        return run(app)
     finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()  # no pooled connection outlives the command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return with_new_app(lambda app: run_command(app, argv))
 
 
 def register_cli(app: Flask) -> None:

@@ -20,20 +20,15 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from study_server.cli import CommandGroup, UserError, invoke
+from study_server.cli import CommandGroup, UserError, invoke, with_new_app
 from study_server.models import db
 from study_server.recruiters import mturk, prolific_cli
 from study_server.recruiters import mturk_review as review
-from study_server.recruiters.commands import find_study, prompt_and_output
+from study_server.recruiters.commands import find_study, prompt_and_output, study_option
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
 from study_server.recruiters.mturk_client import MTurkError, endpoint_for
 from study_server.recruiters.mturk_fees import NO_COST, Cost, bonus_cost, hit_cost, parse_amount
 from study_server.recruiters.mturk_hits import HITConfigError, build_hit, qualification_key
-
-CLIError = UserError
-"""A user error: printed as one line on stderr (exit code 2)."""
-
-
 
 
 def _mturk_errors() -> tuple[type[Exception], ...]:
@@ -45,6 +40,10 @@ def _mturk_errors() -> tuple[type[Exception], ...]:
 @click.group("mturk", cls=CommandGroup, user_errors=_mturk_errors)
 def mturk_group() -> None:
     """Amazon Mechanical Turk: HITs, review, payments."""
+
+
+LIVE = click.option("--live", is_flag=True, help="use the LIVE marketplace (asks to confirm)")
+DRY_RUN = click.option("--dry-run", is_flag=True, help="print actions and costs; send nothing")
 
 
 class Run:
@@ -69,11 +68,11 @@ class Run:
             if self.live and not self.dry_run:
                 answer = self.confirm("This spends real money on the LIVE marketplace. Type LIVE to go on: ")
                 if answer.strip() != "LIVE":
-                    raise CLIError("not confirmed; nothing was sent")
+                    raise UserError("not confirmed; nothing was sent")
             factory = current_app.extensions.get("mturk_client_factory") or mturk.client_factory()
             self._client = factory(live=self.live)
             if str(self._client.meta.endpoint_url).rstrip("/") != endpoint:
-                raise CLIError(f"the client points at {self._client.meta.endpoint_url}, expected {endpoint}")
+                raise UserError(f"the client points at {self._client.meta.endpoint_url}, expected {endpoint}")
         return self._client
 
     def qualification(self) -> str:
@@ -90,9 +89,9 @@ class Run:
             return [m for m in found.values() if m.status == "Submitted" and m.participant is not None]
         missing = [i for i in ids if i not in found]
         if missing:
-            raise CLIError(f"no such assignment in this study's HITs: {', '.join(missing)}")
+            raise UserError(f"no such assignment in this study's HITs: {', '.join(missing)}")
         if not ids:
-            raise CLIError("name assignments with --assignment, or use --all-submitted")
+            raise UserError("name assignments with --assignment, or use --all-submitted")
         return [found[i] for i in ids]
 
     def paid_actions(
@@ -124,7 +123,7 @@ class Run:
         if not self.dry_run:
             failed = review.failed_actions(self.session, [m.assignment_id for m in picked])
             if failed:
-                raise CLIError(f"{failed} action(s) failed; see above (re-run to retry them)")
+                raise UserError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
 
 def mturk_command(
@@ -139,13 +138,10 @@ def mturk_command(
             f(Run(study, live=live, dry_run=dry_run), **options)
 
         if paid:
-            dry_run = click.option("--dry-run", is_flag=True, help="print actions and costs; send nothing")
-            command = dry_run(command)
+            command = DRY_RUN(command)
         if remote:
-            command = click.option(
-                "--live", is_flag=True, help="use the LIVE marketplace (asks to confirm)"
-            )(command)
-        command = click.option("--study", required=True, help="study slug")(command)
+            command = LIVE(command)
+        command = study_option(command)
         return mturk_group.command(name)(command)
 
     return declare
@@ -166,7 +162,7 @@ def create_hit(run: Run, url: str, batch: str) -> None:
     try:
         plan = build_hit(study.slug, study.config or {}, url, batch=batch, live=run.live)
     except HITConfigError as exc:
-        raise CLIError(str(exc)) from None
+        raise UserError(str(exc)) from None
     cost = hit_cost(plan.reward, plan.max_assignments)
     run.say(
         f"HIT '{plan.params['Title']}': {plan.max_assignments} assignments x ${plan.params['Reward']}, "
@@ -181,7 +177,7 @@ def create_hit(run: Run, url: str, batch: str) -> None:
     plan = build_hit(study.slug, study.config, url, batch=batch, live=run.live)
     outcome, hit = review.create_hit(run.session, run.client, study, plan)
     if not outcome.ok:
-        raise CLIError(f"HIT not created: {outcome.ledger.detail}")
+        raise UserError(f"HIT not created: {outcome.ledger.detail}")
     verb = "created" if outcome.sent else "already created (same batch)"
     run.say(f"HIT {hit.hit_id if hit else outcome.ledger.hit_id}: {verb}")
 
@@ -228,7 +224,7 @@ def approve(run: Run, assignment: Sequence[str], all_submitted: bool, feedback: 
 def reject(run: Run, assignment: Sequence[str], feedback: str) -> None:
     """Reject assignments (feedback required)."""
     if not feedback.strip():
-        raise CLIError("--feedback must say why the work is rejected")
+        raise UserError("--feedback must say why the work is rejected")
     run.paid_actions(
         "reject",
         run.pick(assignment),
@@ -246,9 +242,9 @@ def bonus(run: Run, assignment: Sequence[str], amount: str, reason: str) -> None
     try:
         dollars = parse_amount(amount, what="--amount")
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if not reason.strip():
-        raise CLIError("--reason must not be empty")
+        raise UserError("--reason must not be empty")
     run.paid_actions(
         "bonus",
         run.pick(assignment),
@@ -266,7 +262,7 @@ def expire(run: Run, hit_ids: Sequence[str]) -> None:
         known = {h.hit_id: h for h in hits}
         missing = [h for h in hit_ids if h not in known]
         if missing:
-            raise CLIError(f"not a HIT of this study on this marketplace: {', '.join(missing)}")
+            raise UserError(f"not a HIT of this study on this marketplace: {', '.join(missing)}")
         hits = [known[h] for h in hit_ids]
     for h in hits:
         if run.dry_run:
@@ -283,7 +279,7 @@ def sync_qualifications(run: Run) -> None:
     """Grant the qualification to workers whose grant failed at entry."""
     qual = (run.study.config.get("mturk") or {}).get(qualification_key(run.live))
     if not qual:
-        raise CLIError("the study has no qualification yet: run create-qualification")
+        raise UserError("the study has no qualification yet: run create-qualification")
     done, pending = mturk.sync_qualifications(run.session, run.client, run.study, str(qual), live=run.live)
     for public_id, exc in pending:
         run.say(f"participant {public_id}: still pending ({exc})")
@@ -325,9 +321,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from study_server import create_app
-
-    return run(create_app(), argv)
+    return with_new_app(lambda app: run(app, argv))
 
 
 def register_cli(app: Flask) -> None:

@@ -13,6 +13,9 @@ from sqlalchemy import select
 from study_server.cli import UserError
 from study_server.models import Study, db
 
+study_option = click.option("--study", required=True, help="study slug")
+"""Every recruiter command names its study."""
+
 
 def prompt_and_output() -> tuple[Callable[[str], str], IO[str]]:
     """How a command asks (LIVE, YES) and where it prints: `cli.run`'s arguments, else the terminal."""

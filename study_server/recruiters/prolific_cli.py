@@ -26,16 +26,11 @@ from study_server.cli import CommandGroup, UserError
 from study_server.models import Study, db
 from study_server.recruiters import prolific_review as review
 from study_server.recruiters import prolific_setup as setup
-from study_server.recruiters.commands import find_study, prompt_and_output
+from study_server.recruiters.commands import find_study, prompt_and_output, study_option
 from study_server.recruiters.models import PaymentLedger
 from study_server.recruiters.prolific_client import ProlificClient, ProlificError, api_url_from_env
 from study_server.recruiters.prolific_fees import Cost, FeeRates, parse_money
 from study_server.recruiters.prolific_studies import StudyConfigError, build_study, ensure_codes
-
-CLIError = UserError
-"""A user error: printed as one line on stderr (exit code 2)."""
-
-
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -66,7 +61,7 @@ class Run:
         try:
             return FeeRates.from_config(self.settings)
         except ValueError as exc:
-            raise CLIError(str(exc)) from None
+            raise UserError(str(exc)) from None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -92,7 +87,7 @@ class Run:
             return
         answer = self.confirm(f"This spends real money on Prolific (at most {cost.describe()}). Type YES: ")
         if answer.strip() != "YES":
-            raise CLIError("not confirmed; nothing was sent")
+            raise UserError("not confirmed; nothing was sent")
 
     def study_id(self) -> str:
         return review.prolific_study_id(self.study)
@@ -119,8 +114,12 @@ class Run:
         found = {m.submission_id: m for m in self.matches()}
         missing = [i for i in ids if i not in found]
         if missing:
-            raise CLIError(f"no such submission in this study: {', '.join(missing)}")
+            raise UserError(f"no such submission in this study: {', '.join(missing)}")
         return [found[i] for i in ids]
+
+
+YES = click.option("--yes", is_flag=True, help="do not ask before spending money")
+DRY_RUN = click.option("--dry-run", is_flag=True, help="print actions and costs; change nothing")
 
 
 def prolific_command(
@@ -140,11 +139,8 @@ def prolific_command(
             f(run, **options)
 
         if paid:
-            command = click.option("--yes", is_flag=True, help="do not ask before spending money")(command)
-            command = click.option("--dry-run", is_flag=True, help="print actions and costs; change nothing")(
-                command
-            )
-        command = click.option("--study", required=True, help="study slug")(command)
+            command = DRY_RUN(YES(command))
+        command = study_option(command)
         return prolific_group.command(name)(command)
 
     return declare
@@ -157,7 +153,7 @@ def create_study(run: Run, url: str) -> None:
     """Create the draft study on Prolific from the study's prolific settings."""
     study = run.study
     if run.settings.get("study_id"):
-        raise CLIError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
+        raise UserError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
     others = setup.earlier_studies(run.session, study)
     group = setup.participant_group_id(run.session, study)
     config = ensure_codes(study.config or {})
@@ -193,10 +189,10 @@ def create_study(run: Run, url: str) -> None:
         errors=(ProlificError,),
     )
     if not outcome.ok:
-        raise CLIError(f"study not created: {outcome.ledger.detail}")
+        raise UserError(f"study not created: {outcome.ledger.detail}")
     sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
     if not sid:
-        raise CLIError(
+        raise UserError(
             f"the ledger (entry {outcome.ledger.id}) says this study was created on Prolific, but its id "
             "was not stored: find it among your Prolific drafts and set prolific.study_id"
         )
@@ -229,7 +225,7 @@ def publish(run: Run) -> None:
         errors=(ProlificError,),
     )
     if not outcome.ok:
-        raise CLIError(f"not published: {outcome.ledger.detail}")
+        raise UserError(f"not published: {outcome.ledger.detail}")
     state = (result or {}).get("status", "ACTIVE") if outcome.sent else "already published (ledger)"
     run.say(f"Prolific study {sid}: {state}")
 
@@ -288,7 +284,7 @@ def review_all(run: Run) -> None:
             review.settle(run.session, m, d.local_status)
             run.say(f"sync {m.submission_id}: now {d.local_status} here")
     if failed:
-        raise CLIError(f"{failed} action(s) failed; see above (re-run to retry them)")
+        raise UserError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
 
 @prolific_command("approve", paid=True)
@@ -307,7 +303,7 @@ def approve(run: Run, submission: Sequence[str]) -> None:
     for o in outcomes:
         run.report("approve", o)
     if any(o.ledger.status == "failed" for o in outcomes):
-        raise CLIError("approval failed; see above (re-run to retry)")
+        raise UserError("approval failed; see above (re-run to retry)")
 
 
 @prolific_command("reject", paid=True)
@@ -329,7 +325,7 @@ def reject(run: Run, submission: Sequence[str], category: str, message: str) -> 
         failed += o.ledger.status == "failed"
         run.report("reject", o)
     if failed:
-        raise CLIError(f"{failed} rejection(s) failed; see above")
+        raise UserError(f"{failed} rejection(s) failed; see above")
 
 
 @prolific_command("bonus", paid=True)
@@ -342,9 +338,9 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
     try:
         money = parse_money(amount, what="--amount")
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if not reason.strip():
-        raise CLIError("--reason must not be empty")
+        raise UserError("--reason must not be empty")
     sid = run.study_id()
     if not run.dry_run:  # a bonus whose pay call may have run: ask Prolific before anything else
         for r in review.check_unconfirmed(run.session, run.client, run.study):
@@ -355,7 +351,7 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
     elif submission:
         picked = run.pick(submission)
     else:
-        raise CLIError("name submissions with --submission, or use --all-approved")
+        raise UserError("name submissions with --submission, or use --all-approved")
     todo, unsettled = [], 0
     for m in picked:
         row = review.bonus_row(run.session, m.submission_id)
@@ -379,7 +375,7 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
             run.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
         unsettled += sum(r.state in ("failed", "unconfirmed") for r in results)
     if unsettled:
-        raise CLIError(
+        raise UserError(
             f"{unsettled} bonus(es) not confirmed as paid; an 'unconfirmed' one is never paid "
             "again by itself: check the submission on Prolific, then run "
             "resolve-bonus --ledger ID --paid|--unpaid"
@@ -412,13 +408,13 @@ def create_group(run: Run, workspace: str | None) -> None:
         return
     workspace = workspace or run.settings.get("workspace_id")
     if not workspace:
-        raise CLIError("give --workspace (or set prolific.workspace_id): Prolific groups live in one")
+        raise UserError("give --workspace (or set prolific.workspace_id): Prolific groups live in one")
     body = setup.participant_group_request(run.study, workspace)
     run.show_request("POST", "participant-groups/", body)
     result = run.client.post("participant-groups/", body, repeatable=False) or {}
     gid = str(result.get("id") or "")
     if not gid:
-        raise CLIError("Prolific created no participant group (no id in the answer)")
+        raise UserError("Prolific created no participant group (no id in the answer)")
     setup.save_settings(run.session, run.study, participant_group_id=gid)
     run.say(f"participant group: {gid}")
 
@@ -428,7 +424,7 @@ def sync_group(run: Run) -> None:
     """Add every participant of the exclusion group's studies to the participant group."""
     gid = setup.participant_group_id(run.session, run.study)
     if not gid:
-        raise CLIError("the exclusion group has no participant group yet: run create-group")
+        raise UserError("the exclusion group has no participant group yet: run create-group")
     todo = setup.outside_group(run.session, run.study, gid)
     if not todo:
         run.say("every participant is in the participant group already")
