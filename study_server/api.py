@@ -79,7 +79,7 @@ def _body() -> dict[str, Any]:
 def _limit() -> int:
     from flask import current_app
 
-    return int(current_app.config["JSON_BODY_LIMIT"])  # the default is in study_server.DEFAULTS
+    return int(current_app.config.get("JSON_BODY_LIMIT") or 16 * 1024)
 
 
 def _int_field(data: dict[str, Any], name: str, *, required: bool) -> int | None:
