@@ -1,22 +1,23 @@
 """Command line: `python -m study_server CMD` and `flask --app study_server CMD` run the same code.
 
-Commands: init-db, import-stimuli, list-studies, create-admin, export. User errors print one line on
-stderr and exit non-zero.
+Each command is one click function registered on `cli`; the app factory adds them to `app.cli`
+(as Flask's own apps do), and `python -m study_server` runs `cli` inside the app. User errors print one
+line on stderr and exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -38,53 +39,100 @@ def upgrade_database(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from study_server.settings import help_text as settings_help
+class UserError(click.ClickException):
+    """A user error: one line `error: ...` on stderr and exit code 2, never a traceback."""
 
-    parser = argparse.ArgumentParser(prog="study_server", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init-db", help="create or upgrade the database schema (alembic upgrade head)")
-    imp = sub.add_parser(
-        "import-stimuli",
-        aliases=["create-study"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="study settings (--set KEY=VALUE):\n" + settings_help(),
-        help="validate a stimulus set and create/update a study from it (alias: create-study)",
-    )
-    imp.add_argument("stimulus_dir", help="stimulus set directory (manifest.csv, stimulus_set.json, ...)")
-    imp.add_argument("--slug", required=True, help="the study's URL name, e.g. negative-2026")
-    imp.add_argument("--name", help="display name (default: the stimulus set's name)")
-    imp.add_argument(
-        "--recruiter", help="link, prolific or mturk (a new study: link; a re-import: keep the study's)"
-    )
-    imp.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a study setting, e.g. --set presentation_ms=200 (repeatable; VALUE is JSON or text; "
-        "the settings are listed below)",
-    )
-    sub.add_parser("list-studies", help="list studies with their participant counts")
-    adm = sub.add_parser(
-        "create-admin",
-        help="create or reset an admin user; the password comes from env STUDY_ADMIN_PASSWORD or a prompt",
-    )
-    adm.add_argument("username")
-    ab = sub.add_parser(
-        "mark-abandoned",
-        help="mark participants idle for longer than --hours as abandoned (frees their slot)",
-    )
-    ab.add_argument("--study", required=True, help="study slug")
-    ab.add_argument("--hours", type=float, default=24.0, help="idle time since the last status change")
-    exp = sub.add_parser("export", help="write responses as CSV and JSON (participants pseudonymised)")
-    exp.add_argument("--study", help="study slug (default: all studies)")
-    exp.add_argument("--out", required=True, help="output directory")
-    return parser
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
 
 
-class UserError(Exception):
-    pass
+class OneLineErrors(click.Command):
+    """A command that turns expected failures into a UserError (one line, exit 2), however it is run.
+
+    `user_errors` returns the exception types a user's input or setup causes (imported only when one
+    is raised, so the command line starts fast); a database error (unreachable, no schema) is always one.
+    """
+
+    def __init__(
+        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_errors = user_errors
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0]
+            raise UserError(f"database problem ({first}); did you run init-db?") from None
+        except Exception as exc:
+            if isinstance(exc, self.user_errors()):
+                raise UserError(str(exc)) from None
+            raise
+
+
+class CommandGroup(AppGroup):
+    """A group whose commands are OneLineErrors commands with the group's `user_errors`.
+
+    The commands carry the error handling themselves because `flask --app study_server` runs them
+    without this group.
+    """
+
+    def __init__(
+        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_errors = user_errors
+
+    # click types command() as overloads (bare decorator or with arguments); like Flask's AppGroup.command,
+    # this override takes the argument form only, which is how every command here is declared.
+    def command(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Command]:
+        kwargs.setdefault("cls", OneLineErrors)
+        kwargs.setdefault("user_errors", self.user_errors)
+        return super().command(*args, **kwargs)
+
+
+def invoke(group: click.Group, app: Flask, argv: Sequence[str] | None, *, prog_name: str, **data: Any) -> int:
+    """Run one command line of `group` inside `app` as `flask --app study_server` would; the exit code.
+
+    `data` reaches the commands as `ScriptInfo.data` (the recruiter commands' prompt and output).
+    """
+    info = ScriptInfo(create_app=lambda: app, set_debug_flag=False)
+    info.data.update(data)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with app.app_context():
+            group.main(args=args, prog_name=prog_name, obj=info, standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from study_server.export import ExportError
+    from study_server.importer import StudyImportError
+
+    return (StudyImportError, ExportError)
+
+
+@click.group("study_server", cls=CommandGroup, user_errors=_user_errors)
+def cli() -> None:
+    """Set up and run studies: database, stimulus sets, admins, exports."""
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (alembic upgrade head)."""
+    upgrade_database(current_app.config["DATABASE_URL"])
+    click.echo("database is at the newest schema")
 
 
 def _parse_settings(items: Sequence[str]) -> dict[str, Any]:
@@ -101,24 +149,52 @@ def _parse_settings(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _import(args: argparse.Namespace) -> None:
-    """import-stimuli: settings and recruiter are checked first; the output says what changed."""
+def _settings_epilog() -> str:
+    from study_server.settings import help_text
+
+    return "\b\nstudy settings (--set KEY=VALUE):\n" + help_text()  # \b: click keeps the lines as they are
+
+
+@cli.command("import-stimuli", epilog=_settings_epilog())
+@click.argument("stimulus_dir")
+@click.option("--slug", required=True, help="the study's URL name, e.g. negative-2026")
+@click.option("--name", help="display name (default: the stimulus set's name)")
+@click.option(
+    "--recruiter", help="link, prolific or mturk (a new study: link; a re-import: keep the study's)"
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="a study setting, e.g. --set presentation_ms=200 (repeatable; VALUE is JSON or text; "
+    "the settings are listed below)",
+)
+def import_stimuli(
+    stimulus_dir: str, slug: str, name: str | None, recruiter: str | None, settings: Sequence[str]
+) -> None:
+    """Validate a stimulus set (STIMULUS_DIR: manifest.csv, stimulus_set.json, ...) and create/update a
+    study from it (alias: create-study).
+
+    Settings and recruiter are checked before anything is imported; the output says what changed.
+    """
     from study_server.importer import import_stimulus_set
     from study_server.models import Study, db
     from study_server.practice import practice_images
     from study_server.recruiters import get_recruiter
     from study_server.settings import changed_keys, effective
 
-    config = _parse_settings(args.set)
-    if args.recruiter is not None:
+    config = _parse_settings(settings)
+    if recruiter is not None:
         try:
-            get_recruiter(args.recruiter)
+            get_recruiter(recruiter)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    old = db.session.scalars(select(Study).where(Study.slug == args.slug)).one_or_none()
+    session = db.session()  # the Session behind Flask-SQLAlchemy's scoped proxy
+    old = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
     before = (dict(old.config), old.recruiter, old.stimulus_hash) if old is not None else None
     study, changed = import_stimulus_set(
-        db.session, args.stimulus_dir, slug=args.slug, name=args.name, recruiter=args.recruiter, config=config
+        session, stimulus_dir, slug=slug, name=name, recruiter=recruiter, config=config
     )
     if before is None:
         verb = "imported"
@@ -132,17 +208,41 @@ def _import(args: argparse.Namespace) -> None:
         if before[2] != study.stimulus_hash:
             parts.append("new stimulus set")
         verb = "imported, updated " + ("; ".join(parts) or "name")
-    print(
+    click.echo(
         f"study {study.slug}: {verb}; {len(study.stimuli)} stimuli, {len(study.lists)} lists, "
         f"conditions {', '.join(study.conditions)}"
     )
-    settings = effective(study.config)
-    if settings["practice_trials"] and not practice_images(study.stimulus_dir):
-        print("note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
-              "participants get no practice trials")
-    if not str(settings["researcher_contact"]).strip():
-        print("note: researcher_contact is empty; participants see no contact on the consent page "
-              "(--set researcher_contact='Dr A. B., ab@example.org')")
+    effective_settings = effective(study.config)
+    if effective_settings["practice_trials"] and not practice_images(study.stimulus_dir):
+        click.echo(
+            "note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
+            "participants get no practice trials"
+        )
+    if not str(effective_settings["researcher_contact"]).strip():
+        click.echo(
+            "note: researcher_contact is empty; participants see no contact on the consent page "
+            "(--set researcher_contact='Dr A. B., ab@example.org')"
+        )
+
+
+cli.add_command(import_stimuli, "create-study")
+
+
+@cli.command("list-studies")
+def list_studies() -> None:
+    """List studies with their participant counts."""
+    from study_server.models import Participant, Study, db
+
+    rows = db.session.execute(
+        select(Study.slug, Study.name, Study.recruiter, func.count(Participant.id))
+        .outerjoin(Participant, Participant.study_id == Study.id)
+        .group_by(Study.id)
+        .order_by(Study.slug)
+    ).all()
+    for slug, name, recruiter, n in rows:
+        click.echo(f"{slug}\t{name}\t{recruiter}\t{n} participants")
+    if not rows:
+        click.echo("no studies yet: use import-stimuli")
 
 
 def _password() -> str:
@@ -157,76 +257,69 @@ def _password() -> str:
     return first
 
 
-def run_command(app: Flask, argv: Sequence[str] | None) -> int:
-    """Parse argv and run the command inside `app`'s context."""
-    args = build_parser().parse_args(argv)
-    from study_server.admin import create_admin
-    from study_server.export import ExportError, frame_from_session, participant_records, write_export
-    from study_server.importer import StudyImportError
-    from study_server.models import Participant, Study, db
+@cli.command("create-admin")
+@click.argument("username")
+def create_admin(username: str) -> None:
+    """Create or reset an admin user; the password comes from env STUDY_ADMIN_PASSWORD or a prompt."""
+    from study_server.admin import create_admin as save_admin
 
     try:
-        with app.app_context():
-            if args.command == "init-db":
-                upgrade_database(app.config["DATABASE_URL"])
-                print("database is at the newest schema")
-            elif args.command in ("import-stimuli", "create-study"):
-                _import(args)
-            elif args.command == "list-studies":
-                rows = db.session.execute(
-                    select(Study.slug, Study.name, Study.recruiter, func.count(Participant.id))
-                    .outerjoin(Participant, Participant.study_id == Study.id)
-                    .group_by(Study.id)
-                    .order_by(Study.slug)
-                ).all()
-                for slug, name, recruiter, n in rows:
-                    print(f"{slug}\t{name}\t{recruiter}\t{n} participants")
-                if not rows:
-                    print("no studies yet: use import-stimuli")
-            elif args.command == "create-admin":
-                try:
-                    create_admin(args.username, _password())
-                except ValueError as exc:
-                    raise UserError(str(exc)) from None
-                print(f"admin user {args.username} saved")
-            elif args.command == "mark-abandoned":
-                from datetime import timedelta
-
-                from study_server.db import write_lock
-                from study_server.lifecycle import mark_abandoned
-
-                study = db.session.scalars(select(Study).where(Study.slug == args.study)).one_or_none()
-                if study is None:
-                    raise UserError(f"unknown study {args.study!r}")
-                with write_lock(db.session):
-                    n = mark_abandoned(db.session, study.id, timedelta(hours=args.hours))
-                print(f"marked {n} participants of {study.slug} as abandoned")
-            elif args.command == "export":
-                frame = frame_from_session(db.session, app.config["SECRET_KEY"], args.study)
-                stem = f"{args.study}-responses" if args.study else "responses"
-                csv_path, json_path = write_export(frame, args.out, stem)
-                people = participant_records(db.session, app.config["SECRET_KEY"], args.study)
-                people_path = Path(args.out) / f"{stem.replace('responses', 'participants')}.json"
-                people_path.write_text(json.dumps(people, indent=1), encoding="utf-8")
-                print(
-                    f"wrote {len(frame)} responses to {csv_path} and {json_path}; "
-                    f"participants to {people_path}"
-                )
-    except (UserError, StudyImportError, ExportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # database unreachable, schema missing: one line, not a traceback
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if isinstance(exc, SQLAlchemyError):
-            first = str(exc).splitlines()[0]
-            print(f"error: database problem ({first}); did you run init-db?", file=sys.stderr)
-            return 2
-        raise
-    return 0
+        save_admin(username, _password())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"admin user {username} saved")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@cli.command("mark-abandoned")
+@click.option("--study", "slug", required=True, help="study slug")
+@click.option(
+    "--hours", type=float, default=24.0, show_default=True, help="idle time since the last status change"
+)
+def mark_abandoned(slug: str, hours: float) -> None:
+    """Mark participants idle for longer than --hours as abandoned (frees their slot)."""
+    from datetime import timedelta
+
+    from study_server.db import write_lock
+    from study_server.lifecycle import mark_abandoned as mark
+    from study_server.models import Study, db
+
+    session = db.session()
+    study = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
+    if study is None:
+        raise UserError(f"unknown study {slug!r}")
+    with write_lock(session):
+        n = mark(session, study.id, timedelta(hours=hours))
+    click.echo(f"marked {n} participants of {study.slug} as abandoned")
+
+
+@cli.command("export")
+@click.option("--study", "slug", help="study slug (default: all studies)")
+@click.option("--out", required=True, help="output directory")
+def export(slug: str | None, out: str) -> None:
+    """Write responses as CSV and JSON (participants pseudonymised)."""
+    from study_server.export import frame_from_session, participant_records, write_export
+    from study_server.models import db
+
+    session, secret = db.session(), current_app.config["SECRET_KEY"]
+    frame = frame_from_session(session, secret, slug)
+    stem = f"{slug}-responses" if slug else "responses"
+    csv_path, json_path = write_export(frame, out, stem)
+    people = participant_records(session, secret, slug)
+    people_path = Path(out) / f"{stem.replace('responses', 'participants')}.json"
+    people_path.write_text(json.dumps(people, indent=1), encoding="utf-8")
+    click.echo(f"wrote {len(frame)} responses to {csv_path} and {json_path}; participants to {people_path}")
+
+
+def run_command(app: Flask, argv: Sequence[str] | None) -> int:
+    """Run one `python -m study_server` command line inside `app`; the exit code (2: a user error)."""
+    return invoke(cli, app, argv, prog_name="python -m study_server")
+
+
+def with_new_app(run: Callable[[Flask], int]) -> int:
+    """Build the app from the environment, `run` it, and close its connections; the exit code.
+
+    Shared by `python -m study_server` and `python -m study_server.recruiters`: a weak secret is one line.
+    """
     from study_server import create_app
     from study_server.models import db
     from study_server.secret import WeakSecretError
@@ -237,41 +330,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return run_command(app, argv)
+        return run(app)
     finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()  # no pooled connection outlives the command
 
 
-COMMANDS = (
-    "init-db",
-    "import-stimuli",
-    "create-study",
-    "list-studies",
-    "create-admin",
-    "mark-abandoned",
-    "export",
-)
+def main(argv: Sequence[str] | None = None) -> int:
+    return with_new_app(lambda app: run_command(app, argv))
 
 
 def register_cli(app: Flask) -> None:
-    """Expose the same commands through `flask --app study_server ...`."""
-    for name in COMMANDS:
-
-        def make(cmd: str) -> click.Command:
-            @click.command(
-                cmd,
-                context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-                add_help_option=False,
-                help=f"see `python -m study_server {cmd} --help`",
-            )
-            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-            def command(args: tuple[str, ...]) -> None:
-                code = run_command(app, [cmd, *args])
-                if code:
-                    raise SystemExit(code)
-
-            return command
-
-        app.cli.add_command(make(name))
+    """Add every command of `cli` to `flask --app study_server ...`."""
+    for name, command in cli.commands.items():
+        app.cli.add_command(command, name)

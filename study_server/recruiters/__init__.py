@@ -9,8 +9,11 @@ from study_server.recruiters.base import get_recruiter, list_recruiters
 
 
 def init_app(app: Flask) -> None:
-    """Register the recruiters' blueprints and CLI commands on `app` (called by the factory)."""
-    app.extensions["study_recruiters"] = list_recruiters()
+    """Add the recruiters' commands (`flask --app study_server mturk|prolific ...`) to `app`.
+
+    Recruiters have no pages of their own: the participant blueprint asks `get_recruiter` how a person
+    enters and leaves.
+    """
     from study_server.recruiters import cli
 
     cli.register_cli(app)

@@ -14,13 +14,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from study_server.models import Participant
+from study_server.models import Participant, Study
 from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Finish, Recruiter, register_recruiter
-from study_server.recruiters.exclusion import took_part
+from study_server.recruiters.exclusion import exclusion_group_studies, took_part
 from study_server.recruiters.mturk_client import (
     LIVE_SUBMIT,
     SANDBOX_SUBMIT,
+    MTurkError,
     call_with_retry,
     make_client,
 )
@@ -145,3 +148,73 @@ def grant_qualification(client: Any, qualification_type_id: str, worker_id: str,
         },
         **retry,
     )
+
+
+def set_mturk_setting(session: Session, study: Study, key: str, value: Any) -> None:
+    """Store one key of the study's `mturk` settings (e.g. a qualification id MTurk gave it)."""
+    config = dict(study.config or {})
+    config["mturk"] = {**(config.get("mturk") or {}), key: value}
+    study.config = config
+    session.commit()
+
+
+def shared_qualification(session: Session, study: Study, *, live: bool) -> str | None:
+    """The study's 'took part' qualification, or else one of its exclusion group's (then stored on it too).
+
+    One qualification per group is what keeps a worker out of every study of the group.
+    """
+    key = qualification_key(live)
+    existing = (study.config.get("mturk") or {}).get(key)
+    if existing:
+        return str(existing)
+    for sid in exclusion_group_studies(session, study):
+        other = session.get(Study, sid)
+        shared = ((other.config or {}).get("mturk") or {}).get(key) if other else None
+        if shared:
+            set_mturk_setting(session, study, key, shared)
+            return str(shared)
+    return None
+
+
+def create_qualification(session: Session, client: Any, study: Study, *, live: bool) -> str:
+    """Create the group's 'took part' qualification on MTurk and store its id with the study."""
+    group = study.config.get("exclusion_group") or study.slug
+    result = call_with_retry(
+        client,
+        "create_qualification_type",
+        {
+            "Name": f"took part: {group}"[:120],
+            "Description": f"Workers who started a study of '{group}'; keeps them out of repeats.",
+            "QualificationTypeStatus": "Active",
+        },
+    )
+    qid = str(result["QualificationType"]["QualificationTypeId"])
+    set_mturk_setting(session, study, qualification_key(live), qid)
+    return qid
+
+
+def sync_qualifications(
+    session: Session, client: Any, study: Study, qualification_type_id: str, *, live: bool
+) -> tuple[int, list[tuple[str, MTurkError]]]:
+    """Grant the qualification to the study's workers whose grant failed at entry (on this marketplace).
+
+    Returns how many were granted now and (participant public id, error) for those still pending.
+    """
+    people = session.scalars(
+        select(Participant).where(Participant.study_id == study.id, Participant.recruiter == "mturk")
+    ).all()
+    done, pending = 0, []
+    for p in people:
+        data = dict(p.recruiter_data or {})
+        if data.get("qualification") == "granted" or participant_is_sandbox(p) == live:
+            continue
+        try:
+            grant_qualification(client, qualification_type_id, str(p.external_id))
+        except MTurkError as exc:
+            pending.append((p.public_id, exc))
+            continue
+        data["qualification"] = "granted"
+        p.recruiter_data = data
+        session.commit()
+        done += 1
+    return done, pending

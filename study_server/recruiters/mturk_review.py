@@ -182,11 +182,28 @@ def match_assignments(session: Session, study: Study, assignments: Iterable[dict
     return [Match(a, by_key.get((a.get("WorkerId"), a.get("AssignmentId")))) for a in assignments]
 
 
-def review_study(session: Session, client: Any, study: Study, **retry: Any) -> list[Match]:
+def marketplace_hits(session: Session, study: Study, *, live: bool) -> list[MTurkHIT]:
+    """The study's HITs on one marketplace (a client reaches either the sandbox or the live one)."""
+    return [h for h in study_hits(session, study) if h.sandbox != live]
+
+
+def study_matches(session: Session, client: Any, study: Study, *, live: bool, **retry: Any) -> list[Match]:
+    """Every assignment of the study's HITs on the client's marketplace, matched to its participant."""
     out: list[Match] = []
-    for hit in study_hits(session, study):
+    for hit in marketplace_hits(session, study, live=live):
         out.extend(match_assignments(session, study, list_assignments(client, hit.hit_id, **retry)))
     return out
+
+
+def failed_actions(session: Session, assignment_ids: Iterable[str]) -> int:
+    """How many ledger entries of these assignments failed (a re-run retries them)."""
+    return len(
+        session.scalars(
+            select(PaymentLedger.id).where(
+                PaymentLedger.status == "failed", PaymentLedger.assignment_id.in_(list(assignment_ids))
+            )
+        ).all()
+    )
 
 
 def _reward_of(session: Session, hit_id: str) -> tuple[Decimal, int] | None:

@@ -1,5 +1,8 @@
 """`python -m study_server.recruiters prolific CMD`: create, publish, review and pay a Prolific study.
 
+Each command is one click function on the `prolific` group; prolific_setup, prolific_review and
+prolific_studies do the work.
+
 Every command that sends something prints the request first (method, URL, JSON body; never the token).
 Prolific has no sandbox, so commands that spend money ask to type YES (or take `--yes`) and take
 `--dry-run`, which prints each action with its cost (participants' pay + Prolific's service fee) and
@@ -8,98 +11,61 @@ sends nothing that changes state. The token comes from PROLIFIC_TOKEN.
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import click
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from study_server.models import Participant, Study, db
+from study_server.cli import CommandGroup, UserError
+from study_server.models import Study, db
 from study_server.recruiters import prolific_review as review
-from study_server.recruiters.exclusion import exclusion_group_studies
+from study_server.recruiters import prolific_setup as setup
+from study_server.recruiters.commands import find_study, prompt_and_output, study_option
 from study_server.recruiters.models import PaymentLedger
 from study_server.recruiters.prolific_client import ProlificClient, ProlificError, api_url_from_env
 from study_server.recruiters.prolific_fees import Cost, FeeRates, parse_money
 from study_server.recruiters.prolific_studies import StudyConfigError, build_study, ensure_codes
 
 
-class CLIError(Exception):
-    """A user error: printed as one line on stderr."""
+def _user_errors() -> tuple[type[Exception], ...]:
+    return (ProlificError, review.ReviewError, StudyConfigError)
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (CLIError, ProlificError, review.ReviewError, StudyConfigError)
-"""What `cli.run` turns into one line on stderr and exit code 2."""
+@click.group("prolific", cls=CommandGroup, user_errors=_user_errors)
+def prolific_group() -> None:
+    """Prolific: create and publish studies, review, bonuses."""
 
 
-def add_parser(top: Any) -> None:
-    prolific = top.add_parser("prolific", help="Prolific: create and publish studies, review, bonuses")
-    sub = prolific.add_subparsers(dest="command", required=True)
+class Run:
+    """One Prolific command run: the study, its fee rates, the (lazily made) client and the output."""
 
-    def cmd(name: str, help_: str, *, paid: bool = False) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--study", required=True, help="study slug")
-        if paid:
-            p.add_argument("--dry-run", action="store_true", help="print actions and costs; change nothing")
-            p.add_argument("--yes", action="store_true", help="do not ask before spending money")
-        return p
-
-    p = cmd("create-study", "create the draft study on Prolific from the study's prolific settings")
-    p.add_argument(
-        "--url", required=True, help="public https URL of the study entry, e.g. https://host/s/SLUG/"
-    )
-    p.add_argument("--dry-run", action="store_true", help="print the request and the cost; send nothing")
-    cmd("publish", "publish the draft study (participants can start; Prolific reserves the cost)", paid=True)
-    cmd("submissions", "list the study's submissions, matched to participants, with the review decision")
-    cmd("review", "approve / reject / free slots as the server's statuses say", paid=True)
-    p = cmd("approve", "approve submissions by id", paid=True)
-    p.add_argument("--submission", action="append", required=True, help="submission id (repeatable)")
-    p = cmd("reject", "reject a submission (category and message required)", paid=True)
-    p.add_argument("--submission", action="append", required=True, help="submission id (repeatable)")
-    p.add_argument("--category", required=True, help=f"one of {', '.join(review.REJECTION_CATEGORIES)}")
-    p.add_argument("--message", required=True, help="why (at least 100 characters; the participant reads it)")
-    p = cmd("bonus", "pay a bonus per submission (at most once per submission)", paid=True)
-    p.add_argument("--submission", action="append", default=[], help="submission id (repeatable)")
-    p.add_argument("--all-approved", action="store_true", help="every approved, matched submission")
-    p.add_argument("--amount", required=True, help="in the study currency, e.g. 0.50")
-    p.add_argument("--reason", required=True, help="why (kept in the ledger)")
-    p = cmd("resolve-bonus", "record what Prolific's site shows for an unconfirmed bonus payment")
-    p.add_argument("--ledger", type=int, required=True, help="ledger entry id (see `ledger`)")
-    how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("--paid", action="store_true", help="Prolific shows the bonus as paid")
-    how.add_argument("--unpaid", action="store_true", help="Prolific shows no such bonus: allow a new one")
-    p = cmd("create-group", "create the exclusion group's Prolific participant group (blocklisted later)")
-    p.add_argument("--workspace", help="Prolific workspace id (default: prolific.workspace_id)")
-    cmd("sync-group", "add every participant of the exclusion group's studies to the participant group")
-    cmd("ledger", "print the study's Prolific payment ledger")
-
-
-class ProlificRunner:
-    """One command run: the study, the (lazily made) client and the output stream."""
-
-    def __init__(self, args: argparse.Namespace, confirm: Callable[[str], str], out: Any) -> None:
-        self.args, self.confirm, self.out = args, confirm, out
+    def __init__(self, slug: str, *, dry_run: bool = False, yes: bool = False) -> None:
+        self.confirm, self.out = prompt_and_output()
+        self.session: Session = db.session()  # the request's Session behind the scoped proxy
+        self.slug, self.dry_run, self.yes = slug, dry_run, yes
         self._client: ProlificClient | None = None
-        study = db.session.scalars(select(Study).where(Study.slug == args.study)).one_or_none()
-        if study is None:
-            raise CLIError(f"no study with slug {args.study!r}")
-        if study.recruiter != "prolific":
-            raise CLIError(f"study {study.slug!r} recruits with {study.recruiter!r}, not prolific")
-        self.study = study
+
+    @functools.cached_property
+    def study(self) -> Study:
+        """Looked up on first use, so a command checks its own options first."""
+        return find_study(self.slug, "prolific")
+
+    @functools.cached_property
+    def rates(self) -> FeeRates:
         try:
-            self.rates = FeeRates.from_config(self.settings)
+            return FeeRates.from_config(self.settings)
         except ValueError as exc:
-            raise CLIError(str(exc)) from None
+            raise UserError(str(exc)) from None
 
     @property
     def settings(self) -> dict[str, Any]:
-        return dict((self.study.config or {}).get("prolific") or {})
-
-    @property
-    def dry_run(self) -> bool:
-        return bool(getattr(self.args, "dry_run", False))
+        return setup.settings(self.study)
 
     def say(self, text: str) -> None:
         print(text, file=self.out)
@@ -117,172 +83,18 @@ class ProlificRunner:
         return self._client
 
     def confirm_spend(self, cost: Cost) -> None:
-        if self.dry_run or getattr(self.args, "yes", False):
+        if self.dry_run or self.yes:
             return
         answer = self.confirm(f"This spends real money on Prolific (at most {cost.describe()}). Type YES: ")
         if answer.strip() != "YES":
-            raise CLIError("not confirmed; nothing was sent")
+            raise UserError("not confirmed; nothing was sent")
 
-    def save_settings(self, **values: Any) -> None:
-        config = dict(self.study.config or {})
-        config["prolific"] = {**self.settings, **values}
-        self.study.config = config
-        db.session.commit()
-
-    # --- exclusion across related studies ---------------------------------------------------------
-    def group_studies(self) -> list[Study]:
-        ids = exclusion_group_studies(db.session, self.study)
-        return [s for s in (db.session.get(Study, i) for i in ids) if s is not None]
-
-    def group_id(self) -> str | None:
-        for s in self.group_studies():
-            gid = ((s.config or {}).get("prolific") or {}).get("participant_group_id")
-            if gid:
-                return str(gid)
-        return None
-
-    def create_group(self) -> None:
-        existing = self.group_id()
-        if existing:
-            self.save_settings(participant_group_id=existing)
-            self.say(f"participant group: {existing} (shared by the exclusion group)")
-            return
-        workspace = self.args.workspace or self.settings.get("workspace_id")
-        if not workspace:
-            raise CLIError("give --workspace (or set prolific.workspace_id): Prolific groups live in one")
-        name = (self.study.config or {}).get("exclusion_group") or self.study.slug
-        body = {"name": f"took part: {name}"[:120], "workspace_id": str(workspace)}
-        self.show_request("POST", "participant-groups/", body)
-        result = self.client.post("participant-groups/", body, repeatable=False) or {}
-        gid = str(result.get("id") or "")
-        if not gid:
-            raise CLIError("Prolific created no participant group (no id in the answer)")
-        self.save_settings(participant_group_id=gid)
-        self.say(f"participant group: {gid}")
-
-    def sync_group(self) -> None:
-        gid = self.group_id()
-        if not gid:
-            raise CLIError("the exclusion group has no participant group yet: run create-group")
-        people = db.session.scalars(
-            select(Participant).where(
-                Participant.study_id.in_([s.id for s in self.group_studies()]),
-                Participant.recruiter == "prolific",
-            )
-        ).all()
-        todo = [p for p in people if (p.recruiter_data or {}).get("participant_group") != gid]
-        if not todo:
-            self.say("every participant is in the participant group already")
-            return
-        body = {"participant_ids": sorted({str(p.external_id) for p in todo})}
-        self.show_request("POST", f"participant-groups/{gid}/participants/", body)
-        self.client.post(f"participant-groups/{gid}/participants/", body)
-        for p in todo:
-            p.recruiter_data = {**(p.recruiter_data or {}), "participant_group": gid}
-        db.session.commit()
-        self.say(f"added {len(body['participant_ids'])} participant(s) to group {gid}")
-
-    # --- create and publish -----------------------------------------------------------------------
-    def create_study(self) -> None:
-        if self.settings.get("study_id"):
-            raise CLIError(
-                f"study {self.study.slug!r} already has Prolific study {self.settings['study_id']}"
-            )
-        others = [
-            str(((s.config or {}).get("prolific") or {}).get("study_id"))
-            for s in self.group_studies()
-            if s.id != self.study.id and ((s.config or {}).get("prolific") or {}).get("study_id")
-        ]
-        group = self.group_id()
-        try:
-            config = ensure_codes(self.study.config or {})
-            plan = build_study(
-                self.study.slug,
-                self.study.name,
-                config,
-                self.args.url,
-                blocklist_groups=[group] if group else None,
-                blocklist_studies=others or None,
-            )
-        except StudyConfigError as exc:
-            raise CLIError(str(exc)) from None
-        self.say(
-            f"draft study '{plan.payload['name']}': {plan.places} places x {plan.reward} "
-            f"{self.rates.currency}; publishing it will cost at most {plan.cost.describe()}"
-        )
-        if not group and (self.study.config or {}).get("exclusion_group"):
-            self.say("note: no participant group yet (create-group): only previous studies are blocklisted")
-        self.show_request("POST", "studies/", plan.payload)
-        if self.dry_run:
-            self.say("[dry run] nothing sent")
-            return
-        if config != self.study.config:  # generated codes are stored before Prolific learns them
-            self.study.config = config
-            db.session.commit()
-        outcome, result = review.record_action(
-            db.session,
-            action="create_study",
-            token=f"create-{self.study.slug}"[:64],
-            call=lambda: self.client.post("studies/", plan.payload, repeatable=False),
-            sandbox=False,
-            study_id=self.study.id,
-            cost=plan.cost,
-            detail=plan.payload["name"],
-            platform=review.PLATFORM,
-            errors=(ProlificError,),
-        )
-        if not outcome.ok:
-            raise CLIError(f"study not created: {outcome.ledger.detail}")
-        sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
-        if not sid:
-            raise CLIError(
-                f"the ledger (entry {outcome.ledger.id}) says this study was created on Prolific, but its id "
-                "was not stored: find it among your Prolific drafts and set prolific.study_id"
-            )
-        outcome.ledger.hit_id = sid
-        self.save_settings(study_id=sid)
-        # the entry page then refuses links of any other Prolific study (ProlificRecruiter.parse_entry)
-        self.study.config = {**self.study.config, "prolific_study_id": sid}
-        db.session.commit()
-        self.say(f"Prolific study {sid}: created as a draft ({(result or {}).get('status', 'UNPUBLISHED')})")
-
-    def publish(self) -> None:
-        sid = self.study_id()
-        cost = self.reward_cost(int(self.settings.get("places") or 0))
-        body = {"action": "PUBLISH"}
-        self.say(f"publish Prolific study {sid}: at most {cost.describe()}")
-        self.show_request("POST", f"studies/{sid}/transition/", body)
-        if self.dry_run:
-            self.say("[dry run] nothing sent")
-            return
-        self.confirm_spend(cost)
-        outcome, result = review.record_action(
-            db.session,
-            action="publish",
-            token=f"publish-{sid}",
-            call=lambda: self.client.post(f"studies/{sid}/transition/", body, repeatable=False),
-            sandbox=False,
-            study_id=self.study.id,
-            hit_id=sid,
-            cost=cost,
-            platform=review.PLATFORM,
-            errors=(ProlificError,),
-        )
-        if not outcome.ok:
-            raise CLIError(f"not published: {outcome.ledger.detail}")
-        state = (result or {}).get("status", "ACTIVE") if outcome.sent else "already published (ledger)"
-        self.say(f"Prolific study {sid}: {state}")
-
-    # --- review -----------------------------------------------------------------------------------
     def study_id(self) -> str:
-        try:
-            return review.prolific_study_id(self.study)
-        except review.ReviewError as exc:
-            raise CLIError(str(exc)) from None
+        return review.prolific_study_id(self.study)
 
     def matches(self) -> list[review.Match]:
         sid = self.study_id()
-        return review.match_submissions(db.session, self.study, review.list_submissions(self.client, sid))
+        return review.match_submissions(self.session, self.study, review.list_submissions(self.client, sid))
 
     def reward_cost(self, n: int = 1) -> Cost:
         """What `n` rewards cost (the fee is reckoned on the sum, as for the whole study)."""
@@ -291,60 +103,6 @@ class ProlificRunner:
         except ValueError:
             return Cost(Decimal(0), Decimal(0), self.rates.currency)
         return self.rates.cost(reward * n)
-
-    def submissions(self) -> None:
-        rows = self.matches()
-        for m in rows:
-            who = m.participant.public_id if m.participant else "-"
-            local = m.participant.status if m.participant else "-"
-            d = review.decide(self.study, m)
-            self.say(f"{m.submission_id}\t{m.pid}\t{m.status}\t{who}\t{local}\t{d.action}: {d.reason}")
-        counts: dict[str, int] = {}
-        for m in rows:
-            counts[m.status] = counts.get(m.status, 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        self.say(f"{len(rows)} submission(s)" + (f": {summary}" if summary else ""))
-
-    def review(self) -> None:
-        sid = self.study_id()
-        rows = self.matches()
-        plan = [(m, review.decide(self.study, m)) for m in rows]
-        approvals = [m for m, d in plan if d.action == "approve"]
-        cost, total = self.reward_cost(), self.reward_cost(len(approvals))
-        for m, d in plan:
-            self.say(
-                f"{'[dry run] ' if self.dry_run else ''}{d.action} {m.submission_id} ({m.pid}): {d.reason}"
-            )
-        self.say(f"{'[dry run] ' if self.dry_run else ''}approvals: {len(approvals)}, {total.describe()}")
-        if approvals:
-            self.show_request(
-                "POST", "submissions/bulk-approve/", {"submission_ids": [m.submission_id for m in approvals]}
-            )
-        if self.dry_run:
-            return
-        if approvals:
-            self.confirm_spend(total)
-        failed = 0
-        if approvals:
-            reasons = {m.submission_id: d.reason for m, d in plan if d.action == "approve"}
-            for o in review.approve(db.session, self.client, sid, approvals, reasons, cost):
-                failed += o.ledger.status == "failed"
-                self.report("approve", o)
-        for m, d in plan:
-            if d.action == "reject":
-                o = review.reject(db.session, self.client, sid, m, d.reason, d.category or "OTHER")
-                failed += o.ledger.status == "failed"
-                self.report("reject", o)
-            elif d.action in ("returned", "abandoned"):
-                review.free_slot(db.session, m, d.action)
-                self.say(
-                    f"{d.action} {m.submission_id}: participant {m.participant.public_id} left; slot freed"
-                )
-            elif d.action == "sync" and d.local_status:
-                review.settle(db.session, m, d.local_status)
-                self.say(f"sync {m.submission_id}: now {d.local_status} here")
-        if failed:
-            raise CLIError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
     def report(self, what: str, o: review.Outcome) -> None:
         state = o.ledger.status if o.sent else "already done (ledger), not sent again"
@@ -356,113 +114,344 @@ class ProlificRunner:
         found = {m.submission_id: m for m in self.matches()}
         missing = [i for i in ids if i not in found]
         if missing:
-            raise CLIError(f"no such submission in this study: {', '.join(missing)}")
+            raise UserError(f"no such submission in this study: {', '.join(missing)}")
         return [found[i] for i in ids]
 
-    def approve(self) -> None:
-        picked = self.pick(self.args.submission)
-        cost, total = self.reward_cost(), self.reward_cost(len(picked))
-        self.say(f"{'[dry run] ' if self.dry_run else ''}approve {len(picked)}: {total.describe()}")
-        self.show_request(
-            "POST", "submissions/bulk-approve/", {"submission_ids": [m.submission_id for m in picked]}
+
+YES = click.option("--yes", is_flag=True, help="do not ask before spending money")
+DRY_RUN = click.option("--dry-run", is_flag=True, help="print actions and costs; change nothing")
+
+
+def prolific_command(
+    name: str, *, paid: bool = False, check: Callable[..., None] | None = None
+) -> Callable[[Callable[..., None]], click.Command]:
+    """Declare a Prolific command `f(run, **options)`: --study, and for paid ones --dry-run and --yes,
+    come from here, the command's own options from its decorators. `check(**options)` refuses bad
+    options before the study is looked up; the study and its fee settings are checked before `f` runs."""
+
+    def declare(f: Callable[..., None]) -> click.Command:
+        @functools.wraps(f)
+        def command(study: str, dry_run: bool = False, yes: bool = False, **options: Any) -> None:
+            if check is not None:
+                check(**options)
+            run = Run(study, dry_run=dry_run, yes=yes)
+            _ = run.rates  # the study and its fee settings: one line if either is wrong
+            f(run, **options)
+
+        if paid:
+            command = DRY_RUN(YES(command))
+        command = study_option(command)
+        return prolific_group.command(name)(command)
+
+    return declare
+
+
+@prolific_command("create-study")
+@click.option("--url", required=True, help="public https URL of the study entry, e.g. https://host/s/SLUG/")
+@click.option("--dry-run", is_flag=True, help="print the request and the cost; send nothing")
+def create_study(run: Run, url: str) -> None:
+    """Create the draft study on Prolific from the study's prolific settings."""
+    study = run.study
+    if run.settings.get("study_id"):
+        raise UserError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
+    others = setup.earlier_studies(run.session, study)
+    group = setup.participant_group_id(run.session, study)
+    config = ensure_codes(study.config or {})
+    plan = build_study(
+        study.slug,
+        study.name,
+        config,
+        url,
+        blocklist_groups=[group] if group else None,
+        blocklist_studies=others or None,
+    )
+    run.say(
+        f"draft study '{plan.payload['name']}': {plan.places} places x {plan.reward} "
+        f"{run.rates.currency}; publishing it will cost at most {plan.cost.describe()}"
+    )
+    if not group and (study.config or {}).get("exclusion_group"):
+        run.say("note: no participant group yet (create-group): only previous studies are blocklisted")
+    run.show_request("POST", "studies/", plan.payload)
+    if run.dry_run:  # this command's own --dry-run (it spends nothing, so it takes no --yes)
+        run.say("[dry run] nothing sent")
+        return
+    setup.store_config(run.session, study, config)  # generated codes are stored before Prolific learns them
+    outcome, result = review.record_action(
+        run.session,
+        action="create_study",
+        token=f"create-{study.slug}"[:64],
+        call=lambda: run.client.post("studies/", plan.payload, repeatable=False),
+        sandbox=False,
+        study_id=study.id,
+        cost=plan.cost,
+        detail=plan.payload["name"],
+        platform=review.PLATFORM,
+        errors=(ProlificError,),
+    )
+    if not outcome.ok:
+        raise UserError(f"study not created: {outcome.ledger.detail}")
+    sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
+    if not sid:
+        raise UserError(
+            f"the ledger (entry {outcome.ledger.id}) says this study was created on Prolific, but its id "
+            "was not stored: find it among your Prolific drafts and set prolific.study_id"
         )
-        if self.dry_run:
-            return
-        self.confirm_spend(total)
-        outcomes = review.approve(db.session, self.client, self.study_id(), picked, "approved by hand", cost)
-        for o in outcomes:
-            self.report("approve", o)
-        if any(o.ledger.status == "failed" for o in outcomes):
-            raise CLIError("approval failed; see above (re-run to retry)")
+    setup.store_study_id(run.session, study, sid, outcome.ledger)
+    run.say(f"Prolific study {sid}: created as a draft ({(result or {}).get('status', 'UNPUBLISHED')})")
 
-    def reject(self) -> None:
-        a = self.args
-        body = review.rejection(a.message, a.category)
-        picked = self.pick(a.submission)
-        for m in picked:
-            self.show_request("POST", f"submissions/{m.submission_id}/transition/", body)
-        if self.dry_run:
-            self.say("[dry run] nothing sent (a rejection costs nothing)")
-            return
-        failed = 0
-        for m in picked:
-            o = review.reject(db.session, self.client, self.study_id(), m, a.message, a.category)
+
+@prolific_command("publish", paid=True)
+def publish(run: Run) -> None:
+    """Publish the draft study (participants can start; Prolific reserves the cost)."""
+    sid = run.study_id()
+    cost = run.reward_cost(int(run.settings.get("places") or 0))
+    body = {"action": "PUBLISH"}
+    run.say(f"publish Prolific study {sid}: at most {cost.describe()}")
+    run.show_request("POST", f"studies/{sid}/transition/", body)
+    if run.dry_run:
+        run.say("[dry run] nothing sent")
+        return
+    run.confirm_spend(cost)
+    outcome, result = review.record_action(
+        run.session,
+        action="publish",
+        token=f"publish-{sid}",
+        call=lambda: run.client.post(f"studies/{sid}/transition/", body, repeatable=False),
+        sandbox=False,
+        study_id=run.study.id,
+        hit_id=sid,
+        cost=cost,
+        platform=review.PLATFORM,
+        errors=(ProlificError,),
+    )
+    if not outcome.ok:
+        raise UserError(f"not published: {outcome.ledger.detail}")
+    state = (result or {}).get("status", "ACTIVE") if outcome.sent else "already published (ledger)"
+    run.say(f"Prolific study {sid}: {state}")
+
+
+@prolific_command("submissions")
+def submissions(run: Run) -> None:
+    """List the study's submissions, matched to participants, with the review decision."""
+    rows = run.matches()
+    for m in rows:
+        who = m.participant.public_id if m.participant else "-"
+        local = m.participant.status if m.participant else "-"
+        d = review.decide(run.study, m)
+        run.say(f"{m.submission_id}\t{m.pid}\t{m.status}\t{who}\t{local}\t{d.action}: {d.reason}")
+    counts: dict[str, int] = {}
+    for m in rows:
+        counts[m.status] = counts.get(m.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    run.say(f"{len(rows)} submission(s)" + (f": {summary}" if summary else ""))
+
+
+@prolific_command("review", paid=True)
+def review_all(run: Run) -> None:
+    """Approve / reject / free slots as the server's statuses say."""
+    sid = run.study_id()
+    plan = [(m, review.decide(run.study, m)) for m in run.matches()]
+    approvals = [m for m, d in plan if d.action == "approve"]
+    cost, total = run.reward_cost(), run.reward_cost(len(approvals))
+    dry = "[dry run] " if run.dry_run else ""
+    for m, d in plan:
+        run.say(f"{dry}{d.action} {m.submission_id} ({m.pid}): {d.reason}")
+    run.say(f"{dry}approvals: {len(approvals)}, {total.describe()}")
+    if approvals:
+        run.show_request(
+            "POST", "submissions/bulk-approve/", {"submission_ids": [m.submission_id for m in approvals]}
+        )
+    if run.dry_run:
+        return
+    if approvals:
+        run.confirm_spend(total)
+    failed = 0
+    if approvals:
+        reasons = {m.submission_id: d.reason for m, d in plan if d.action == "approve"}
+        for o in review.approve(run.session, run.client, sid, approvals, reasons, cost):
             failed += o.ledger.status == "failed"
-            self.report("reject", o)
-        if failed:
-            raise CLIError(f"{failed} rejection(s) failed; see above")
+            run.report("approve", o)
+    for m, d in plan:
+        if d.action == "reject":
+            o = review.reject(run.session, run.client, sid, m, d.reason, d.category or "OTHER")
+            failed += o.ledger.status == "failed"
+            run.report("reject", o)
+        elif d.action in ("returned", "abandoned"):
+            review.free_slot(run.session, m, d.action)
+            who = m.participant.public_id if m.participant else m.pid
+            run.say(f"{d.action} {m.submission_id}: participant {who} left; slot freed")
+        elif d.action == "sync" and d.local_status:
+            review.settle(run.session, m, d.local_status)
+            run.say(f"sync {m.submission_id}: now {d.local_status} here")
+    if failed:
+        raise UserError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
-    def bonus(self) -> None:
-        a = self.args
-        try:
-            amount = parse_money(a.amount, what="--amount")
-        except ValueError as exc:
-            raise CLIError(str(exc)) from None
-        if not a.reason.strip():
-            raise CLIError("--reason must not be empty")
-        sid = self.study_id()
-        if not self.dry_run:  # a bonus whose pay call may have run: ask Prolific before anything else
-            for r in review.check_unconfirmed(db.session, self.client, self.study):
-                self.say(f"earlier bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
-        rows = self.matches()
-        if a.all_approved:
-            picked = [m for m in rows if m.status == "APPROVED" and m.participant is not None]
-        elif a.submission:
-            picked = self.pick(a.submission)
+
+@prolific_command("approve", paid=True)
+@click.option("--submission", multiple=True, required=True, help="submission id (repeatable)")
+def approve(run: Run, submission: Sequence[str]) -> None:
+    """Approve submissions by id."""
+    picked = run.pick(submission)
+    cost, total = run.reward_cost(), run.reward_cost(len(picked))
+    run.say(f"{'[dry run] ' if run.dry_run else ''}approve {len(picked)}: {total.describe()}")
+    body = {"submission_ids": [m.submission_id for m in picked]}
+    run.show_request("POST", "submissions/bulk-approve/", body)
+    if run.dry_run:
+        return
+    run.confirm_spend(total)
+    outcomes = review.approve(run.session, run.client, run.study_id(), picked, "approved by hand", cost)
+    for o in outcomes:
+        run.report("approve", o)
+    if any(o.ledger.status == "failed" for o in outcomes):
+        raise UserError("approval failed; see above (re-run to retry)")
+
+
+@prolific_command("reject", paid=True)
+@click.option("--submission", multiple=True, required=True, help="submission id (repeatable)")
+@click.option("--category", required=True, help=f"one of {', '.join(review.REJECTION_CATEGORIES)}")
+@click.option("--message", required=True, help="why (at least 100 characters; the participant reads it)")
+def reject(run: Run, submission: Sequence[str], category: str, message: str) -> None:
+    """Reject a submission (category and message required)."""
+    body = review.rejection(message, category)
+    picked = run.pick(submission)
+    for m in picked:
+        run.show_request("POST", f"submissions/{m.submission_id}/transition/", body)
+    if run.dry_run:
+        run.say("[dry run] nothing sent (a rejection costs nothing)")
+        return
+    failed = 0
+    for m in picked:
+        o = review.reject(run.session, run.client, run.study_id(), m, message, category)
+        failed += o.ledger.status == "failed"
+        run.report("reject", o)
+    if failed:
+        raise UserError(f"{failed} rejection(s) failed; see above")
+
+
+@prolific_command("bonus", paid=True)
+@click.option("--submission", multiple=True, help="submission id (repeatable)")
+@click.option("--all-approved", is_flag=True, help="every approved, matched submission")
+@click.option("--amount", required=True, help="in the study currency, e.g. 0.50")
+@click.option("--reason", required=True, help="why (kept in the ledger)")
+def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, reason: str) -> None:
+    """Pay a bonus per submission (at most once per submission)."""
+    try:
+        money = parse_money(amount, what="--amount")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not reason.strip():
+        raise UserError("--reason must not be empty")
+    sid = run.study_id()
+    if not run.dry_run:  # a bonus whose pay call may have run: ask Prolific before anything else
+        for r in review.check_unconfirmed(run.session, run.client, run.study):
+            run.say(f"earlier bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
+    rows = run.matches()
+    if all_approved:
+        picked = [m for m in rows if m.status == "APPROVED" and m.participant is not None]
+    elif submission:
+        picked = run.pick(submission)
+    else:
+        raise UserError("name submissions with --submission, or use --all-approved")
+    todo, unsettled = [], 0
+    for m in picked:
+        row = review.bonus_row(run.session, m.submission_id)
+        if row is not None and row.status == "succeeded":
+            run.say(f"bonus {m.submission_id} ({m.pid}): already paid (ledger {row.id}), not sent again")
+        elif row is not None and row.status == "paying":
+            unsettled += 1
+            run.say(f"bonus {m.submission_id} ({m.pid}): unconfirmed (ledger {row.id}), not sent again")
         else:
-            raise CLIError("name submissions with --submission, or use --all-approved")
-        todo, unsettled = [], 0
-        for m in picked:
-            row = review.bonus_row(db.session, m.submission_id)
-            if row is not None and row.status == "succeeded":
-                self.say(f"bonus {m.submission_id} ({m.pid}): already paid (ledger {row.id}), not sent again")
-            elif row is not None and row.status == "paying":
-                unsettled += 1
-                self.say(f"bonus {m.submission_id} ({m.pid}): unconfirmed (ledger {row.id}), not sent again")
-            else:
-                todo.append(m)
-        total = self.rates.cost(amount * len(todo))
-        csv = "".join(f"{m.pid},{amount}\n" for m in todo)
-        self.say(f"{'[dry run] ' if self.dry_run else ''}bonus {len(todo)} x {amount}: {total.describe()}")
-        if todo:
-            self.show_request("POST", "submissions/bonus-payments/", {"study_id": sid, "csv_bonuses": csv})
-            self.say(f"then POST {api_url_from_env()}bulk-bonus-payments/<id>/pay/ (once)")
-        if todo and not self.dry_run:
-            self.confirm_spend(total)
-            results = review.pay_bonuses(
-                db.session, self.client, self.study, sid, todo, amount, a.reason, self.rates
-            )
-            for r in results:
-                self.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
-            unsettled += sum(r.state in ("failed", "unconfirmed") for r in results)
-        if unsettled:
-            raise CLIError(
-                f"{unsettled} bonus(es) not confirmed as paid; an 'unconfirmed' one is never paid "
-                "again by itself: check the submission on Prolific, then run "
-                "resolve-bonus --ledger ID --paid|--unpaid"
-            )
+            todo.append(m)
+    total = run.rates.cost(money * len(todo))
+    csv = "".join(f"{m.pid},{money}\n" for m in todo)
+    run.say(f"{'[dry run] ' if run.dry_run else ''}bonus {len(todo)} x {money}: {total.describe()}")
+    if todo:
+        run.show_request("POST", "submissions/bonus-payments/", {"study_id": sid, "csv_bonuses": csv})
+        run.say(f"then POST {api_url_from_env()}bulk-bonus-payments/<id>/pay/ (once)")
+    if todo and not run.dry_run:
+        run.confirm_spend(total)
+        results = review.pay_bonuses(run.session, run.client, run.study, sid, todo, money, reason, run.rates)
+        for r in results:
+            run.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
+        unsettled += sum(r.state in ("failed", "unconfirmed") for r in results)
+    if unsettled:
+        raise UserError(
+            f"{unsettled} bonus(es) not confirmed as paid; an 'unconfirmed' one is never paid "
+            "again by itself: check the submission on Prolific, then run "
+            "resolve-bonus --ledger ID --paid|--unpaid"
+        )
 
-    def resolve_bonus(self) -> None:
-        try:
-            row = review.resolve_bonus(db.session, self.study, self.args.ledger, paid=self.args.paid)
-        except review.ReviewError as exc:
-            raise CLIError(str(exc)) from None
-        self.say(f"ledger {row.id}: {row.status}")
 
-    def ledger(self) -> None:
-        rows = db.session.scalars(
-            select(PaymentLedger)
-            .where(PaymentLedger.study_id == self.study.id, PaymentLedger.platform == review.PLATFORM)
-            .order_by(PaymentLedger.id)
-        ).all()
-        for r in rows:
-            money = f"{r.amount}+{r.fee} fee" if r.amount is not None else ""
-            self.say(
-                f"{r.id}\t{r.created_at:%Y-%m-%d %H:%M}\t{r.action}\t{r.status}\t"
-                f"{r.assignment_id or r.hit_id or ''}\t{r.batch_id or ''}\t{money}"
-            )
-        done = [r for r in rows if r.status == "succeeded" and r.action in ("approve", "bonus")]
-        paid = sum((r.amount or Decimal(0) for r in done), Decimal(0))
-        fees = sum((r.fee or Decimal(0) for r in done), Decimal(0))
-        spent = Cost(paid, fees, self.rates.currency)
-        self.say(f"{len(rows)} entries; paid (approvals and bonuses): {spent.describe()}")
+def _paid_or_unpaid(*, paid: bool, unpaid: bool, **_: Any) -> None:
+    if paid == unpaid:
+        raise click.UsageError("give exactly one of --paid and --unpaid")
+
+
+@prolific_command("resolve-bonus", check=_paid_or_unpaid)
+@click.option("--ledger", "ledger_id", type=int, required=True, help="ledger entry id (see `ledger`)")
+@click.option("--paid", is_flag=True, help="Prolific shows the bonus as paid")
+@click.option("--unpaid", is_flag=True, help="Prolific shows no such bonus: allow a new one")
+def resolve_bonus(run: Run, ledger_id: int, paid: bool, unpaid: bool) -> None:
+    """Record what Prolific's site shows for an unconfirmed bonus payment."""
+    row = review.resolve_bonus(run.session, run.study, ledger_id, paid=paid)
+    run.say(f"ledger {row.id}: {row.status}")
+
+
+@prolific_command("create-group")
+@click.option("--workspace", help="Prolific workspace id (default: prolific.workspace_id)")
+def create_group(run: Run, workspace: str | None) -> None:
+    """Create the exclusion group's Prolific participant group (blocklisted later)."""
+    existing = setup.participant_group_id(run.session, run.study)
+    if existing:
+        setup.save_settings(run.session, run.study, participant_group_id=existing)
+        run.say(f"participant group: {existing} (shared by the exclusion group)")
+        return
+    workspace = workspace or run.settings.get("workspace_id")
+    if not workspace:
+        raise UserError("give --workspace (or set prolific.workspace_id): Prolific groups live in one")
+    body = setup.participant_group_request(run.study, workspace)
+    run.show_request("POST", "participant-groups/", body)
+    result = run.client.post("participant-groups/", body, repeatable=False) or {}
+    gid = str(result.get("id") or "")
+    if not gid:
+        raise UserError("Prolific created no participant group (no id in the answer)")
+    setup.save_settings(run.session, run.study, participant_group_id=gid)
+    run.say(f"participant group: {gid}")
+
+
+@prolific_command("sync-group")
+def sync_group(run: Run) -> None:
+    """Add every participant of the exclusion group's studies to the participant group."""
+    gid = setup.participant_group_id(run.session, run.study)
+    if not gid:
+        raise UserError("the exclusion group has no participant group yet: run create-group")
+    todo = setup.outside_group(run.session, run.study, gid)
+    if not todo:
+        run.say("every participant is in the participant group already")
+        return
+    body = {"participant_ids": sorted({str(p.external_id) for p in todo})}
+    run.show_request("POST", f"participant-groups/{gid}/participants/", body)
+    run.client.post(f"participant-groups/{gid}/participants/", body)
+    setup.mark_in_group(run.session, todo, gid)
+    run.say(f"added {len(body['participant_ids'])} participant(s) to group {gid}")
+
+
+@prolific_command("ledger")
+def ledger(run: Run) -> None:
+    """Print the study's Prolific payment ledger."""
+    rows = run.session.scalars(
+        select(PaymentLedger)
+        .where(PaymentLedger.study_id == run.study.id, PaymentLedger.platform == review.PLATFORM)
+        .order_by(PaymentLedger.id)
+    ).all()
+    for r in rows:
+        money = f"{r.amount}+{r.fee} fee" if r.amount is not None else ""
+        run.say(
+            f"{r.id}\t{r.created_at:%Y-%m-%d %H:%M}\t{r.action}\t{r.status}\t"
+            f"{r.assignment_id or r.hit_id or ''}\t{r.batch_id or ''}\t{money}"
+        )
+    done = [r for r in rows if r.status == "succeeded" and r.action in ("approve", "bonus")]
+    paid = sum((r.amount or Decimal(0) for r in done), Decimal(0))
+    fees = sum((r.fee or Decimal(0) for r in done), Decimal(0))
+    spent = Cost(paid, fees, run.rates.currency)
+    run.say(f"{len(rows)} entries; paid (approvals and bonuses): {spent.describe()}")

@@ -472,3 +472,35 @@ def test_returning_worker_on_a_new_assignment_through_the_study_link(app, client
     assert b"already taken part" in refused.data
     assert len(participants(app)) == 1
     assert participants(app)[0].recruiter_data["assignmentId"] == ASSIGNMENT2
+
+
+def test_create_qualification_shares_the_groups_then_creates_one(app, mturk):
+    """A study of a group that has a qualification reuses it (nothing sent); a lone study gets a new one."""
+    with app.app_context():
+        for slug in ("tiny2", "other"):
+            study = db.session.scalars(select(Study).where(Study.slug == slug)).one()
+            settings = dict(study.config["mturk"])
+            del settings["sandbox_qualification_type_id"]
+            study.config = {**study.config, "mturk": settings}
+        db.session.commit()
+    code, out = mturk_cli(app, "create-qualification", "--study", "tiny2")
+    assert (code, out) == (0, f"qualification type: {QUAL}\n")  # no endpoint line: MTurk was not asked
+    new = "3NEWQUALIFICATIONTYPE0000000"
+    mturk["stub"].add_response(
+        "create_qualification_type",
+        {"QualificationType": {"QualificationTypeId": new}},
+        expected_params={
+            "Name": "took part: else",
+            "Description": "Workers who started a study of 'else'; keeps them out of repeats.",
+            "QualificationTypeStatus": "Active",
+        },
+    )
+    code, out = mturk_cli(app, "create-qualification", "--study", "other")
+    assert code == 0 and out.endswith(f"qualification type: {new}\n") and "sandbox" in out
+    mturk["stub"].assert_no_pending_responses()
+    with app.app_context():
+        stored = {
+            s.slug: s.config["mturk"].get("sandbox_qualification_type_id")
+            for s in db.session.scalars(select(Study))
+        }
+    assert stored == {"tiny": QUAL, "tiny2": QUAL, "other": new}
