@@ -114,7 +114,10 @@ def load_stimulus_info(directory: str | Path) -> StimulusSetInfo:
         dup = manifest.loc[manifest["stimulus_id"].duplicated(), "stimulus_id"].iloc[0]
         raise AnalysisInputError(f"manifest {root / 'manifest.csv'} repeats stimulus_id {dup}")
     return StimulusSetInfo(
-        root=root, manifest=manifest, class_names=classes, name=str(meta.get("name", "")),
+        root=root,
+        manifest=manifest,
+        class_names=classes,
+        name=str(meta.get("name", "")),
         label_groups=meta.get("label_groups") or None,
     )
 

@@ -31,8 +31,11 @@ def _model(spec: str, device: torch.device) -> Classifier:
         return load_checkpoint(spec, device=device).classifier
     entry = get_entry(spec)
     size = entry.preprocessing.input_size
-    pre = Preprocessing(size, entry.preprocessing.mean * (3 // len(entry.preprocessing.mean)),
-                        entry.preprocessing.std * (3 // len(entry.preprocessing.std)))
+    pre = Preprocessing(
+        size,
+        entry.preprocessing.mean * (3 // len(entry.preprocessing.mean)),
+        entry.preprocessing.std * (3 // len(entry.preprocessing.std)),
+    )
     torch.manual_seed(0)
     return Classifier(build_members(spec, 1, num_classes=43, in_channels=3, input_size=size), pre).eval()
 
@@ -102,14 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     def run_cut() -> int:
         with torch.inference_mode():
             for s in range(0, n_crops, args.batch_size):
-                extract_crops(image, xs[s: s + args.batch_size], ys[s: s + args.batch_size], side, inp)
+                extract_crops(image, xs[s : s + args.batch_size], ys[s : s + args.batch_size], side, inp)
         sync()
         return n_crops
 
     rates = _measure({"plain": run_plain, "fri": run_fri, "cut": run_cut}, args.rounds, args.seconds)
     plain_rate, fri_rate = rates["plain"], rates["fri"]
-    print(f"device {device}, model {args.model} (input {inp}px), image {args.size}px, region side {side}, "
-          f"{n_crops} crops per map, batch {args.batch_size}, threads {torch.get_num_threads()}")
+    print(
+        f"device {device}, model {args.model} (input {inp}px), image {args.size}px, region side {side}, "
+        f"{n_crops} crops per map, batch {args.batch_size}, threads {torch.get_num_threads()}"
+    )
     print(f"plain batched inference: {plain_rate:10.1f} images/s")
     print(f"FRI crops (cut+resize+classify): {fri_rate:10.1f} crops/s")
     print(f"cut + resize alone (roi_align): {rates['cut']:10.1f} crops/s")

@@ -40,8 +40,9 @@ def _pool_size(item: int | str) -> int | None:
 class PaperMVGG(nn.Module):
     """Hosseini et al.'s MVGG: convs (3x3, pad 1, ReLU) and max-pools as listed, FC 128, FC N."""
 
-    def __init__(self, layers: list[int | str], *, num_classes: int, in_channels: int, input_size: int,
-                 fc: int) -> None:
+    def __init__(
+        self, layers: list[int | str], *, num_classes: int, in_channels: int, input_size: int, fc: int
+    ) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         channels, side = in_channels, input_size
@@ -57,8 +58,12 @@ class PaperMVGG(nn.Module):
                 blocks += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=True)]
                 channels = item
         self.features = nn.Sequential(*blocks)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, fc),
-                                        nn.ReLU(inplace=True), nn.Linear(fc, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * side * side, fc),
+            nn.ReLU(inplace=True),
+            nn.Linear(fc, num_classes),
+        )
         # Table I gives no initialisation. He et al.'s (normal, fan-in, ReLU gain; zero biases) keeps the
         # signal from fading through up to 9 BatchNorm-free layers: on synthetic signs (60 per class,
         # 4 epochs) it reached 0.34 validation accuracy where PyTorch's default reached 0.15.
@@ -84,13 +89,19 @@ class MVGGBN(nn.Module):
                 blocks.append(nn.MaxPool2d(2))
             else:
                 assert isinstance(item, int)
-                blocks += [nn.Conv2d(channels, item, 3, padding=1, bias=False), nn.BatchNorm2d(item),
-                           nn.ReLU(inplace=True)]
+                blocks += [
+                    nn.Conv2d(channels, item, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(item),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = item
         self.features = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d((2, 2))
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(channels * 4, 128), nn.ReLU(inplace=True), nn.Dropout(0.3),
+            nn.Flatten(),
+            nn.Linear(channels * 4, 128),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.3),
             nn.Linear(128, num_classes),
         )
 
@@ -103,8 +114,9 @@ def _register_paper_mvgg(name: str) -> None:
     fc = int(HOSSEINI_MVGG["fc"])
 
     def build(*, num_classes: int, in_channels: int = 3, input_size: int = 32) -> nn.Module:
-        return PaperMVGG(layers, num_classes=num_classes, in_channels=in_channels, input_size=input_size,
-                         fc=fc)
+        return PaperMVGG(
+            layers, num_classes=num_classes, in_channels=in_channels, input_size=input_size, fc=fc
+        )
 
     build.__doc__ = f"{name} (Hosseini et al. 2017, Table I): 3x3 convs {layers}, FC {fc}, FC N."
     register_model(name)(build)
@@ -136,10 +148,18 @@ def lenet5(*, num_classes: int, in_channels: int = 3, input_size: int = 32) -> n
     if after < 1:
         raise ValueError(f"lenet5 needs input_size >= 32, got {input_size}")
     return nn.Sequential(
-        nn.Conv2d(in_channels, 6, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.ReLU(inplace=True),
-        nn.Flatten(), nn.Linear(120 * after * after, 84), nn.ReLU(inplace=True), nn.Linear(84, num_classes),
+        nn.Conv2d(in_channels, 6, 5),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 120, 5),
+        nn.ReLU(inplace=True),
+        nn.Flatten(),
+        nn.Linear(120 * after * after, 84),
+        nn.ReLU(inplace=True),
+        nn.Linear(84, num_classes),
     )
 
 
@@ -155,8 +175,15 @@ def hosseini_dnn(*, num_classes: int, in_channels: int = 1, input_size: int = 28
     if side < 1:
         raise ValueError(f"hosseini_dnn needs input_size >= 6, got {input_size}")
     return nn.Sequential(
-        nn.Conv2d(in_channels, c1, 3), nn.ReLU(inplace=True),
-        nn.Conv2d(c1, c2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(c2 * side * side, fc1), nn.ReLU(inplace=True),
-        nn.Linear(fc1, fc2), nn.ReLU(inplace=True), nn.Linear(fc2, num_classes),
+        nn.Conv2d(in_channels, c1, 3),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c1, c2, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * side * side, fc1),
+        nn.ReLU(inplace=True),
+        nn.Linear(fc1, fc2),
+        nn.ReLU(inplace=True),
+        nn.Linear(fc2, num_classes),
     )

@@ -47,8 +47,13 @@ class Classifier(nn.Module):
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                              align_corners=False, antialias=False)
+            x = F.interpolate(
+                x,
+                size=(self.input_size, self.input_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=False,
+            )
         if self.preprocessing.equalize:
             x = equalize_histogram_batch(x)
         return (x - self.mean) / self.std
@@ -84,25 +89,58 @@ class LoadedCheckpoint:
         return list(self.data["classes"])
 
 
-def build_members(arch: str, n: int, *, num_classes: int, in_channels: int, input_size: int,
-                  arch_kwargs: dict[str, Any] | None = None) -> list[nn.Module]:
-    return [get_model(arch, num_classes=num_classes, in_channels=in_channels, input_size=input_size,
-                      **(arch_kwargs or {})) for _ in range(n)]
+def build_members(
+    arch: str,
+    n: int,
+    *,
+    num_classes: int,
+    in_channels: int,
+    input_size: int,
+    arch_kwargs: dict[str, Any] | None = None,
+) -> list[nn.Module]:
+    return [
+        get_model(
+            arch,
+            num_classes=num_classes,
+            in_channels=in_channels,
+            input_size=input_size,
+            **(arch_kwargs or {}),
+        )
+        for _ in range(n)
+    ]
 
 
-def save_checkpoint(path: str | Path, *, arch: str, name: str, members: list[nn.Module],
-                    num_classes: int, in_channels: int, preprocessing: Preprocessing,
-                    classes: list[dict[str, Any]], config: dict[str, Any], source: str,
-                    history: list[dict[str, Any]] | None = None,
-                    train_state: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    *,
+    arch: str,
+    name: str,
+    members: list[nn.Module],
+    num_classes: int,
+    in_channels: int,
+    preprocessing: Preprocessing,
+    classes: list[dict[str, Any]],
+    config: dict[str, Any],
+    source: str,
+    history: list[dict[str, Any]] | None = None,
+    train_state: dict[str, Any] | None = None,
+) -> Path:
     """Write atomically (temp file + rename) so an interrupted run never leaves half a checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
-        "format": FORMAT, "arch": arch, "name": name, "num_classes": num_classes,
-        "in_channels": in_channels, "preprocessing": preprocessing.as_dict(), "classes": classes,
+        "format": FORMAT,
+        "arch": arch,
+        "name": name,
+        "num_classes": num_classes,
+        "in_channels": in_channels,
+        "preprocessing": preprocessing.as_dict(),
+        "classes": classes,
         "members": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in members],
-        "config": config, "source": source, "history": history or [], "train_state": train_state,
+        "config": config,
+        "source": source,
+        "history": history or [],
+        "train_state": train_state,
         "torch_version": str(torch.__version__),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -129,14 +167,20 @@ def load_checkpoint(path: str | Path, *, device: torch.device | str = "cpu") -> 
     data = read_checkpoint(path)
     entry = get_entry(data["arch"])
     pre = Preprocessing.from_dict(data["preprocessing"])
-    members = build_members(entry.name, len(data["members"]), num_classes=int(data["num_classes"]),
-                            in_channels=int(data["in_channels"]), input_size=pre.input_size)
+    members = build_members(
+        entry.name,
+        len(data["members"]),
+        num_classes=int(data["num_classes"]),
+        in_channels=int(data["in_channels"]),
+        input_size=pre.input_size,
+    )
     for member, state in zip(members, data["members"], strict=True):
         try:
             member.load_state_dict(state)
         except RuntimeError:
             raise CheckpointError(
                 f"{path} does not fit today's {entry.name} (written when that name meant another layer "
-                "list? the modernised MVGG networks are now mvggN_bn): retrain it") from None
+                "list? the modernised MVGG networks are now mvggN_bn): retrain it"
+            ) from None
     clf = Classifier(members, pre).to(device).eval()
     return LoadedCheckpoint(clf, data, Path(path))

@@ -24,8 +24,9 @@ class TensorData:
     source: str
 
 
-def load_source(name: str, *, root: str | Path | None, split: str, size: int, n_per_class: int | None,
-                seed: int) -> TensorData:
+def load_source(
+    name: str, *, root: str | Path | None, split: str, size: int, n_per_class: int | None, seed: int
+) -> TensorData:
     """Read a whole image source (synthetic by default) into memory via ``stimuli.get_source``."""
     import stimuli
 
@@ -36,8 +37,9 @@ def load_source(name: str, *, root: str | Path | None, split: str, size: int, n_
     arr = np.ascontiguousarray(src.images(), dtype=np.float32)
     images = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
     if images.shape[-1] != size or images.shape[-2] != size:
-        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
-                               antialias=True).clamp_(0, 1)
+        images = F.interpolate(
+            images, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        ).clamp_(0, 1)
     labels = torch.as_tensor(np.asarray(src.labels), dtype=torch.int64)
     classes = [{"id": int(c.id), "name": str(c.name)} for c in src.classes]
     return TensorData(images, labels, classes, int(src.channels), str(src.name))
@@ -77,8 +79,9 @@ def random_reflect(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
 
 
-def noisy_copies(images: torch.Tensor, labels: torch.Tensor, copies: int, sigmas: list[float],
-                 seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def noisy_copies(
+    images: torch.Tensor, labels: torch.Tensor, copies: int, sigmas: list[float], seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``copies`` noisy versions of every image, each at a sigma drawn from ``sigmas`` (mixed SNR).
 
     Uses stimuli's Gaussian-noise transform (sigma on the 0-255 scale), never a re-implementation.

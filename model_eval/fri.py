@@ -43,8 +43,9 @@ from model_eval.device import autocast, to_device
 FRI_KINDS = ("loose_shift", "strict_shift", "loose_shrink", "strict_shrink")
 
 
-def extract_crops(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, side: int,
-                  out: int) -> torch.Tensor:
+def extract_crops(
+    image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, side: int, out: int
+) -> torch.Tensor:
     """Square crops of ``side`` at top-left ``(xs[i], ys[i])`` of a CHW image, resized: (n, C, out, out).
 
     One batched ``roi_align`` (see the module docstring for the sampling it does).
@@ -56,8 +57,9 @@ def extract_crops(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, side:
     x0 = xs.to(dev).view(-1).to(image.dtype)
     y0 = ys.to(dev).view(-1).to(image.dtype)
     boxes = torch.stack([torch.zeros_like(x0), x0, y0, x0 + side, y0 + side], dim=1)
-    return roi_align(image.unsqueeze(0), boxes, output_size=out, spatial_scale=1.0, sampling_ratio=1,
-                     aligned=True)
+    return roi_align(
+        image.unsqueeze(0), boxes, output_size=out, spatial_scale=1.0, sampling_ratio=1, aligned=True
+    )
 
 
 @dataclass
@@ -80,7 +82,7 @@ class CropPredictions:
 
 def true_class_rank(probs: torch.Tensor, label: int) -> torch.Tensor:
     """How many classes each row ranks strictly above ``label`` (0: the label is the top-1 class)."""
-    return (probs > probs[:, label: label + 1]).sum(1)
+    return (probs > probs[:, label : label + 1]).sum(1)
 
 
 def is_correct(probs: torch.Tensor, label: int, topk: int = 1) -> torch.Tensor:
@@ -90,9 +92,17 @@ def is_correct(probs: torch.Tensor, label: int, topk: int = 1) -> torch.Tensor:
     return true_class_rank(probs, label) < topk
 
 
-def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int, *,
-                   positions: np.ndarray | None = None, batch_size: int = 512,
-                   device: torch.device | None = None, topk: int = 1) -> CropPredictions:
+def classify_crops(
+    model: nn.Module,
+    image: torch.Tensor,
+    label: int,
+    side: int,
+    *,
+    positions: np.ndarray | None = None,
+    batch_size: int = 512,
+    device: torch.device | None = None,
+    topk: int = 1,
+) -> CropPredictions:
     """Classify the crops of ``side`` at ``positions`` ((n, 2) array of (y, x); default every position)."""
     if topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}")
@@ -112,7 +122,7 @@ def classify_crops(model: nn.Module, image: torch.Tensor, label: int, side: int,
     tops, pts, ranks = [], [], []
     with torch.inference_mode():
         for s in range(0, len(pos), batch_size):
-            p = pos_dev[s: s + batch_size]
+            p = pos_dev[s : s + batch_size]
             crops = extract_crops(img, p[:, 1], p[:, 0], side, input_size)
             with autocast(device):
                 logits = model(to_device(crops, device))
@@ -144,15 +154,15 @@ def derive_fri_maps(correct: np.ndarray, correct_small: np.ndarray) -> dict[str,
     count = np.zeros((ny, nx), dtype=np.int64)
     for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
         valid = np.zeros((ny, nx), dtype=bool)
-        valid[max(0, -dy): ny - max(0, dy), max(0, -dx): nx - max(0, dx)] = True
+        valid[max(0, -dy) : ny - max(0, dy), max(0, -dx) : nx - max(0, dx)] = True
         shifted = np.zeros((ny, nx), dtype=bool)
-        shifted[valid] = c[max(0, dy): ny + min(0, dy), max(0, dx): nx + min(0, dx)].ravel()
+        shifted[valid] = c[max(0, dy) : ny + min(0, dy), max(0, dx) : nx + min(0, dx)].ravel()
         count += valid
         flips += valid & (shifted != c)
     shrink_flips = np.zeros((ny, nx), dtype=np.int64)
     for dy in range(3):
         for dx in range(3):
-            shrink_flips += cs[dy: dy + ny, dx: dx + nx] != c
+            shrink_flips += cs[dy : dy + ny, dx : dx + nx] != c
     return {
         "loose_shift": flips > 0,
         "strict_shift": (count > 0) & (flips == count),
@@ -199,9 +209,18 @@ def needed_positions(ny: int, nx: int, stride: int) -> tuple[np.ndarray, np.ndar
     return big, small
 
 
-def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *, stride: int = 1,
-                 ratio: float = float("nan"), batch_size: int = 512,
-                 device: torch.device | None = None, topk: int = 1) -> FriResult:
+def fri_for_side(
+    model: nn.Module,
+    image: torch.Tensor,
+    label: int,
+    side: int,
+    *,
+    stride: int = 1,
+    ratio: float = float("nan"),
+    batch_size: int = 512,
+    device: torch.device | None = None,
+    topk: int = 1,
+) -> FriResult:
     """Correctness maps at ``side`` and ``side - 2`` and the four FRI maps of one image."""
     h, w = image.shape[-2:]
     if side < 3 or side > min(h, w):
@@ -210,10 +229,12 @@ def fri_for_side(model: nn.Module, image: torch.Tensor, label: int, side: int, *
         raise ValueError(f"stride must be >= 1, got {stride}")
     ny, nx = h - side + 1, w - side + 1
     big, small = needed_positions(ny, nx, stride)
-    regions = classify_crops(model, image, label, side, positions=big, batch_size=batch_size, device=device,
-                             topk=topk)
-    shrunk = classify_crops(model, image, label, side - 2, positions=small, batch_size=batch_size,
-                            device=device, topk=topk)
+    regions = classify_crops(
+        model, image, label, side, positions=big, batch_size=batch_size, device=device, topk=topk
+    )
+    shrunk = classify_crops(
+        model, image, label, side - 2, positions=small, batch_size=batch_size, device=device, topk=topk
+    )
     maps = {k: v[::stride, ::stride] for k, v in derive_fri_maps(regions.correct, shrunk.correct).items()}
     return FriResult(side, ratio, stride, regions, shrunk, maps)
 

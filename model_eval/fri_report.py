@@ -20,9 +20,12 @@ from model_eval.fri import FRI_KINDS, FriResult, extract_crops, fri_for_side, is
 
 def save_maps(path: Path, image: np.ndarray, label: int, results: list[FriResult]) -> None:
     """One npz per image: the image, and per side its prediction / correctness / FRI maps."""
-    arrays: dict[str, Any] = {"image": image, "label": np.int64(label),
-                              "sides": np.array([r.side for r in results]),
-                              "ratios": np.array([r.ratio for r in results])}
+    arrays: dict[str, Any] = {
+        "image": image,
+        "label": np.int64(label),
+        "sides": np.array([r.side for r in results]),
+        "ratios": np.array([r.ratio for r in results]),
+    }
     for r in results:
         arrays[f"s{r.side}_pred"] = r.regions.pred
         arrays[f"s{r.side}_prob_true"] = r.regions.prob_true
@@ -116,8 +119,11 @@ def _partner(result: FriResult, kind: str, y: int, x: int, rng: np.random.Genera
     """One flipping change of the (correct) region at (y, x), drawn at random: a crop the model gets wrong."""
     correct, small = result.regions.correct, result.shrunk.correct
     if kind == "shift":
-        moves = [(y + dy, x + dx) for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))
-                 if 0 <= y + dy < correct.shape[0] and 0 <= x + dx < correct.shape[1]]
+        moves = [
+            (y + dy, x + dx)
+            for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))
+            if 0 <= y + dy < correct.shape[0] and 0 <= x + dx < correct.shape[1]
+        ]
         flips = [m for m in moves if not correct[m]]
         side = result.side
     else:
@@ -129,12 +135,16 @@ def _partner(result: FriResult, kind: str, y: int, x: int, rng: np.random.Genera
 
 def _shown_crops(chw: torch.Tensor, boxes: tuple, size: int) -> list[torch.Tensor]:
     """The crops as people will see them: resized to the network input, snapped to the 8-bit PNG grid."""
-    return [torch.round(extract_crops(chw, torch.tensor([x]), torch.tensor([y]), s, size)[0].clamp(0, 1)
-                        * 255.0) / 255.0 for y, x, s in boxes]
+    return [
+        torch.round(extract_crops(chw, torch.tensor([x]), torch.tensor([y]), s, size)[0].clamp(0, 1) * 255.0)
+        / 255.0
+        for y, x, s in boxes
+    ]
 
 
-def _still_right_then_wrong(model: torch.nn.Module, crops: list[torch.Tensor], label: int,
-                            device: torch.device, topk: int) -> bool:
+def _still_right_then_wrong(
+    model: torch.nn.Module, crops: list[torch.Tensor], label: int, device: torch.device, topk: int
+) -> bool:
     """Keep a pair only if, once 8-bit quantised, the model still gets the FRI right and the partner wrong."""
     with torch.inference_mode(), autocast(device):
         logits = model(to_device(torch.stack(crops), device)).float()
@@ -142,9 +152,14 @@ def _still_right_then_wrong(model: torch.nn.Module, crops: list[torch.Tensor], l
     return bool(ok[0]) and not bool(ok[1])
 
 
-def select_pairs(model: Classifier, images: np.ndarray, labels: np.ndarray,
-                 results: list[list[FriResult]], selection: PairSelection,
-                 device: torch.device) -> list[Pair]:
+def select_pairs(
+    model: Classifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    results: list[list[FriResult]],
+    selection: PairSelection,
+    device: torch.device,
+) -> list[Pair]:
     """The exported pairs, reproducible from ``selection.seed`` and the maps (same on any number of ranks)."""
     rng = np.random.default_rng(selection.seed)
     size = int(model.input_size)
@@ -152,8 +167,11 @@ def select_pairs(model: Classifier, images: np.ndarray, labels: np.ndarray,
 
     def keep(pair: Pair) -> bool:
         if pair.image not in chws:
-            chws[pair.image] = torch.from_numpy(np.ascontiguousarray(images[pair.image], dtype=np.float32)
-                                                ).permute(2, 0, 1).to(device)
+            chws[pair.image] = (
+                torch.from_numpy(np.ascontiguousarray(images[pair.image], dtype=np.float32))
+                .permute(2, 0, 1)
+                .to(device)
+            )
         crops = _shown_crops(chws[pair.image], (pair.fri, pair.partner), size)
         return _still_right_then_wrong(model, crops, int(labels[pair.image]), device, selection.topk)
 
@@ -163,8 +181,13 @@ def select_pairs(model: Classifier, images: np.ndarray, labels: np.ndarray,
 
     chosen: list[Pair] = []
     if selection.sample is not None:
-        pool = [(n, k, kind, y, x) for n, per_image in enumerate(results) for k, r in enumerate(per_image)
-                for kind in selection.kinds for y, x in _candidates(r, kind, selection.strictness)]
+        pool = [
+            (n, k, kind, y, x)
+            for n, per_image in enumerate(results)
+            for k, r in enumerate(per_image)
+            for kind in selection.kinds
+            for y, x in _candidates(r, kind, selection.strictness)
+        ]
         used: set[tuple[int, int, int, int]] = set()  # a region found for both kinds is drawn once
         for i in rng.permutation(len(pool)):
             if len(chosen) == selection.sample:
@@ -181,8 +204,11 @@ def select_pairs(model: Classifier, images: np.ndarray, labels: np.ndarray,
         for k, r in enumerate(per_image):
             for kind in selection.kinds:
                 strict = _candidates(r, kind, "strict")
-                tiers = [strict] if selection.strictness == "strict" else [
-                    strict, sorted(set(_candidates(r, kind, "loose")) - set(strict))]
+                tiers = (
+                    [strict]
+                    if selection.strictness == "strict"
+                    else [strict, sorted(set(_candidates(r, kind, "loose")) - set(strict))]
+                )
                 taken = 0
                 for tier in tiers:
                     for i in rng.permutation(len(tier)):
@@ -195,9 +221,16 @@ def select_pairs(model: Classifier, images: np.ndarray, labels: np.ndarray,
     return chosen
 
 
-def pair_rows(pairs: list[Pair], images: np.ndarray, labels: np.ndarray, source_ids: list[str],
-              results: list[list[FriResult]], model_name: str, input_size: int,
-              device: torch.device | str = "cpu") -> tuple[list[dict], list[np.ndarray]]:
+def pair_rows(
+    pairs: list[Pair],
+    images: np.ndarray,
+    labels: np.ndarray,
+    source_ids: list[str],
+    results: list[list[FriResult]],
+    model_name: str,
+    input_size: int,
+    device: torch.device | str = "cpu",
+) -> tuple[list[dict], list[np.ndarray]]:
     """Manifest rows and shown images of the pairs: each pair its own ``pair_id`` and ``source_id``.
 
     Both crops of a pair share a source_id of their own (``<image source>#<pair_id>``), so trial lists
@@ -211,18 +244,42 @@ def pair_rows(pairs: list[Pair], images: np.ndarray, labels: np.ndarray, source_
         crops = _shown_crops(chw.to(device), (pair.fri, pair.partner), input_size)  # as select_pairs cut them
         region = results[pair.image][pair.result].side
         for cond, crop, (y, x, side) in zip(PAIR_CONDITIONS, crops, (pair.fri, pair.partner), strict=True):
-            rows.append({"source_id": f"{source_ids[pair.image]}#{pair_id}", "label": int(labels[pair.image]),
-                         "family": "fri", "condition": cond, "pair_id": pair_id, "fri_kind": pair.kind,
-                         "region_size": region, "x": x, "y": y, "side": side, "model": model_name,
-                         "catch": False})
+            rows.append(
+                {
+                    "source_id": f"{source_ids[pair.image]}#{pair_id}",
+                    "label": int(labels[pair.image]),
+                    "family": "fri",
+                    "condition": cond,
+                    "pair_id": pair_id,
+                    "fri_kind": pair.kind,
+                    "region_size": region,
+                    "x": x,
+                    "y": y,
+                    "side": side,
+                    "model": model_name,
+                    "catch": False,
+                }
+            )
             shown.append(crop.permute(1, 2, 0).cpu().numpy())
     return rows, shown
 
 
-def run_fri(ckpt: LoadedCheckpoint, images: np.ndarray, labels: np.ndarray, source_ids: list[str], *,
-            ratios: list[float], stride: int, out_dir: Path, device: torch.device, model_name: str,
-            batch_size: int = 512, selection: PairSelection | None = None, export: bool = True,
-            progress: bool = True) -> tuple[pd.DataFrame, list[dict], list[np.ndarray]]:
+def run_fri(
+    ckpt: LoadedCheckpoint,
+    images: np.ndarray,
+    labels: np.ndarray,
+    source_ids: list[str],
+    *,
+    ratios: list[float],
+    stride: int,
+    out_dir: Path,
+    device: torch.device,
+    model_name: str,
+    batch_size: int = 512,
+    selection: PairSelection | None = None,
+    export: bool = True,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, list[dict], list[np.ndarray]]:
     """Maps for every image and ratio; returns (fractions table, FRI pair rows, pair images).
 
     Under torchrun each rank maps its share of the images (``distributed.shard``) and writes their
@@ -240,12 +297,30 @@ def run_fri(ckpt: LoadedCheckpoint, images: np.ndarray, labels: np.ndarray, sour
         results, frac_rows = [], []
         for ratio in ratios:
             side = side_for_ratio(ratio, min(img.shape[:2]))
-            r = fri_for_side(model, chw, label, side, stride=stride, ratio=ratio, batch_size=batch_size,
-                             device=device, topk=selection.topk)
+            r = fri_for_side(
+                model,
+                chw,
+                label,
+                side,
+                stride=stride,
+                ratio=ratio,
+                batch_size=batch_size,
+                device=device,
+                topk=selection.topk,
+            )
             results.append(r)
-            frac_rows.append({"model": model_name, "image": n, "source_id": sid, "label": label,
-                              "ratio": ratio, "side": side, "regions": int(r.correct_map.size),
-                              **r.fractions})
+            frac_rows.append(
+                {
+                    "model": model_name,
+                    "image": n,
+                    "source_id": sid,
+                    "label": label,
+                    "ratio": ratio,
+                    "side": side,
+                    "regions": int(r.correct_map.size),
+                    **r.fractions,
+                }
+            )
         save_maps(out_dir / f"fri_maps_{n:03d}.npz", img, label, results)
         plot_maps(out_dir / f"fri_maps_{n:03d}.png", img, results, f"{model_name}: image {n}, label {label}")
         mine.append((n, results, frac_rows))
@@ -258,6 +333,7 @@ def run_fri(ckpt: LoadedCheckpoint, images: np.ndarray, labels: np.ndarray, sour
     if not export:
         return fractions, [], []
     pairs = select_pairs(model, images, labels, all_results, selection, device)
-    rows, shown = pair_rows(pairs, images, labels, source_ids, all_results, model_name, int(model.input_size),
-                            device)
+    rows, shown = pair_rows(
+        pairs, images, labels, source_ids, all_results, model_name, int(model.input_size), device
+    )
     return fractions, rows, shown

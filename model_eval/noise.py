@@ -26,7 +26,7 @@ def _predict(model: nn.Module, x: np.ndarray, device: torch.device, batch_size: 
     out = []
     with torch.inference_mode():
         for s in range(0, len(x), batch_size):
-            t = torch.from_numpy(np.ascontiguousarray(x[s: s + batch_size])).permute(0, 3, 1, 2)
+            t = torch.from_numpy(np.ascontiguousarray(x[s : s + batch_size])).permute(0, 3, 1, 2)
             with autocast(device):
                 logits = model(to_device(t, device))
             out.append(F.softmax(logits.float(), dim=1).cpu().numpy())
@@ -40,10 +40,19 @@ class NoiseSweep:
     pooled: pd.DataFrame  # one row per class: precision, recall, support over the whole noisy set
 
 
-def noise_sweep(model: nn.Module, images: np.ndarray, labels: np.ndarray, *, num_classes: int,
-                sigmas: tuple[float, ...] = SIGMAS, draws: int = 1, seed: int = 0,
-                device: torch.device | None = None, batch_size: int = 256,
-                progress: bool = True) -> NoiseSweep:
+def noise_sweep(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    num_classes: int,
+    sigmas: tuple[float, ...] = SIGMAS,
+    draws: int = 1,
+    seed: int = 0,
+    device: torch.device | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> NoiseSweep:
     """Accuracy, per-class precision/recall, mean confidence per sigma (``draws`` noisy copies each)."""
     from stimuli.transforms import gaussian_noise
 
@@ -67,13 +76,20 @@ def noise_sweep(model: nn.Module, images: np.ndarray, labels: np.ndarray, *, num
             all_pred.append(pred)
             all_true.append(y)
         finite = np.asarray(psnrs)[np.isfinite(psnrs)]
-        rows.append({"sigma": float(sigma), "psnr_mean": float(finite.mean()) if finite.size else np.inf,
-                     "psnr_std": float(finite.std()) if finite.size else 0.0,
-                     "accuracy": float((pred == y).mean()), "mean_confidence": float(probs.max(1).mean()),
-                     "n": len(y)})
+        rows.append(
+            {
+                "sigma": float(sigma),
+                "psnr_mean": float(finite.mean()) if finite.size else np.inf,
+                "psnr_std": float(finite.std()) if finite.size else 0.0,
+                "accuracy": float((pred == y).mean()),
+                "mean_confidence": float(probs.max(1).mean()),
+                "n": len(y),
+            }
+        )
         class_rows += [{"sigma": float(sigma), **r} for r in _precision_recall(pred, y, num_classes)]
-    pooled = (_precision_recall(np.concatenate(all_pred), np.concatenate(all_true), num_classes)
-              if all_pred else [])
+    pooled = (
+        _precision_recall(np.concatenate(all_pred), np.concatenate(all_true), num_classes) if all_pred else []
+    )
     return NoiseSweep(pd.DataFrame(rows), pd.DataFrame(class_rows), pd.DataFrame(pooled))
 
 
@@ -83,8 +99,14 @@ def _precision_recall(pred: np.ndarray, y: np.ndarray, num_classes: int) -> list
     for c in range(num_classes):
         tp = int(((pred == c) & (y == c)).sum())
         predicted, support = int((pred == c).sum()), int((y == c).sum())
-        out.append({"class": c, "precision": tp / predicted if predicted else np.nan,
-                    "recall": tp / support if support else np.nan, "support": support})
+        out.append(
+            {
+                "class": c,
+                "precision": tp / predicted if predicted else np.nan,
+                "recall": tp / support if support else np.nan,
+                "support": support,
+            }
+        )
     return out
 
 
@@ -128,13 +150,25 @@ class MinimumNoise:
 
     def row(self) -> dict[str, object]:
         """The per-sample fields kept in results tables (everything but the arrays)."""
-        keys = ("label", "clean_pred", "clean_score", "skipped", "norm", "psnr", "margin", "misclassified",
-                "predicted", "fitness", "iterations")
+        keys = (
+            "label",
+            "clean_pred",
+            "clean_score",
+            "skipped",
+            "norm",
+            "psnr",
+            "margin",
+            "misclassified",
+            "predicted",
+            "fitness",
+            "iterations",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
-def aghdam_fitness(probs: torch.Tensor, c: torch.Tensor, norms: torch.Tensor, beta: float,
-                   lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def aghdam_fitness(
+    probs: torch.Tensor, c: torch.Tensor, norms: torch.Tensor, beta: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Aghdam et al.'s fitness (minimised) on softmax scores ``probs`` (N, K) for target classes ``c`` (N,):
 
     psi = beta * L[c] while the image is still classified as c, and L[k] - L[c] once it is classified
@@ -154,13 +188,20 @@ def _softmax(model: nn.Module, x: torch.Tensor, device: torch.device, max_batch:
     with torch.inference_mode():
         for s in range(0, len(x), max_batch):
             with autocast(device):
-                out.append(F.softmax(model(to_device(x[s: s + max_batch], device)).float(), dim=1))
+                out.append(F.softmax(model(to_device(x[s : s + max_batch], device)).float(), dim=1))
     return torch.cat(out) if out else torch.zeros(0, 0, device=device)
 
 
-def minimum_noise_batch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | list[int], *,
-                        config: GAConfig | None = None, seed: int = 0, device: torch.device | None = None,
-                        progress: bool = False) -> list[MinimumNoise]:
+def minimum_noise_batch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor | list[int],
+    *,
+    config: GAConfig | None = None,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: bool = False,
+) -> list[MinimumNoise]:
     """Aghdam et al.'s evolutionary search for the smallest additive noise r that changes the class of
     each image (NCHW in [0, 1]); the populations of all images are evaluated in one batched forward.
 
@@ -196,8 +237,9 @@ def minimum_noise_batch(model: nn.Module, images: torch.Tensor, labels: torch.Te
         nb = len(x)
         r = (x[:, None] + genes).clamp(0, 1) - x[:, None]  # (B, P, C, H, W)
         probs = _softmax(model, (x[:, None] + r).flatten(0, 1), device, cfg.max_batch)
-        fit, margin = aghdam_fitness(probs, c.repeat_interleave(p), r.flatten(2).norm(dim=2).flatten(), beta,
-                                     cfg.lam)
+        fit, margin = aghdam_fitness(
+            probs, c.repeat_interleave(p), r.flatten(2).norm(dim=2).flatten(), beta, cfg.lam
+        )
         return r, fit.view(nb, p), margin.view(nb, p), probs.argmax(1).view(nb, p)
 
     sig = torch.linspace(cfg.init_sigma / p, cfg.init_sigma, p, device=device).view(1, p, *one)
@@ -222,8 +264,9 @@ def minimum_noise_batch(model: nn.Module, images: torch.Tensor, labels: torch.Te
         order = torch.argsort(f, dim=1)
         elite = g.gather(1, order[:, : cfg.elite].view(nb, cfg.elite, *one).expand(nb, cfg.elite, *shape))
 
-        def tournament(g: torch.Tensor = g, f: torch.Tensor = f, nb: int = nb,
-                       n: int = n_child) -> torch.Tensor:
+        def tournament(
+            g: torch.Tensor = g, f: torch.Tensor = f, nb: int = nb, n: int = n_child
+        ) -> torch.Tensor:
             cand = torch.randint(0, p, (nb, n, cfg.tournament), generator=gen, device=device)
             win = cand.gather(2, f.gather(1, cand.flatten(1)).view(nb, n, -1).argmin(2, keepdim=True))
             return g.gather(1, win.view(nb, n, *one).expand(nb, n, *shape))
@@ -257,21 +300,51 @@ def minimum_noise_batch(model: nn.Module, images: torch.Tensor, labels: torch.Te
         noisy = np.clip(x_np + r, 0, 1)
         quality = psnr(np.transpose(x_np, (1, 2, 0)), np.transpose(noisy, (1, 2, 0)))
         results[i] = MinimumNoise(
-            int(labels_t[i]), int(clean_pred[i]), float(clean[i, clean_pred[i]]), False, r,
-            float(np.linalg.norm(r)), float(quality),
-            float(margin[j, k]), bool(pred[j, k] != c[j]), int(pred[j, k]), float(fit[j, k]), int(iters[j]),
-            history[j])
+            int(labels_t[i]),
+            int(clean_pred[i]),
+            float(clean[i, clean_pred[i]]),
+            False,
+            r,
+            float(np.linalg.norm(r)),
+            float(quality),
+            float(margin[j, k]),
+            bool(pred[j, k] != c[j]),
+            int(pred[j, k]),
+            float(fit[j, k]),
+            int(iters[j]),
+            history[j],
+        )
     nan = float("nan")
     for i in range(len(x_all)):
         if i not in results:
-            results[i] = MinimumNoise(int(labels_t[i]), int(clean_pred[i]), float(clean[i, clean_pred[i]]),
-                                      True, None, nan, nan, nan, False, int(clean_pred[i]), nan, 0)
+            results[i] = MinimumNoise(
+                int(labels_t[i]),
+                int(clean_pred[i]),
+                float(clean[i, clean_pred[i]]),
+                True,
+                None,
+                nan,
+                nan,
+                nan,
+                False,
+                int(clean_pred[i]),
+                nan,
+                0,
+            )
     return [results[i] for i in range(len(x_all))]
 
 
-def minimum_noise_search(model: nn.Module, image: torch.Tensor, label: int, *, config: GAConfig | None = None,
-                         seed: int = 0, device: torch.device | None = None,
-                         progress: bool = False) -> MinimumNoise:
+def minimum_noise_search(
+    model: nn.Module,
+    image: torch.Tensor,
+    label: int,
+    *,
+    config: GAConfig | None = None,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: bool = False,
+) -> MinimumNoise:
     """The search for one image (CHW in [0, 1]); see :func:`minimum_noise_batch`."""
-    return minimum_noise_batch(model, image[None], [label], config=config, seed=seed, device=device,
-                               progress=progress)[0]
+    return minimum_noise_batch(
+        model, image[None], [label], config=config, seed=seed, device=device, progress=progress
+    )[0]

@@ -19,8 +19,18 @@ from model_eval.device import autocast, pick_device, prepare_model, to_device
 if TYPE_CHECKING:
     from stimuli import StimulusSet
 
-PREDICTION_COLUMNS = ("model", "stimulus_id", "response", "confidence", "prob_true",
-                      "top1", "top2", "top3", "top4", "top5")
+PREDICTION_COLUMNS = (
+    "model",
+    "stimulus_id",
+    "response",
+    "confidence",
+    "prob_true",
+    "top1",
+    "top2",
+    "top3",
+    "top4",
+    "top5",
+)
 GROUP_COLUMNS = ("group_top1", "group_summed", "prob_true_group")
 """Added when the set declares label groups (stimuli.label_groups): the group of the top-1 class, the
 group with the largest summed probability, and the summed probability of the true class's group."""
@@ -58,22 +68,32 @@ def _batches(
 ) -> Iterator[tuple[list[str], torch.Tensor]]:
     for s in range(0, len(ids), batch_size):
         chunk = []
-        for sid in ids[s: s + batch_size]:
+        for sid in ids[s : s + batch_size]:
             t = _image_tensor(set_.image(sid), channels)
             if t.shape[-1] != size or t.shape[-2] != size:  # stimuli may differ in size; unify on CPU
-                t = F.interpolate(t[None], size=(size, size), mode="bilinear", align_corners=False,
-                                  antialias=True)[0].clamp(0, 1)
+                t = F.interpolate(
+                    t[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True
+                )[0].clamp(0, 1)
             chunk.append(t)
-        yield ids[s: s + batch_size], torch.stack(chunk)
+        yield ids[s : s + batch_size], torch.stack(chunk)
 
 
-def predict_loaded(ckpt: LoadedCheckpoint, set_: StimulusSet, *, name: str, device: torch.device,
-                   batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+def predict_loaded(
+    ckpt: LoadedCheckpoint,
+    set_: StimulusSet,
+    *,
+    name: str,
+    device: torch.device,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Predictions of one loaded classifier on every stimulus of a loaded set (sharded under torchrun)."""
     manifest = set_.manifest
     if len(set_.classes) != ckpt.num_classes:
-        raise CheckpointError(f"checkpoint {ckpt.path} is for {ckpt.num_classes} classes but stimulus set "
-                              f"{set_.name!r} has {len(set_.classes)}")
+        raise CheckpointError(
+            f"checkpoint {ckpt.path} is for {ckpt.num_classes} classes but stimulus set "
+            f"{set_.name!r} has {len(set_.classes)}"
+        )
     all_ids = [str(s) for s in manifest["stimulus_id"]]
     ids = [all_ids[i] for i in distributed.shard(len(all_ids))]
     labels = dict(zip(all_ids, manifest["label"].astype(int), strict=True))
@@ -91,17 +111,34 @@ def predict_loaded(ckpt: LoadedCheckpoint, set_: StimulusSet, *, name: str, devi
             gp = probs @ groups[0] if groups is not None else None
             for j, sid in enumerate(bid):
                 top = top_i[j].tolist() + [None] * (5 - k)
-                extra = () if groups is None or gp is None else (
-                    int(groups[1][top_i[j, 0]]), int(gp[j].argmax()), float(gp[j, groups[1][labels[sid]]]))
-                rows.append((name, sid, int(top_i[j, 0]), float(top_p[j, 0]),
-                             float(probs[j, labels[sid]]), *top, *extra))
+                extra = (
+                    ()
+                    if groups is None or gp is None
+                    else (
+                        int(groups[1][top_i[j, 0]]),
+                        int(gp[j].argmax()),
+                        float(gp[j, groups[1][labels[sid]]]),
+                    )
+                )
+                rows.append(
+                    (
+                        name,
+                        sid,
+                        int(top_i[j, 0]),
+                        float(top_p[j, 0]),
+                        float(probs[j, labels[sid]]),
+                        *top,
+                        *extra,
+                    )
+                )
             bar.update(len(bid))
     bar.close()
     gathered = [r for part in distributed.gather_objects(rows) for r in part]
     order = {sid: i for i, sid in enumerate(all_ids)}
     gathered.sort(key=lambda r: order[r[1]])
-    df = pd.DataFrame(gathered, columns=list(PREDICTION_COLUMNS) + (list(GROUP_COLUMNS) if groups is not None
-                                                                     else []))
+    df = pd.DataFrame(
+        gathered, columns=list(PREDICTION_COLUMNS) + (list(GROUP_COLUMNS) if groups is not None else [])
+    )
     for c in ("top1", "top2", "top3", "top4", "top5"):
         df[c] = df[c].astype("Int64")
     return df
@@ -122,22 +159,40 @@ def _group_matrix(set_: StimulusSet, num_classes: int) -> tuple[torch.Tensor, li
     return m, per_output
 
 
-def predict_stimulus_set(checkpoints: Sequence[str | Path], stimuli_dir: str | Path, *,
-                         names: Sequence[str] | None = None, device: str | torch.device | None = None,
-                         batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+def predict_stimulus_set(
+    checkpoints: Sequence[str | Path],
+    stimuli_dir: str | Path,
+    *,
+    names: Sequence[str] | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Predictions of every checkpoint on every stimulus, in the predictions contract.
 
     ``names`` overrides the model names stored in the checkpoints (one per checkpoint).
     """
     if names is not None and len(names) != len(checkpoints):
         raise ValueError(f"{len(names)} names given for {len(checkpoints)} checkpoints")
-    return predict_on_set(checkpoints, load_valid_stimulus_set(stimuli_dir), names=names, device=device,
-                          batch_size=batch_size, progress=progress)
+    return predict_on_set(
+        checkpoints,
+        load_valid_stimulus_set(stimuli_dir),
+        names=names,
+        device=device,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
-def predict_on_set(checkpoints: Sequence[str | Path], set_: StimulusSet, *,
-                   names: Sequence[str] | None = None, device: str | torch.device | None = None,
-                   batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+def predict_on_set(
+    checkpoints: Sequence[str | Path],
+    set_: StimulusSet,
+    *,
+    names: Sequence[str] | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> pd.DataFrame:
     """:func:`predict_stimulus_set` for a stimulus set that is already loaded (and so validated)."""
     if names is not None and len(names) != len(checkpoints):
         raise ValueError(f"{len(names)} names given for {len(checkpoints)} checkpoints")
@@ -150,13 +205,18 @@ def predict_on_set(checkpoints: Sequence[str | Path], set_: StimulusSet, *,
     set_ids = [int(c.id) for c in set_.classes]
     for c in loaded:
         if len(set_.classes) != c.num_classes:
-            raise CheckpointError(f"checkpoint {c.path} is for {c.num_classes} classes but stimulus set "
-                                  f"{set_.name!r} has {len(set_.classes)}")
+            raise CheckpointError(
+                f"checkpoint {c.path} is for {c.num_classes} classes but stimulus set "
+                f"{set_.name!r} has {len(set_.classes)}"
+            )
         if [int(k["id"]) for k in c.classes] != set_ids:
-            raise CheckpointError(f"checkpoint {c.path} and stimulus set {set_.name!r} number their classes "
-                                  "differently")
-    frames = [predict_loaded(c, set_, name=n, device=dev, batch_size=batch_size, progress=progress)
-              for c, n in zip(loaded, model_names, strict=True)]
+            raise CheckpointError(
+                f"checkpoint {c.path} and stimulus set {set_.name!r} number their classes differently"
+            )
+    frames = [
+        predict_loaded(c, set_, name=n, device=dev, batch_size=batch_size, progress=progress)
+        for c, n in zip(loaded, model_names, strict=True)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

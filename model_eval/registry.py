@@ -31,13 +31,21 @@ class Preprocessing:
     equalize: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std),
-                "equalize": self.equalize}
+        return {
+            "input_size": self.input_size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "equalize": self.equalize,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
-        return cls(int(d["input_size"]), tuple(float(v) for v in d["mean"]),
-                   tuple(float(v) for v in d["std"]), bool(d.get("equalize", False)))
+        return cls(
+            int(d["input_size"]),
+            tuple(float(v) for v in d["mean"]),
+            tuple(float(v) for v in d["std"]),
+            bool(d.get("equalize", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,9 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str | None = None, *, preprocessing: Preprocessing | None = None,
-                   needs_weights_file: bool = False) -> Callable[[Callable[..., nn.Module]],
-                                                                  Callable[..., nn.Module]]:
+def register_model(
+    name: str | None = None, *, preprocessing: Preprocessing | None = None, needs_weights_file: bool = False
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that registers a builder under ``name`` (default: the function's name)."""
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -83,7 +91,8 @@ def get_entry(name: str) -> ModelEntry:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownModelError(
-            f"unknown model {name!r}; known models: {', '.join(sorted(_REGISTRY))}") from None
+            f"unknown model {name!r}; known models: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def get_model(name: str, *, num_classes: int, in_channels: int = 3, **kwargs: Any) -> nn.Module:

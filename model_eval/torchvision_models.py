@@ -54,8 +54,9 @@ def _head_classes(state: dict[str, torch.Tensor]) -> int:
 
 
 def _make_builder(arch: str) -> Callable[..., nn.Module]:
-    def build(*, num_classes: int, in_channels: int = 3, input_size: int = 224,
-              weights: str | Path | None = None) -> nn.Module:
+    def build(
+        *, num_classes: int, in_channels: int = 3, input_size: int = 224, weights: str | Path | None = None
+    ) -> nn.Module:
         if in_channels not in (1, 3):
             raise ValueError(f"{arch} takes 1 or 3 channels, got {in_channels}")
         factory = getattr(torchvision.models, arch)
@@ -63,8 +64,9 @@ def _make_builder(arch: str) -> Callable[..., nn.Module]:
             return _RepeatChannels(factory(weights=None, num_classes=num_classes), in_channels)
         path = Path(weights)
         if not path.is_file():
-            raise WeightsFileError(f"weights file not found: {path} (pass a local .pth state dict; "
-                                   "nothing is downloaded)")
+            raise WeightsFileError(
+                f"weights file not found: {path} (pass a local .pth state dict; nothing is downloaded)"
+            )
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]

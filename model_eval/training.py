@@ -43,8 +43,15 @@ from model_eval.train_state import (
     training_done,
 )
 
-__all__ = ["PRESETS", "TrainConfig", "TrainingStopped", "evaluate", "train", "train_one_epoch",
-           "training_done"]
+__all__ = [
+    "PRESETS",
+    "TrainConfig",
+    "TrainingStopped",
+    "evaluate",
+    "train",
+    "train_one_epoch",
+    "training_done",
+]
 
 # Per-architecture defaults (presets): the short paper's DNN takes 28x28 gray equalised input; the
 # BatchNorm-free networks train with these epochs and peak learning rates on synthetic signs.
@@ -52,8 +59,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the BatchNorm-free MVGGs need more steps than the BN variants: batch 16 (mvgg8, 60 per class,
     # 4 epochs at 3e-3: 0.53 validation accuracy with batch 16, 0.34 with 64)
     **{f"mvgg{d}": {"batch_size": 16} for d in range(5, 10)},
-    "hosseini_dnn": {"epochs": 8, "lr": 2e-3, "size": HOSSEINI_DNN["input_size"],
-                     "gray": HOSSEINI_DNN["gray"], "equalize": HOSSEINI_DNN["equalize"]},
+    "hosseini_dnn": {
+        "epochs": 8,
+        "lr": 2e-3,
+        "size": HOSSEINI_DNN["input_size"],
+        "gray": HOSSEINI_DNN["gray"],
+        "equalize": HOSSEINI_DNN["equalize"],
+    },
 }
 
 
@@ -115,8 +127,13 @@ def validate_config(cfg: TrainConfig) -> dict[str, Any] | None:
     Returns the ``--init`` checkpoint when there is one (read once).
     """
     entry = get_entry(cfg.arch)  # unknown architecture
-    positive = {"epochs": cfg.epochs + 1, "ensemble": cfg.ensemble, "batch_size": cfg.batch_size,
-                "size": cfg.size, "n_per_class": cfg.n_per_class or 1}
+    positive = {
+        "epochs": cfg.epochs + 1,
+        "ensemble": cfg.ensemble,
+        "batch_size": cfg.batch_size,
+        "size": cfg.size,
+        "n_per_class": cfg.n_per_class or 1,
+    }
     for what, value in positive.items():
         if value < 1:
             raise ValueError(f"{what} must be positive, got {getattr(cfg, what)}")
@@ -157,8 +174,9 @@ def preprocessing_for(cfg: TrainConfig, channels: int) -> Preprocessing:
     return Preprocessing(size, mean, std, cfg.equalize)
 
 
-def _fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
-          device: torch.device) -> torch.Tensor:
+def _fgsm(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, device: torch.device
+) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow et al.): x + eps * sign(grad_x loss), clipped to [0, 1]."""
     x = x.detach().clone().requires_grad_(True)
     with autocast(device):
@@ -185,8 +203,9 @@ class _Normalised(nn.Module):
         return self.member((x - self.mean) / self.std)
 
 
-def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                      batch_size: int = 256) -> float:
+def evaluate_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch_size: int = 256
+) -> float:
     """Accuracy on (x, y), sharded over ranks under torchrun and summed."""
     idx = torch.tensor(list(distributed.shard(len(x))), dtype=torch.long)
     was = model.training
@@ -194,7 +213,7 @@ def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device
     correct = 0
     with torch.inference_mode():
         for s in range(0, len(idx), batch_size):
-            b = idx[s: s + batch_size]
+            b = idx[s : s + batch_size]
             with autocast(device):
                 pred = model(to_device(x[b], device)).argmax(1).cpu()
             correct += int((pred == y[b]).sum())
@@ -208,12 +227,20 @@ def evaluate(net: nn.Module, data: TrainingData, device: torch.device) -> dict[s
     the training distribution (negatives for a negatives-only run), which a target accuracy refers to."""
     if not len(data.x_val):
         nan = float("nan")
-        return {"val_accuracy": nan, "val_regular_accuracy": nan, "val_negative_accuracy": nan,
-                "val_chance": nan}
+        return {
+            "val_accuracy": nan,
+            "val_regular_accuracy": nan,
+            "val_negative_accuracy": nan,
+            "val_chance": nan,
+        }
     regular = evaluate_accuracy(net, data.x_val, data.y_val, device)
     neg = evaluate_accuracy(net, data.x_val_negative, data.y_val, device)
-    return {"val_accuracy": neg if data.negatives_only else regular, "val_regular_accuracy": regular,
-            "val_negative_accuracy": neg, "val_chance": chance_level(data.y_val.tolist())}
+    return {
+        "val_accuracy": neg if data.negatives_only else regular,
+        "val_regular_accuracy": regular,
+        "val_negative_accuracy": neg,
+        "val_chance": chance_level(data.y_val.tolist()),
+    }
 
 
 @dataclass
@@ -225,20 +252,32 @@ class _Member:
     sched: torch.optim.lr_scheduler.OneCycleLR
 
 
-def train_one_epoch(cfg: TrainConfig, m: _Member, data: TrainingData, order: torch.Tensor, pos: Position,
-                    device: torch.device, gen: torch.Generator, deadline: float,
-                    desc: str) -> tuple[float, int, bool]:
+def train_one_epoch(
+    cfg: TrainConfig,
+    m: _Member,
+    data: TrainingData,
+    order: torch.Tensor,
+    pos: Position,
+    device: torch.device,
+    gen: torch.Generator,
+    deadline: float,
+    desc: str,
+) -> tuple[float, int, bool]:
     """Train the batches of ``order`` from ``pos.step`` on; returns (loss sum, images seen, out of time).
 
     ``pos.step`` advances after every batch, so an interrupt leaves it pointing at the next batch.
     """
     m.net.train()
     starts = list(range(0, len(order), cfg.batch_size))
-    bar = tqdm(starts[pos.step:], desc=desc, disable=not cfg.progress or distributed.rank_and_world()[0] != 0,
-               leave=False)
+    bar = tqdm(
+        starts[pos.step :],
+        desc=desc,
+        disable=not cfg.progress or distributed.rank_and_world()[0] != 0,
+        leave=False,
+    )
     loss_sum, seen = 0.0, 0
     for s in bar:
-        b = order[s: s + cfg.batch_size]
+        b = order[s : s + cfg.batch_size]
         xb, yb = data.x_train[b], data.y_train[b]
         if cfg.translate:
             xb = random_translate(xb, cfg.translate, gen)
@@ -265,8 +304,9 @@ def train_one_epoch(cfg: TrainConfig, m: _Member, data: TrainingData, order: tor
     return loss_sum, seen, False
 
 
-def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
-          source_data: TensorData | None = None) -> Path:
+def train(
+    cfg: TrainConfig, out: str | Path, *, resume: bool = False, source_data: TensorData | None = None
+) -> Path:
     """Train ``cfg.ensemble`` networks and write the checkpoint to ``out``; returns its path.
 
     Raises :class:`TrainingStopped` when the time budget ran out (the checkpoint is saved and
@@ -281,16 +321,23 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     device = dist_device or pick_device(cfg.device)
     size = preprocessing_for(cfg, 3).input_size
     if source_data is not None and tuple(source_data.images.shape[-2:]) != (size, size):
-        raise ValueError(f"source_data holds {tuple(source_data.images.shape[-2:])} images, "
-                         f"the run needs {size}")
+        raise ValueError(
+            f"source_data holds {tuple(source_data.images.shape[-2:])} images, the run needs {size}"
+        )
     data = load_data(cfg, size, source_data)
     pre = preprocessing_for(cfg, data.channels)
     num_classes = len(data.classes)
 
     arch_kwargs = {"weights": cfg.weights} if cfg.weights else {}
     torch.manual_seed(cfg.seed)
-    members = build_members(cfg.arch, cfg.ensemble, num_classes=num_classes, in_channels=data.channels,
-                            input_size=pre.input_size, arch_kwargs=arch_kwargs)
+    members = build_members(
+        cfg.arch,
+        cfg.ensemble,
+        num_classes=num_classes,
+        in_channels=data.channels,
+        input_size=pre.input_size,
+        arch_kwargs=arch_kwargs,
+    )
     if init is not None:
         load_init(init, members, num_classes)
     pos = restore(prev, members, num_classes) if prev is not None else Position()
@@ -300,24 +347,42 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     gen = torch.Generator().manual_seed(cfg.seed + 7 + rank)
     sampler: DistributedSampler[int] = DistributedSampler(
         range(len(data.x_train)),  # type: ignore[arg-type]  # it only takes len(); a range of indices will do
-        num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
+        num_replicas=world,
+        rank=rank,
+        shuffle=True,
+        seed=cfg.seed,
+        drop_last=False,
+    )
 
     def save(stopped: str | None = None) -> None:
         if rank == 0:
-            save_position(out, pos, arch=cfg.arch, name=name, members=members, num_classes=num_classes,
-                          in_channels=data.channels, preprocessing=pre, classes=data.classes, config=config,
-                          source=data.source, stopped=stopped)
+            save_position(
+                out,
+                pos,
+                arch=cfg.arch,
+                name=name,
+                members=members,
+                num_classes=num_classes,
+                in_channels=data.channels,
+                preprocessing=pre,
+                classes=data.classes,
+                config=config,
+                source=data.source,
+                stopped=stopped,
+            )
 
     for k in range(pos.member, cfg.ensemble):
         member = members[k] = prepare_model(members[k], device)
         net: nn.Module = _Normalised(member, pre).to(device)
         if world > 1:
-            net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda"
-                                                      else None)
+            net = nn.parallel.DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None
+            )
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(sampler) / cfg.batch_size))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=max(cfg.epochs, 1),
-                                                    steps_per_epoch=steps_per_epoch, pct_start=0.2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, epochs=max(cfg.epochs, 1), steps_per_epoch=steps_per_epoch, pct_start=0.2
+        )
         if pos.optimizer is not None and pos.scheduler is not None:  # resuming inside this member
             opt.load_state_dict(pos.optimizer)
             sched.load_state_dict(pos.scheduler)
@@ -329,31 +394,52 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             resumed_at = pos.step
             try:
                 loss_sum, seen, out_of_time = train_one_epoch(
-                    cfg, m, data, order, pos, device, gen, deadline,
-                    f"{name} m{k} epoch {pos.epoch + 1}/{cfg.epochs}")
+                    cfg,
+                    m,
+                    data,
+                    order,
+                    pos,
+                    device,
+                    gen,
+                    deadline,
+                    f"{name} m{k} epoch {pos.epoch + 1}/{cfg.epochs}",
+                )
             except KeyboardInterrupt:
                 pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
                 save("interrupted")
                 if rank == 0:
-                    tqdm.write(f"interrupted: {out} saved at member {k} epoch {pos.epoch + 1} "
-                               f"step {pos.step} "
-                               "(not done; resume continues there)")
+                    tqdm.write(
+                        f"interrupted: {out} saved at member {k} epoch {pos.epoch + 1} "
+                        f"step {pos.step} "
+                        "(not done; resume continues there)"
+                    )
                 raise
             if out_of_time:
                 pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()
                 save("time budget")
                 distributed.barrier()
-                raise TrainingStopped(f"time budget of {cfg.max_minutes} min reached in member {k} epoch "
-                                      f"{pos.epoch + 1} (step {pos.step}); checkpoint {out} saved, not done: "
-                                      "resume to continue")
+                raise TrainingStopped(
+                    f"time budget of {cfg.max_minutes} min reached in member {k} epoch "
+                    f"{pos.epoch + 1} (step {pos.step}); checkpoint {out} saved, not done: "
+                    "resume to continue"
+                )
             metrics = evaluate(net, data, device)
-            pos.history.append({"member": k, "epoch": pos.epoch + 1, "loss": loss_sum / max(seen, 1),
-                                "resumed_at_step": resumed_at, **metrics})
+            pos.history.append(
+                {
+                    "member": k,
+                    "epoch": pos.epoch + 1,
+                    "loss": loss_sum / max(seen, 1),
+                    "resumed_at_step": resumed_at,
+                    **metrics,
+                }
+            )
             if rank == 0:
-                tqdm.write(f"{name} member {k} epoch {pos.epoch + 1}: loss {loss_sum / max(seen, 1):.4f} "
-                           f"val accuracy {metrics['val_accuracy']:.4f} (regular "
-                           f"{metrics['val_regular_accuracy']:.4f}, negative "
-                           f"{metrics['val_negative_accuracy']:.4f})")
+                tqdm.write(
+                    f"{name} member {k} epoch {pos.epoch + 1}: loss {loss_sum / max(seen, 1):.4f} "
+                    f"val accuracy {metrics['val_accuracy']:.4f} (regular "
+                    f"{metrics['val_regular_accuracy']:.4f}, negative "
+                    f"{metrics['val_negative_accuracy']:.4f})"
+                )
             pos.epoch, pos.step = pos.epoch + 1, 0
             reached = cfg.target_accuracy is not None and metrics["val_accuracy"] >= cfg.target_accuracy
             pos.optimizer, pos.scheduler = opt.state_dict(), sched.state_dict()

@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
+        # Flask's own docs wrap wsgi_app this way; mypy sees a method being replaced
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.session_interface = LazyCookieSessionInterface()
@@ -89,7 +90,7 @@ def _register_error_pages(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(exc: HTTPException) -> tuple[Any, int]:
         code = exc.code or 500
         text = "request body too large" if code == 413 else (exc.description or exc.name)
         if request.path.startswith("/api/"):

@@ -357,8 +357,7 @@ def study_summary(study: Study) -> dict[str, Any]:
         select(TrialList.index, TrialList.n_assigned, func.count(Participant.id))
         .outerjoin(
             Participant,
-            (Participant.list_id == TrialList.id)
-            & Participant.status.in_(sorted(COUNTS_FOR_LIST)),
+            (Participant.list_id == TrialList.id) & Participant.status.in_(sorted(COUNTS_FOR_LIST)),
         )
         .where(TrialList.study_id == study.id)
         .group_by(TrialList.id)

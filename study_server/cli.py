@@ -26,7 +26,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def alembic_config(database_url: str) -> Any:
     from alembic.config import Config
 
-    cfg = Config()
+    # Alembic's default stdout is the sys.stdout of the moment alembic was imported, which may be a
+    # redirected stream long closed since; pass today's.
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg

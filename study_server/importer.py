@@ -33,8 +33,12 @@ def answer_choices(meta: dict[str, Any], classes: list[dict[str, Any]]) -> list[
     if not groups:
         return classes
     return [
-        {"id": int(g["id"]), "name": str(g["name"]), "legend": int(min(g["classes"])),
-         "classes": [int(c) for c in g["classes"]]}
+        {
+            "id": int(g["id"]),
+            "name": str(g["name"]),
+            "legend": int(min(g["classes"])),
+            "classes": [int(c) for c in g["classes"]],
+        }
         for g in groups["groups"]
     ]
 

@@ -431,8 +431,10 @@ def debrief(public_id: str) -> Any:
     finish = get_recruiter(p.recruiter).finish(p.study, p, screened_out=screened_out)
     settings = effective(p.study.config)
     # a plain link has nowhere to paste a code back: show it only when the researcher asks for one
-    show_code = finish.kind == "code" and bool(finish.code) and (
-        p.recruiter != "link" or bool(settings["show_completion_code"])
+    show_code = (
+        finish.kind == "code"
+        and bool(finish.code)
+        and (p.recruiter != "link" or bool(settings["show_completion_code"]))
     )
     return render_template(
         "debrief.html",

@@ -297,11 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--n-per-class", type=int, default=None, help="source images per class (stimuli)")
         p.add_argument("--epochs", type=int, default=None, help="training epochs (default: model_eval's)")
-        p.add_argument("--train-minutes", type=float, default=None,
-                       help="stop training early after this wall time (resumable, not finished); "
-                       "default: none")
         p.add_argument(
-            "--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY,
+            "--train-minutes",
+            type=float,
+            default=None,
+            help="stop training early after this wall time (resumable, not finished); default: none",
+        )
+        p.add_argument(
+            "--min-accuracy",
+            type=float,
+            default=DEFAULT_MIN_ACCURACY,
             help="refuse to go on below this network accuracy on regular stimuli "
             f"(default {DEFAULT_MIN_ACCURACY})",
         )

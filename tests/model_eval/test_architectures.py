@@ -9,8 +9,20 @@ from model_eval import UnknownModelError, get_model, list_models
 from model_eval.registry import register_model
 from model_eval.torchvision_models import WeightsFileError
 
-SMALL = ["lenet5", "mvgg5", "mvgg6", "mvgg7", "mvgg8", "mvgg9", "hosseini_dnn",
-         "mvgg5_bn", "mvgg6_bn", "mvgg7_bn", "mvgg8_bn", "mvgg9_bn"]
+SMALL = [
+    "lenet5",
+    "mvgg5",
+    "mvgg6",
+    "mvgg7",
+    "mvgg8",
+    "mvgg9",
+    "hosseini_dnn",
+    "mvgg5_bn",
+    "mvgg6_bn",
+    "mvgg7_bn",
+    "mvgg8_bn",
+    "mvgg9_bn",
+]
 
 
 def test_registry_lists_the_seed_architectures():
@@ -56,24 +68,85 @@ def _fc(i: int, o: int) -> int:
 # Hosseini et al. 2017, Table I, written out layer by layer for a 32x32 RGB input and 43 classes:
 # (layer list as (kind, out) pairs, parameter count computed by hand from the table).
 TABLE_I = {
-    "mvgg5": ([("c", 16), ("p", 2), ("c", 32), ("p", 2), ("c", 48), ("p", 2), ("f", 128), ("f", 43)],
-              _conv(3, 16) + _conv(16, 32) + _conv(32, 48) + _fc(4 * 4 * 48, 128) + _fc(128, 43)),
-    "mvgg6": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("p", 2), ("c", 48), ("p", 2), ("f", 128),
-               ("f", 43)],
-              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 48) + _fc(768, 128) + _fc(128, 43)),
-    "mvgg7": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("c", 32), ("p", 2), ("c", 48), ("p", 2),
-               ("f", 128), ("f", 43)],
-              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 48) + _fc(768, 128)
-              + _fc(128, 43)),
-    "mvgg8": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("c", 32), ("p", 2), ("c", 48), ("c", 48), ("p", 2),
-               ("f", 128), ("f", 43)],
-              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 48) + _conv(48, 48)
-              + _fc(768, 128) + _fc(128, 43)),
+    "mvgg5": (
+        [("c", 16), ("p", 2), ("c", 32), ("p", 2), ("c", 48), ("p", 2), ("f", 128), ("f", 43)],
+        _conv(3, 16) + _conv(16, 32) + _conv(32, 48) + _fc(4 * 4 * 48, 128) + _fc(128, 43),
+    ),
+    "mvgg6": (
+        [("c", 16), ("c", 16), ("p", 2), ("c", 32), ("p", 2), ("c", 48), ("p", 2), ("f", 128), ("f", 43)],
+        _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 48) + _fc(768, 128) + _fc(128, 43),
+    ),
+    "mvgg7": (
+        [
+            ("c", 16),
+            ("c", 16),
+            ("p", 2),
+            ("c", 32),
+            ("c", 32),
+            ("p", 2),
+            ("c", 48),
+            ("p", 2),
+            ("f", 128),
+            ("f", 43),
+        ],
+        _conv(3, 16)
+        + _conv(16, 16)
+        + _conv(16, 32)
+        + _conv(32, 32)
+        + _conv(32, 48)
+        + _fc(768, 128)
+        + _fc(128, 43),
+    ),
+    "mvgg8": (
+        [
+            ("c", 16),
+            ("c", 16),
+            ("p", 2),
+            ("c", 32),
+            ("c", 32),
+            ("p", 2),
+            ("c", 48),
+            ("c", 48),
+            ("p", 2),
+            ("f", 128),
+            ("f", 43),
+        ],
+        _conv(3, 16)
+        + _conv(16, 16)
+        + _conv(16, 32)
+        + _conv(32, 32)
+        + _conv(32, 48)
+        + _conv(48, 48)
+        + _fc(768, 128)
+        + _fc(128, 43),
+    ),
     # MVGG-9: MVGG-8 + conv 64 + 4x4 max-pool, so FC 128 sees 1x1x64
-    "mvgg9": ([("c", 16), ("c", 16), ("p", 2), ("c", 32), ("c", 32), ("p", 2), ("c", 48), ("c", 48), ("p", 2),
-               ("c", 64), ("p", 4), ("f", 128), ("f", 43)],
-              _conv(3, 16) + _conv(16, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 48) + _conv(48, 48)
-              + _conv(48, 64) + _fc(64, 128) + _fc(128, 43)),
+    "mvgg9": (
+        [
+            ("c", 16),
+            ("c", 16),
+            ("p", 2),
+            ("c", 32),
+            ("c", 32),
+            ("p", 2),
+            ("c", 48),
+            ("c", 48),
+            ("p", 2),
+            ("c", 64),
+            ("p", 4),
+            ("f", 128),
+            ("f", 43),
+        ],
+        _conv(3, 16)
+        + _conv(16, 16)
+        + _conv(16, 32)
+        + _conv(32, 32)
+        + _conv(32, 48)
+        + _conv(48, 48)
+        + _conv(48, 64)
+        + _fc(64, 128)
+        + _fc(128, 43),
+    ),
 }
 
 
@@ -105,10 +178,19 @@ def test_hosseini_dnn_follows_the_short_paper():
     # conv 32, conv 64 (3x3, no padding), 2x2 max-pool, FC 200, FC 200, FC 43, on 28x28 gray input:
     # 28 -> 26 -> 24 -> pool 12, so the first FC sees 12 * 12 * 64 = 9216 values.
     net = get_model("hosseini_dnn", num_classes=43, in_channels=1, input_size=28)
-    kinds = [(type(m).__name__, getattr(m, "out_channels", getattr(m, "out_features", None)))
-             for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear | torch.nn.MaxPool2d)]
-    assert kinds == [("Conv2d", 32), ("Conv2d", 64), ("MaxPool2d", None), ("Linear", 200), ("Linear", 200),
-                     ("Linear", 43)]
+    kinds = [
+        (type(m).__name__, getattr(m, "out_channels", getattr(m, "out_features", None)))
+        for m in net.modules()
+        if isinstance(m, torch.nn.Conv2d | torch.nn.Linear | torch.nn.MaxPool2d)
+    ]
+    assert kinds == [
+        ("Conv2d", 32),
+        ("Conv2d", 64),
+        ("MaxPool2d", None),
+        ("Linear", 200),
+        ("Linear", 200),
+        ("Linear", 43),
+    ]
     expected = 9 * 1 * 32 + 32 + 9 * 32 * 64 + 64 + _fc(9216, 200) + _fc(200, 200) + _fc(200, 43)
     assert expected == 1_911_059
     assert sum(p.numel() for p in net.parameters()) == expected

@@ -26,9 +26,18 @@ def test_round_trip_gives_identical_predictions(tmp_path):
     pre = Preprocessing(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     members = _members(1)
     before = Classifier(members, pre).eval()
-    path = save_checkpoint(tmp_path / "m.pt", arch="mvgg5_bn", name="mvgg5-test", members=members,
-                           num_classes=6, in_channels=3, preprocessing=pre, classes=CLASSES,
-                           config={"seed": 0}, source="synthetic")
+    path = save_checkpoint(
+        tmp_path / "m.pt",
+        arch="mvgg5_bn",
+        name="mvgg5-test",
+        members=members,
+        num_classes=6,
+        in_channels=3,
+        preprocessing=pre,
+        classes=CLASSES,
+        config={"seed": 0},
+        source="synthetic",
+    )
     loaded = load_checkpoint(path)
     x = torch.rand(5, 3, 40, 40)  # not the input size: the resize is part of the classifier
     with torch.no_grad():

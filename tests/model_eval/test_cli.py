@@ -27,19 +27,45 @@ def _stimulus_set(out, n_classes: int | None = None, n_per_class: int = 1):
     for i, img in zip(keep, images, strict=True):
         label = int(src.labels[i])
         for cond, im in (("regular", img), ("negative", 1.0 - img)):
-            rows.append({"source_id": f"s{i}", "label": label, "family": "regular" if cond == "regular"
-                         else "negative", "condition": cond, "catch": False})
+            rows.append(
+                {
+                    "source_id": f"s{i}",
+                    "label": label,
+                    "family": "regular" if cond == "regular" else "negative",
+                    "condition": cond,
+                    "catch": False,
+                }
+            )
             imgs.append(im)
     legend = {c.id: src.legend_image(c.id) for c in classes}
-    return stimuli.write_stimulus_set(out, rows, imgs, classes, legend, name="t", seed=1, source="synthetic",
-                                      progress=False)
+    return stimuli.write_stimulus_set(
+        out, rows, imgs, classes, legend, name="t", seed=1, source="synthetic", progress=False
+    )
 
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    rc = main(["train", "--arch", "mvgg5", "--out", str(out), "--n-per-class", "3", "--epochs", "1",
-               "--batch-size", "32", "--tag", "tiny", "--no-progress", "--device", "cpu"])
+    rc = main(
+        [
+            "train",
+            "--arch",
+            "mvgg5",
+            "--out",
+            str(out),
+            "--n-per-class",
+            "3",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--tag",
+            "tiny",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -48,8 +74,22 @@ def test_train_then_predict_round_trip(tiny_checkpoint, tmp_path, capsys):
     set_dir = _stimulus_set(tmp_path / "set")
     out = tmp_path / "pred.csv"
     capsys.readouterr()
-    rc = main(["predict", "--model", str(tiny_checkpoint), str(tiny_checkpoint), "--name", "a", "b",
-               "--stimuli", str(set_dir), "--out", str(out), "--no-progress"])
+    rc = main(
+        [
+            "predict",
+            "--model",
+            str(tiny_checkpoint),
+            str(tiny_checkpoint),
+            "--name",
+            "a",
+            "b",
+            "--stimuli",
+            str(set_dir),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "negative" in printed and "regular" in printed  # the accuracy table
@@ -80,8 +120,28 @@ def test_resume_of_a_finished_run_keeps_the_checkpoint(tiny_checkpoint, tmp_path
     copy = tmp_path / "copy.pt"
     shutil.copy(tiny_checkpoint, copy)
     before = torch.load(copy, weights_only=True)["members"][0]
-    assert main(["train", "--arch", "mvgg5", "--out", str(copy), "--n-per-class", "3", "--epochs", "1",
-                 "--batch-size", "32", "--tag", "tiny", "--no-progress", "--resume"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "mvgg5",
+                "--out",
+                str(copy),
+                "--n-per-class",
+                "3",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--tag",
+                "tiny",
+                "--no-progress",
+                "--resume",
+            ]
+        )
+        == 0
+    )
     after = torch.load(copy, weights_only=True)["members"][0]
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -95,8 +155,18 @@ def test_unknown_model_name_is_one_line_on_stderr(tmp_path, capsys):
 
 def test_checkpoint_for_another_class_count_is_refused(tiny_checkpoint, tmp_path, capsys):
     set_dir = _stimulus_set(tmp_path / "five", n_classes=5)
-    rc = main(["predict", "--model", str(tiny_checkpoint), "--stimuli", str(set_dir), "--out",
-               str(tmp_path / "p.csv"), "--no-progress"])
+    rc = main(
+        [
+            "predict",
+            "--model",
+            str(tiny_checkpoint),
+            "--stimuli",
+            str(set_dir),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc != 0 and err.count("\n") == 1
     assert "43 classes" in err and "has 5" in err
@@ -108,8 +178,18 @@ def test_invalid_stimulus_set_is_refused(tiny_checkpoint, tmp_path, capsys):
     manifest = set_dir / "manifest.csv"
     manifest.write_text(manifest.read_text().replace("regular", "regulax", 1))  # breaks the content hash
     assert stimuli.validate_stimulus_set(set_dir)  # the set is really invalid
-    rc = main(["predict", "--model", str(tiny_checkpoint), "--stimuli", str(set_dir), "--out",
-               str(tmp_path / "p.csv"), "--no-progress"])
+    rc = main(
+        [
+            "predict",
+            "--model",
+            str(tiny_checkpoint),
+            "--stimuli",
+            str(set_dir),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc != 0 and err.count("\n") == 1 and "invalid" in err
     assert not (tmp_path / "p.csv").exists()
@@ -134,22 +214,50 @@ def hashing_checkpoint(tmp_path_factory):
         register_model("_test_hashing")(lambda *, num_classes, **_: _Hashing(num_classes))
     src = stimuli.get_source("synthetic", split="test", n_per_class=1)
     path = tmp_path_factory.mktemp("hash") / "hash.pt"
-    save_checkpoint(path, arch="_test_hashing", name="hashing", members=[_Hashing(N_CLASSES)],
-                    num_classes=N_CLASSES, in_channels=3,
-                    preprocessing=Preprocessing(16, (0.0,) * 3, (1.0,) * 3),
-                    classes=[{"id": c.id, "name": c.name} for c in src.classes], config={},
-                    source="synthetic")
+    save_checkpoint(
+        path,
+        arch="_test_hashing",
+        name="hashing",
+        members=[_Hashing(N_CLASSES)],
+        num_classes=N_CLASSES,
+        in_channels=3,
+        preprocessing=Preprocessing(16, (0.0,) * 3, (1.0,) * 3),
+        classes=[{"id": c.id, "name": c.name} for c in src.classes],
+        config={},
+        source="synthetic",
+    )
     return path
 
 
 def test_fri_writes_maps_and_exports_a_valid_stimulus_set(hashing_checkpoint, tmp_path, capsys):
     out, export = tmp_path / "fri", tmp_path / "fri_set"
-    rc = main(["fri", "--model", str(hashing_checkpoint), "--n-images", "2", "--image-size", "32",
-               "--ratios", "0.7", "0.8", "--out", str(out), "--export", str(export), "--no-progress"])
+    rc = main(
+        [
+            "fri",
+            "--model",
+            str(hashing_checkpoint),
+            "--n-images",
+            "2",
+            "--image-size",
+            "32",
+            "--ratios",
+            "0.7",
+            "0.8",
+            "--out",
+            str(out),
+            "--export",
+            str(export),
+            "--no-progress",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert "loose_shift" in capsys.readouterr().out
-    assert sorted(p.name for p in out.glob("fri_maps_*")) == ["fri_maps_000.npz", "fri_maps_000.png",
-                                                             "fri_maps_001.npz", "fri_maps_001.png"]
+    assert sorted(p.name for p in out.glob("fri_maps_*")) == [
+        "fri_maps_000.npz",
+        "fri_maps_000.png",
+        "fri_maps_001.npz",
+        "fri_maps_001.png",
+    ]
     maps = np.load(out / "fri_maps_000.npz")
     side = int(maps["sides"][0])
     assert maps[f"s{side}_correct"].shape == (32 - side + 1, 32 - side + 1)
@@ -177,8 +285,20 @@ def test_interrupted_run_resumes_to_completion(tmp_path):
     import torch
 
     out = tmp_path / "r.pt"
-    args = ["train", "--arch", "mvgg5", "--out", str(out), "--n-per-class", "2", "--epochs", "2",
-            "--batch-size", "16", "--no-progress"]
+    args = [
+        "train",
+        "--arch",
+        "mvgg5",
+        "--out",
+        str(out),
+        "--n-per-class",
+        "2",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--no-progress",
+    ]
     assert main([*args, "--max-minutes", "0.000001"]) == 3  # the budget stops it after one step: not done
     first = torch.load(out, weights_only=True)
     assert first["history"] == [] and first["train_state"]["stopped"] == "time budget"
@@ -192,16 +312,49 @@ def test_interrupted_run_resumes_to_completion(tmp_path):
 
 def test_noise_and_min_noise_commands(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "noise"
-    assert main(["noise", "--model", str(tiny_checkpoint), "--n-images", "43", "--sigmas", "0", "20",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "noise",
+                "--model",
+                str(tiny_checkpoint),
+                "--n-images",
+                "43",
+                "--sigmas",
+                "0",
+                "20",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = pd.read_csv(out / "noise_summary.csv")
     assert list(summary["sigma"]) == [0.0, 20.0] and (summary["n"] == 43).all()
     assert summary["accuracy"].between(0, 1).all() and (out / "noise.png").stat().st_size > 0
     per_class = pd.read_csv(out / "noise_per_class.csv")
     assert len(per_class) == 2 * N_CLASSES and (per_class["support"] == 1).all()
     csv = tmp_path / "mn.csv"
-    assert main(["min-noise", "--model", str(tiny_checkpoint), "--n-images", "1", "--population", "10",
-                 "--max-iterations", "5", "--out", str(csv), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "min-noise",
+                "--model",
+                str(tiny_checkpoint),
+                "--n-images",
+                "1",
+                "--population",
+                "10",
+                "--max-iterations",
+                "5",
+                "--out",
+                str(csv),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     res = pd.read_csv(csv)
     row = res.iloc[0]  # an image the tiny network misclassifies is skipped (Aghdam et al.), else searched
     assert len(res) == 1 and (row["skipped"] or (row["norm"] >= 0 and 1 <= row["iterations"] <= 5))
@@ -213,11 +366,18 @@ def test_gray_checkpoint_on_a_colour_source_is_one_clear_line(tmp_path, capsys):
 
     src = stimuli.get_source("synthetic", split="test", n_per_class=1, seed=3)
     path = tmp_path / "gray.pt"
-    save_checkpoint(path, arch="lenet5", name="gray", num_classes=N_CLASSES, in_channels=1,
-                    members=build_members("lenet5", 1, num_classes=N_CLASSES, in_channels=1, input_size=32),
-                    preprocessing=Preprocessing(32, (0.5,), (0.5,)),
-                    classes=[{"id": c.id, "name": c.name} for c in src.classes], config={},
-                    source="mnist")
+    save_checkpoint(
+        path,
+        arch="lenet5",
+        name="gray",
+        num_classes=N_CLASSES,
+        in_channels=1,
+        members=build_members("lenet5", 1, num_classes=N_CLASSES, in_channels=1, input_size=32),
+        preprocessing=Preprocessing(32, (0.5,), (0.5,)),
+        classes=[{"id": c.id, "name": c.name} for c in src.classes],
+        config={},
+        source="mnist",
+    )
     for cmd in (["fri", "--out", str(tmp_path / "fri")], ["noise", "--out", str(tmp_path / "noise")]):
         rc = main([cmd[0], "--model", str(path), "--n-images", "2", "--no-progress", *cmd[1:]])
         err = capsys.readouterr().err

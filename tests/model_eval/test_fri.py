@@ -16,7 +16,7 @@ from model_eval.registry import Preprocessing
 
 def interpolated_crop(image: torch.Tensor, x: int, y: int, side: int, out: int) -> torch.Tensor:
     """Slice one crop, resize it with F.interpolate (bilinear, align_corners=False, no antialiasing)."""
-    crop = image[:, y: y + side, x: x + side].unsqueeze(0)
+    crop = image[:, y : y + side, x : x + side].unsqueeze(0)
     return F.interpolate(crop, size=(out, out), mode="bilinear", align_corners=False, antialias=False)[0]
 
 
@@ -58,8 +58,10 @@ def test_batched_crops_equal_reference_loop(side, out):
 
 def _tiny_classifier(seed=0, classes=4):
     torch.manual_seed(seed)
-    return Classifier(build_members("mvgg5", 1, num_classes=classes, in_channels=3, input_size=16),
-                      Preprocessing(16, (0.5,) * 3, (0.5,) * 3)).eval()
+    return Classifier(
+        build_members("mvgg5", 1, num_classes=classes, in_channels=3, input_size=16),
+        Preprocessing(16, (0.5,) * 3, (0.5,) * 3),
+    ).eval()
 
 
 def test_crop_predictions_equal_reference_loop():
@@ -69,8 +71,12 @@ def test_crop_predictions_equal_reference_loop():
     maps = classify_crops(model, image, label=1, side=side, batch_size=37)
     n = 20 - side + 1
     with torch.no_grad():
-        ref = np.array([[int(model(reference_crop(image, x, y, side, 16)[None]).argmax()) for x in range(n)]
-                        for y in range(n)])
+        ref = np.array(
+            [
+                [int(model(reference_crop(image, x, y, side, 16)[None]).argmax()) for x in range(n)]
+                for y in range(n)
+            ]
+        )
     np.testing.assert_array_equal(maps.pred, ref)
     np.testing.assert_array_equal(maps.correct, ref == 1)
 

@@ -25,8 +25,9 @@ class _Brightness(nn.Module):
 def test_minimum_noise_search_finds_a_misclassifying_perturbation():
     model = _Brightness()
     image = torch.full((1, 6, 6), 0.56)  # class 1 with margin 20 * 0.06 = 1.2
-    res = minimum_noise_search(model, image, 1, config=GAConfig(population=30, max_iterations=300,
-                                                                patience=50, lam=0.05), seed=0)
+    res = minimum_noise_search(
+        model, image, 1, config=GAConfig(population=30, max_iterations=300, patience=50, lam=0.05), seed=0
+    )
     assert res.misclassified and res.predicted == 0 and res.margin < 0
     # The least L2 perturbation lowering the mean by 0.06 spreads evenly: ||r|| = 0.06 * sqrt(36) = 0.36.
     assert 0.36 <= res.norm < 1.2
@@ -55,8 +56,9 @@ class _Constant(nn.Module):
 def test_noise_sweep_metrics_against_hand_computed_values():
     images = np.full((4, 8, 8, 3), 0.5, dtype=np.float32)
     labels = np.array([0, 2, 2, 1])
-    sweep = noise_sweep(_Constant(), images, labels, num_classes=3, sigmas=(0.0, 8.0), draws=2,
-                        progress=False)
+    sweep = noise_sweep(
+        _Constant(), images, labels, num_classes=3, sigmas=(0.0, 8.0), draws=2, progress=False
+    )
     s = sweep.summary
     assert list(s["sigma"]) == [0.0, 8.0]
     assert np.allclose(s["accuracy"], 0.5)  # 2 of 4 labels are class 2
@@ -98,8 +100,9 @@ def test_misclassified_clean_images_are_skipped_and_c_is_the_prediction():
     from model_eval.noise import minimum_noise_batch
 
     images = torch.full((2, 1, 4, 4), 0.5)
-    res = minimum_noise_batch(_Fixed(), images, [1, 0], config=GAConfig(population=8, max_iterations=3,
-                                                                        patience=5), seed=0)
+    res = minimum_noise_batch(
+        _Fixed(), images, [1, 0], config=GAConfig(population=8, max_iterations=3, patience=5), seed=0
+    )
     assert res[0].skipped and res[0].clean_pred == 0
     assert res[0].perturbation is None and res[0].iterations == 0
     assert not res[1].skipped and res[1].clean_score == pytest.approx(0.9)

@@ -71,9 +71,21 @@ def test_gray_is_bt601_luma():
 
 
 def test_every_training_option_in_one_tiny_run(tmp_path):
-    cfg = TrainConfig(arch="lenet5", n_per_class=2, epochs=1, batch_size=32, translate=1, reflect=True,
-                      negatives=20, noise_copies=1, noise_sigmas=[8.0, 25.0], fgsm_eps=0.03, ensemble=2,
-                      progress=False, tag="robust")
+    cfg = TrainConfig(
+        arch="lenet5",
+        n_per_class=2,
+        epochs=1,
+        batch_size=32,
+        translate=1,
+        reflect=True,
+        negatives=20,
+        noise_copies=1,
+        noise_sigmas=[8.0, 25.0],
+        fgsm_eps=0.03,
+        ensemble=2,
+        progress=False,
+        tag="robust",
+    )
     path = train(cfg, tmp_path / "e.pt")
     ck = load_checkpoint(path)
     assert len(ck.data["members"]) == 2 and ck.name == "lenet5-robust"
@@ -154,8 +166,16 @@ def test_target_accuracy_stops_a_member_and_marks_done(tmp_path):
 def test_gray_equalised_run_predicts_through_the_same_preprocessing(tmp_path):
     from model_eval.data import equalize_histogram_batch
 
-    cfg = TrainConfig(arch="hosseini_dnn", size=28, gray=True, equalize=True, n_per_class=2, epochs=1,
-                      progress=False, device="cpu")
+    cfg = TrainConfig(
+        arch="hosseini_dnn",
+        size=28,
+        gray=True,
+        equalize=True,
+        n_per_class=2,
+        epochs=1,
+        progress=False,
+        device="cpu",
+    )
     ck = load_checkpoint(train(cfg, tmp_path / "g.pt"))
     assert ck.in_channels == 1 and ck.data["preprocessing"]["equalize"] is True
     x = torch.rand(3, 1, 28, 28)
