@@ -58,6 +58,8 @@ def test_main_job_serves_a_browser_then_makes_the_report(tmp_path: Path, browser
         env=env,
         cwd=ROOT,
         start_new_session=True,
+        # a test run started in the background inherits SIGINT ignored; Ctrl-C must reach the job here
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen: list[str] = []
     lines = _lines(proc)
