@@ -54,6 +54,11 @@ class FigureBlock:
 Block = Heading | Paragraph | Warning | Table | FigureBlock
 
 
+def not_applicable(what: str) -> list[Block]:
+    """What a section says when its inputs hold no data for it."""
+    return [Paragraph(f"{what}: not applicable (no data for it in these inputs).")]
+
+
 @dataclass
 class Document:
     """Title, blocks in order, extra tables written only as CSV, and headline scalars for summary.json."""

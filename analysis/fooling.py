@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from analysis.document import Block, FigureBlock, Paragraph, Table
+from analysis.document import Block, FigureBlock, Paragraph, Table, not_applicable
 from analysis.load import StimulusSetInfo
 from analysis.metrics import wilson_interval
 from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure, new_grid
@@ -276,7 +276,7 @@ def compute(ctx: Context, _: dict[str, Any]) -> FoolingResult | None:
 def present(result: FoolingResult | None, ctx: Context) -> list[Block]:
     """The section's blocks: the summary sentence, tables and the two figures."""
     if result is None:
-        return [Paragraph("Fooling images: not applicable (no fooling images in this stimulus set).")]
+        return not_applicable("Fooling images")
     all_ = result.rates[result.rates["condition"] == "all"].iloc[0]
     return [
         Paragraph(

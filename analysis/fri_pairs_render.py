@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analysis import fri_pairs
-from analysis.document import Block, FigureBlock, Paragraph, Table
+from analysis.document import Block, FigureBlock, Paragraph, Table, not_applicable
 from analysis.fri_pairs import FriPairsResult
 from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
 
@@ -72,7 +72,7 @@ def compute(ctx: Context, _: dict[str, Any]) -> FriPairsResult:
 
 def present(result: FriPairsResult, ctx: Context) -> list[Block]:
     if result.pairs.empty:
-        return [Paragraph("FRI pairs: not applicable (no data for it in these inputs).")]
+        return not_applicable("FRI pairs")
     return [
         *[Paragraph(note) for note in result.notes],
         Table("fri_pairs_pooled", result.pooled_frame(), POOLED_CAPTION),

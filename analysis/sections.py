@@ -33,7 +33,7 @@ from analysis import (
     rt,
 )
 from analysis.consistency import ConsistencyResult, KappaOptions, error_consistency_analysis
-from analysis.document import Block, FigureBlock, Heading, Paragraph, Table, Warning
+from analysis.document import Block, FigureBlock, Heading, Paragraph, Table, Warning, not_applicable
 from analysis.exclusions import ExclusionResult
 from analysis.load import LongTable
 from analysis.provenance import Provenance
@@ -83,10 +83,6 @@ class Section:
     title: str
     compute: Callable[[Context, dict[str, Any]], Any]
     present: Callable[[Any, Context], list[Block]]
-
-
-def _na(what: str) -> list[Block]:
-    return [Paragraph(f"{what}: not applicable (no data for it in these inputs).")]
 
 
 # ------------------------------------------------------------------ 0. data and exclusions
@@ -195,7 +191,7 @@ def compute_accuracy(ctx: Context, _: dict[str, Any]) -> AccuracyResult:
 
 def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
     if r.table.empty:
-        return _na("Accuracy")
+        return not_applicable("Accuracy")
     main = r.table[r.table["agent_type"] != "human"]
     blocks: list[Block] = [
         Table(
@@ -249,7 +245,7 @@ def compute_participants(ctx: Context, results: dict[str, Any]) -> ParticipantRe
 
 def present_participants(r: ParticipantResult, ctx: Context) -> list[Block]:
     if r.per.empty:
-        return _na("Per-participant accuracy")
+        return not_applicable("Per-participant accuracy")
     return [
         FigureBlock(
             "participants",
@@ -288,7 +284,7 @@ def compute_tests(ctx: Context, results: dict[str, Any]) -> TestsResult:
 def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
     blocks: list[Block] = []
     if r.population.empty:
-        blocks += _na("People vs models (need both human trials and predictions in a condition)")
+        blocks += not_applicable("People vs models (need both human trials and predictions in a condition)")
     else:
         blocks.append(
             Paragraph(
@@ -350,7 +346,7 @@ def compute_consistency(ctx: Context, _: dict[str, Any]) -> ConsistencyResult:
 
 def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
     if r.summary.empty:
-        return _na("Error consistency")
+        return not_applicable("Error consistency")
     o = r.options
     policy = (
         "set to 1, the published convention (model-vs-human), for comparability"
@@ -446,7 +442,7 @@ def compute_confusions(ctx: Context, _: dict[str, Any]) -> ConfusionResult:
 
 def present_confusions(r: ConfusionResult, ctx: Context) -> list[Block]:
     if not r.matrices:
-        return _na("Confusion matrices")
+        return not_applicable("Confusion matrices")
     blocks: list[Block] = []
     items = sorted(r.matrices.items())
     for i, ((agent, cond), mat) in enumerate(items):
@@ -479,7 +475,7 @@ def compute_rt(ctx: Context, _: dict[str, Any]) -> rt.RTResult:
 
 def present_rt(r: rt.RTResult, ctx: Context) -> list[Block]:
     if r.empty:
-        return _na("Reaction times (no human RTs)")
+        return not_applicable("Reaction times (no human RTs)")
     return [
         Paragraph(rt.__doc__.split("\n\n")[1].replace("\n", " ") if rt.__doc__ else ""),
         Table("rt_by_condition", r.by_condition, "Median RT per condition (humans; models have no RT)."),
@@ -505,7 +501,7 @@ def compute_noise(ctx: Context, _: dict[str, Any]) -> tuple[pd.DataFrame, list[p
 def present_noise(r: tuple[pd.DataFrame, list[psychometric.PsychometricFit]], ctx: Context) -> list[Block]:
     levels, fits = r
     if levels.empty:
-        return _na("Noise analysis")
+        return not_applicable("Noise analysis")
     fits_df = pd.DataFrame(
         [
             {
@@ -544,7 +540,7 @@ def compute_power(ctx: Context, results: dict[str, Any]) -> power.PowerResult:
 
 def present_power(r: power.PowerResult, ctx: Context) -> list[Block]:
     if r.table.empty:
-        return _na("Power analysis")
+        return not_applicable("Power analysis")
     return [Paragraph("Assumptions: " + r.assumptions), Table("power", r.table, "Participants needed.")]
 
 
@@ -557,7 +553,7 @@ def compute_provenance(ctx: Context, _: dict[str, Any]) -> Provenance | None:
 
 def present_provenance(r: Provenance | None, ctx: Context) -> list[Block]:
     if r is None:
-        return _na("Provenance")
+        return not_applicable("Provenance")
     blocks: list[Block] = [
         Paragraph(f"Command: {r.command}"),
         Table("provenance_stimuli", r.stimulus_set, "Stimulus set."),

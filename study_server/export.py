@@ -61,8 +61,13 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
     """The responses table for one study (slug) or all studies, in the contract's columns."""
     if study is not None and session.scalar(select(Study.id).where(Study.slug == study)) is None:
         raise ExportError(f"unknown study {study!r}")
+    # the study's screening setting, read once per study, so the analysis applies the server's own rule
+    thresholds = {
+        slug: effective(config)["catch_fail_threshold"]
+        for slug, config in session.execute(select(Study.slug, Study.config))
+    }
     query = (
-        select(Response, Participant, Study.slug, TrialList.index, Study.config)
+        select(Response, Participant, Study.slug, TrialList.index)
         .join(Participant, Response.participant_id == Participant.id)
         .join(Study, Participant.study_id == Study.id)
         .outerjoin(TrialList, Participant.list_id == TrialList.id)
@@ -71,7 +76,7 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
     if study is not None:
         query = query.where(Study.slug == study)
     records = []
-    for resp, part, slug, list_index, config in session.execute(query):
+    for resp, part, slug, list_index in session.execute(query):
         records.append(
             {
                 "participant": pseudonym(part.public_id, secret_key),
@@ -85,8 +90,7 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
                 "status": part.status,
                 "completed": is_finished(part.status),
                 "paid": is_paid(part.status),
-                # the study's screening setting, so the analysis applies the server's own rule by default
-                "catch_fail_threshold": effective(config)["catch_fail_threshold"],
+                "catch_fail_threshold": thresholds[slug],
                 "recruiter": part.recruiter,
                 "list_id": list_index,
                 "study": slug,

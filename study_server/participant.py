@@ -34,6 +34,7 @@ from study_server.models import Response as TrialResponse
 from study_server.practice import PracticeImage, practice_images
 from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Recruiter, get_recruiter
 from study_server.settings import effective
+from study_server.study_cache import choice_of_class
 
 bp = Blueprint("participant", __name__)
 
@@ -358,7 +359,7 @@ def practice(public_id: str) -> Any:
     study = p.study
     settings = effective(study.config)
     # the right answer is the choice holding the image's class (its label group when the set has groups)
-    choice_of = {int(c): int(ch["id"]) for ch in study.classes for c in ch.get("classes", [ch["id"]])}
+    choice_of = choice_of_class(study.classes)
     items = [
         {"src": url_for("participant.practice_image", public_id=p.public_id, image_id=img.image_id),
          "answer": choice_of.get(int(img.label), int(img.label))}

@@ -101,6 +101,12 @@ def _participant_row(conn: Connection, public_id: str) -> Any:
     ).first()
 
 
+def choice_of_class(classes: list[dict[str, Any]]) -> dict[int, int]:
+    """Class id -> the answer choice holding it: its label group's id when the study answers among groups
+    (importer.answer_choices); classes missing here are their own choice."""
+    return {int(c): int(ch["id"]) for ch in classes for c in ch.get("classes", ())}
+
+
 def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
     """Classes and per-stimulus label and catch flag of a study's stimulus set."""
     info = _studies.get(stimulus_hash) if stimulus_hash else None
@@ -108,8 +114,7 @@ def study_info(engine: Engine, study_id: int, stimulus_hash: str) -> StudyInfo:
         return info
     with engine.connect() as conn:
         classes = conn.scalar(select(Study.classes).where(Study.id == study_id)) or []
-        # with label groups the choices are groups: a stimulus's right answer is its class's group
-        choice_of = {int(c): int(ch["id"]) for ch in classes for c in ch.get("classes", ())}
+        choice_of = choice_of_class(classes)  # with label groups a stimulus's right answer is its group
         stimuli = {
             sid: (choice_of.get(int(label), int(label)), bool(catch))
             for sid, label, catch in conn.execute(

@@ -139,18 +139,17 @@ def predict(paths: Paths) -> None:
 
 
 def regular_accuracy(paths: Paths) -> tuple[float, int]:
-    """The network's top-1 accuracy on the regular, non-catch stimuli, and how many there are."""
-    from analysis.load import load_predictions
+    """The network's top-1 accuracy on the regular, non-catch stimuli (the number `predict` printed in
+    its table), and how many there are."""
+    import pandas as pd
+
+    from model_eval.predict import accuracy_table
     from stimuli.stimulus_set import read_manifest
 
     manifest = read_manifest(paths.stimuli / "manifest.csv")
-    regular = manifest[(manifest["condition"] == "regular") & ~manifest["catch"]]
-    if regular.empty:
-        regular = manifest[~manifest["catch"]]
-    preds = load_predictions([paths.predictions])
-    joined = regular.merge(preds[["stimulus_id", "response"]], on="stimulus_id", how="left")
-    correct = joined["response"].astype(float) == joined["label"].astype(float)
-    return float(correct.mean()), len(joined)
+    table = accuracy_table(pd.read_csv(paths.predictions), manifest)
+    n = int(((manifest["condition"] == "regular") & ~manifest["catch"]).sum())
+    return float(table.loc[ARCH, "regular"]), n
 
 
 def require_trained_network(paths: Paths, min_accuracy: float) -> float:
