@@ -66,7 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     guard.init_app(app)
 
-    from study_server import admin, api, participant, recruiters
+    from study_server import admin, answer_endpoint, api, participant, recruiters
     from study_server.cli import register_cli
 
     app.register_blueprint(participant.bp)
@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_cli(app)
     _register_error_pages(app)
     faults.init_app(app)
+    answer_endpoint.install(app)  # last: it reads the final configuration and wraps ProxyFix too
     return app
 
 

@@ -6,17 +6,20 @@ Every bad input is a 4xx JSON error and writes nothing.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection, Engine, Table, bindparam, case, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from study_server.db import Prepared, driver_value, write_lock
 from study_server.group_commit import committer_for
@@ -24,6 +27,9 @@ from study_server.lifecycle import is_active, set_status
 from study_server.models import NONE_ANSWER, Participant, Study, db, utcnow
 from study_server.models import Response as TrialResponse
 from study_server.study_cache import ParticipantInfo, StudyInfo, participant_info, study_info
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -57,29 +63,35 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     return json_error(exc.code or 400, messages.get(exc.code or 0, exc.description or exc.name))
 
 
-def _body() -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > _limit():
+def json_body(environ: WSGIEnvironment, limit: int) -> dict[str, Any]:
+    """The request's body as a JSON object; ApiError 413, 415 or 400 otherwise.
+
+    Read from the WSGI environ, so the answer endpoint (which runs without Flask's request) and the
+    Flask routes check bodies the same way."""
+    length = get_content_length(environ)
+    if length is not None and length > limit:
         raise ApiError(413, "request body too large")
-    if not request.is_json:
+    mimetype = str(environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
+    json_type = mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )  # as Flask's request.is_json
+    if not json_type:
         raise ApiError(415, "send the body as application/json")
-    raw = request.get_data(cache=True)
-    if len(raw) > _limit():
+    try:
+        raw = get_input_stream(environ, max_content_length=limit).read(limit + 1)
+    except RequestEntityTooLarge:
+        raise ApiError(413, "request body too large") from None
+    if len(raw) > limit:
         raise ApiError(413, "request body too large")
     try:
-        data = request.get_json(silent=True)
+        data = json.loads(raw)
     except RecursionError:  # e.g. 2 KB of "[[[[": json's decoder gives up with this, not a ValueError
         raise ApiError(400, "the body is nested too deeply") from None
-    if data is None:
-        raise ApiError(400, "the body is not valid JSON")
+    except ValueError:  # not JSON, or not UTF-8/16/32
+        raise ApiError(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
     return data
-
-
-def _limit() -> int:
-    from flask import current_app
-
-    return int(current_app.config["JSON_BODY_LIMIT"])  # its default is create_app's, the one place
 
 
 def _int_field(data: dict[str, Any], name: str, *, required: bool) -> int | None:
@@ -177,7 +189,13 @@ class _Answer:
 
 
 def _result(
-    info: ParticipantInfo, answer: _Answer, *, created: bool, answered: int, status: str
+    info: ParticipantInfo,
+    answer: _Answer,
+    *,
+    created: bool,
+    answered: int,
+    status: str,
+    debrief_url: Callable[[str], str],
 ) -> dict[str, Any]:
     return {
         "stored": True,
@@ -189,13 +207,20 @@ def _result(
         "total": len(info.trial_order),
         "status": status,
         "done": not is_active(status),
-        "next": None if is_active(status) else url_for("participant.debrief", public_id=info.public_id),
+        "next": None if is_active(status) else debrief_url(info.public_id),
     }
 
 
-@bp.post("/p/<public_id>/responses")
-def post_response(public_id: str) -> tuple[Response, int]:
-    """Store one trial's answer; a replay returns the stored row (200), a different answer is a 409.
+bp.add_url_rule("/p/<public_id>/responses", endpoint="post_response", methods=["POST"], build_only=True)
+"""Served by study_server.answer_endpoint (without Flask's request machinery); the rule lets pages build
+its address with url_for("api.post_response", ...)."""
+
+
+def save_answer(
+    engine: Engine, public_id: str, data: dict[str, Any], debrief_url: Callable[[str], str]
+) -> tuple[int, dict[str, Any]]:
+    """Store one trial's answer; (201, result) when new, (200, result) for a replay of the stored answer.
+    A different answer to a stored trial is a 409 (ApiError), as is an answer while not "started".
 
     The answer is acknowledged only once it is committed. The participant's list and the study's
     labels, catch flags and classes come from per-process caches; completion and screen-out add a few
@@ -204,10 +229,8 @@ def post_response(public_id: str) -> tuple[Response, int]:
       CONFLICT DO NOTHING RETURNING, in a transaction shared with the answers that arrive at the same
       moment (group commit: one disk flush for all of them).
     - PostgreSQL: the same as one statement (a data-modifying CTE that locks the participant's row),
-      in autocommit: one round trip instead of four.
+      in autocommit: one round trip.
     """
-    data = _body()
-    engine = db.engine
     info = participant_info(engine, public_id)
     if info is None:
         raise ApiError(404, "unknown participant")
@@ -221,9 +244,8 @@ def post_response(public_id: str) -> tuple[Response, int]:
         )
     if stored.response != answer.response:
         raise ApiError(409, "this trial was already answered with a different response")
-    return jsonify(_result(info, stored, created=created, answered=answered, status=status)), (
-        201 if created else 200
-    )
+    result = _result(info, stored, created=created, answered=answered, status=status, debrief_url=debrief_url)
+    return (201 if created else 200), result
 
 
 # A declarative class's __table__ is typed as a FromClause; these models map plain Tables.
@@ -332,12 +354,13 @@ def _store_postgresql(
 ) -> tuple[bool, int, str, _Answer]:
     failed = answer.failed_catch
     params = {**answer.row(info.id, utcnow()), "who": info.id, "failed": failed}
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = _SAVE_POSTGRESQL.fetchone(conn, params)
-        assert row is not None
-        started, inserted = int(row[0]), row[1]
-        stored = None if inserted is not None else _stored_or_refuse(conn, info, answer)
+    row = _SAVE_POSTGRESQL.fetchone_autocommit(engine, params)
+    assert row is not None
+    started, inserted = int(row[0]), row[1]
+    stored = None
+    if inserted is None:  # a replay, or a refusal
+        with engine.connect() as conn:
+            stored = _stored_or_refuse(conn, info, answer)
     if stored is None:  # inserted and counted
         answered, n_failed = int(row[2]), int(row[3])
         if not failed and answered < len(info.trial_order):
@@ -410,7 +433,7 @@ def _replay(row: Any, answer: _Answer) -> tuple[bool, int, str, _Answer]:
 def fullscreen_exits(public_id: str) -> tuple[Response, int]:
     """Record that the participant left fullscreen. The page sends its running total (`count`, which
     starts from the stored one), and the stored value only ever grows to it: a resent report counts once."""
-    data = _body()
+    data = json_body(request.environ, int(current_app.config["JSON_BODY_LIMIT"]))
     unknown = set(data) - {"count"}
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")

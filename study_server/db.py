@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeEngine
@@ -207,22 +208,51 @@ class Prepared:
         return found
 
     def fetchone(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """Execute with `params` and return the first row (None when there is none)."""
-        compiled = self._for(conn.dialect)
+        """Execute with `params` on `conn` and return the first row (None when there is none)."""
+        return self._execute(conn.engine, conn.connection, params, conn.invalidate)
+
+    def fetchone_autocommit(self, engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Execute alone, committed by itself (psycopg's autocommit), on a pooled connection.
+
+        For a statement that is a whole transaction (PostgreSQL's one-statement save): no SQLAlchemy
+        Connection around it and no isolation level set and reset, which cost a tenth of a save.
+        """
+        pooled = engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None  # a connection just checked out of the pool is open
+            driver.autocommit = True
+            try:
+                return self._execute(engine, pooled, params, pooled.invalidate)
+            finally:
+                if pooled.is_valid:  # an invalidated connection is closed and never pooled again
+                    driver.autocommit = False
+        finally:
+            pooled.close()
+
+    def _execute(
+        self,
+        engine: Engine,
+        pooled: PoolProxiedConnection,
+        params: dict[str, Any],
+        invalidate: Callable[[BaseException], None],
+    ) -> Any:
+        dialect = engine.dialect
+        compiled = self._for(dialect)
         full = compiled.construct_params(params)
         assert full is not None  # None only for DDL; a compiled statement always has its parameters
         positions = getattr(compiled, "positiontup", None)
         args: Any = tuple(full[name] for name in positions) if positions else full
-        dialect, sql = conn.dialect, str(compiled)
-        cursor = conn.connection.cursor()
+        sql = str(compiled)
+        cursor = pooled.cursor()
         try:
             cursor.execute(sql, args)
             return cursor.fetchone() if cursor.description else None
         except dialect.loaded_dbapi.Error as exc:  # wrapped as SQLAlchemy would, so faults.py answers 503
-            lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            lost = dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
             if lost:  # as SQLAlchemy does: drop this connection and every other pooled one
-                conn.invalidate(exc)
-                conn.engine.dispose(close=False)
+                invalidate(exc)
+                engine.dispose(close=False)
             raise DBAPIError.instance(
                 sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
             ) from exc

@@ -53,20 +53,46 @@ def _rollback_quietly() -> None:
         db.session.rollback()
 
 
+FAULTS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+)
+"""The database errors answered with 503 (outage, lost connection, busy, exhausted pool, storage)."""
+
+API_FAULT_TEXT: dict[Kind, str] = {
+    "storage": "the study server cannot store answers at the moment; keep the answer and retry later",
+    "busy": "the database is busy; please retry",
+}
+FAULT_HEADERS = {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"}
+BAD_VALUE_TEXT = "a value in this request is not valid"
+
+
+def log_fault(exc: BaseException, method: str, path: str) -> Kind:
+    """Log a database fault at the level its kind deserves (the driver's message only); returns the kind."""
+    kind = classify(exc)
+    level = logging.ERROR if kind == "storage" else logging.WARNING
+    log.log(level, "database %s fault on %s %s: %s", kind, method, path, _first_line(exc))
+    return kind
+
+
+def api_fault(kind: Kind) -> dict[str, Any]:
+    """The JSON a fault answers under /api/ (status 503 with FAULT_HEADERS): the runner keeps the answer."""
+    return {"error": API_FAULT_TEXT[kind], "status": 503, "fault": kind, "retry": True}
+
+
+def log_bad_value(exc: BaseException, method: str, path: str) -> None:
+    log.warning("database refused a value on %s %s: %s", method, path, _first_line(exc))
+
+
 def fault_response(exc: BaseException) -> Any:
     """503 in the caller's format: JSON under /api/, a friendly page elsewhere."""
     _rollback_quietly()
-    kind = classify(exc)
-    level = logging.ERROR if kind == "storage" else logging.WARNING
-    log.log(level, "database %s fault on %s %s: %s", kind, request.method, request.path, _first_line(exc))
+    kind = log_fault(exc, request.method, request.path)
     resp: Response | str  # JSON for the runner, HTML for a page
     if request.path.startswith("/api/"):
-        text = (
-            "the study server cannot store answers at the moment; keep the answer and retry later"
-            if kind == "storage"
-            else "the database is busy; please retry"
-        )
-        resp = jsonify({"error": text, "status": 503, "fault": kind, "retry": True})
+        resp = jsonify(api_fault(kind))
     else:
         resp = render_template(
             "message.html",
@@ -76,17 +102,12 @@ def fault_response(exc: BaseException) -> Any:
                 "moment and reload this page."
             ),
         )
-    return resp, 503, {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"}
+    return resp, 503, FAULT_HEADERS
 
 
 def init_app(app: Flask) -> None:
     """Answer database outages and faults with 503 on every route (API, pages, images)."""
-    for error in (
-        sa_exc.OperationalError,
-        sa_exc.InterfaceError,
-        sa_exc.TimeoutError,
-        sa_exc.DisconnectionError,
-    ):
+    for error in FAULTS:
         app.register_error_handler(error, fault_response)
     app.register_error_handler(sa_exc.DataError, _bad_value)
 
@@ -94,8 +115,7 @@ def init_app(app: Flask) -> None:
 def _bad_value(exc: sa_exc.DataError) -> Any:
     """The database refused a value the request carried (a backstop behind input validation)."""
     _rollback_quietly()
-    log.warning("database refused a value on %s %s: %s", request.method, request.path, _first_line(exc))
-    text = "a value in this request is not valid"
+    log_bad_value(exc, request.method, request.path)
     if request.path.startswith("/api/"):
-        return jsonify({"error": text, "status": 400}), 400
-    return render_template("message.html", title="Bad request", text=text), 400
+        return jsonify({"error": BAD_VALUE_TEXT, "status": 400}), 400
+    return render_template("message.html", title="Bad request", text=BAD_VALUE_TEXT), 400

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import parse_qsl
 
 from flask import Flask, abort, current_app, request
+from werkzeug.http import parse_cookie
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 """C0 control characters and DEL: never valid in a path, query, cookie or field name."""
@@ -31,24 +33,42 @@ def _any(pattern: re.Pattern[str], texts: Iterable[str | None]) -> bool:
     return any(pattern.search(t) for t in texts if t)  # a multipart part may come without a name
 
 
-def _own_cookie(name: str) -> bool:
+def address_problem(
+    path: str, query_string: bytes, cookie_header: str | None, session_cookie: str
+) -> str | None:
+    """What is wrong with a request's address, query or own cookies (control characters), or None.
+
+    On raw request parts, so that the answer endpoint, which runs without Flask's request, checks exactly
+    what every other route checks."""
     from study_server.participant import COOKIE_PREFIX
 
-    return name == current_app.config["SESSION_COOKIE_NAME"] or name.startswith(COOKIE_PREFIX)
+    if CONTROL.search(path):
+        return "The address contains control characters."
+    if query_string:  # (most requests, answers among them, have no query)
+        args = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, errors="replace")
+        if _any(CONTROL, (k for k, _ in args)) or _any(CONTROL, (v for _, v in args)):
+            return "The query string contains control characters."
+    if cookie_header:
+        own = (
+            v
+            for k, v in parse_cookie(cookie_header).items(multi=True)
+            if k == session_cookie or k.startswith(COOKIE_PREFIX)
+        )
+        if _any(CONTROL, own):
+            return "A cookie of this site contains control characters; please clear them."
+    return None
 
 
 def reject_control_characters() -> None:
     """before_request: abort(400) when the address, query, own cookies or form carry control characters."""
-    if CONTROL.search(request.path):
-        abort(400, description="The address contains control characters.")
-    if request.query_string:  # (most requests, answers among them, have neither query nor cookies)
-        args = list(request.args.items(multi=True))
-        if _any(CONTROL, (k for k, _ in args)) or _any(CONTROL, (v for _, v in args)):
-            abort(400, description="The query string contains control characters.")
-    if "Cookie" in request.headers and _any(
-        CONTROL, (v for k, v in request.cookies.items(multi=True) if _own_cookie(k))
-    ):
-        abort(400, description="A cookie of this site contains control characters; please clear them.")
+    problem = address_problem(
+        request.path,
+        request.query_string,
+        request.headers.get("Cookie"),
+        current_app.config["SESSION_COOKIE_NAME"],
+    )
+    if problem:
+        abort(400, description=problem)
     if request.mimetype in FORM_TYPES:
         fields = list(request.form.items(multi=True))
         if _any(CONTROL, (k for k, _ in fields)) or _any(CONTROL, request.files.keys()):
@@ -62,4 +82,4 @@ def init_app(app: Flask) -> None:
     app.before_request(reject_control_characters)
 
 
-__all__ = ["CONTROL", "CONTROL_IN_TEXT", "init_app", "reject_control_characters"]
+__all__ = ["CONTROL", "CONTROL_IN_TEXT", "address_problem", "init_app", "reject_control_characters"]

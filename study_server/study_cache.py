@@ -10,12 +10,13 @@ Both are bounded LRU maps; a miss costs one SELECT.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from study_server.models import Participant, Stimulus, Study
 
@@ -68,22 +69,25 @@ class StudyInfo:
     """The set's family offers a "none of these" answer (fooling images)."""
 
 
-_participants: _LRU[tuple[URL, str], ParticipantInfo] = _LRU(50_000)
+_participants: _LRU[tuple[int, str], tuple[weakref.ref[Engine], ParticipantInfo]] = _LRU(50_000)
+"""Keyed by the engine's id (checked against the engine itself: ids are reused) and the token: one process
+may serve several databases (tests). Not by `engine.url`, whose hash renders the URL as text every time
+(a twentieth of a save's CPU)."""
 _studies: _LRU[str, StudyInfo] = _LRU(64)
 
 
 def participant_info(engine: Engine, public_id: str) -> ParticipantInfo | None:
     """The fixed facts of the participant behind a URL token (None if there is none)."""
-    key = (engine.url, public_id)  # one process may serve several databases (tests)
-    info = _participants.get(key)
-    if info is not None:
-        return info
+    key = (id(engine), public_id)
+    found = _participants.get(key)
+    if found is not None and found[0]() is engine:
+        return found[1]
     with engine.connect() as conn:
         row = _participant_row(conn, public_id)
     if row is None:
         return None
     info = ParticipantInfo(row[0], public_id, row[1], row[2], row[3], tuple(row[4]))
-    _participants.put(key, info)
+    _participants.put(key, (weakref.ref(engine), info))
     return info
 
 
