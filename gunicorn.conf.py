@@ -8,9 +8,11 @@ the repository root (or pass `-c path/to/gunicorn.conf.py`). Chosen by benchmark
   waits on the database does not hold up the others; 8 threads stay below the connection pool
   (study_server.db.POOL_SIZE = 16), so no request opens a connection of its own.
 
-On a 2-core machine this gave about 1,000-1,700 saved answers per second on SQLite and 900-1,400 on
-PostgreSQL (16 participants answering as fast as they can), against 290-340 for psiTurk 3.3.1 in the
-same runs; the README quotes the numbers.
+On a 2-core machine this gave about 1,400-2,400 saved answers per second on SQLite and 1,400-2,300 on
+PostgreSQL (16 participants answering as fast as they can), against 240-350 for psiTurk 3.3.1 in the
+same runs; the README quotes the numbers. 4 threads instead of 8 was no faster on either database
+(3 rounds each, twice: SQLite 1,770 and 1,422 against 1,874 and 1,486; PostgreSQL 1,854 and 2,041
+against 2,000 and 1,979), so both use 8.
 """
 
 import multiprocessing

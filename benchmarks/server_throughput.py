@@ -2,7 +2,7 @@
 
     python benchmarks/server_throughput.py [--participants 16] [--trials 100] [--rounds 3]
         [--setups psiturk,ours-sqlite,ours-pg] [--skip-psiturk] [--pace SECONDS] [--max-seconds 120]
-        [--our-gunicorn-args='-w 2 -k gthread --threads 8'] [--postgres URL]
+        [--our-gunicorn-args='-w 2 -k gthread --threads 8'] [--postgres URL] [--settle-seconds 20]
 
 Each setup is a real server on loopback, started afresh with an empty database for every round:
 
@@ -20,10 +20,12 @@ Each setup is a real server on loopback, started afresh with an empty database f
 One asyncio load generator (benchmarks/loadgen.py) drives all of them: N participants enter at once
 (the setup phase), then each answers T trials (the save phase), closed loop by default, or every
 --pace seconds with jitter. Rounds interleave the setups (psiturk, ours-sqlite, ours-pg, psiturk, ...)
-so that machine noise hits all of them. After each round the database is read back: every
-acknowledged answer must be stored once with the values sent. Prints per setup the saves/s (median
-over rounds), p50/p99 save latency (all rounds pooled), server CPU ms per save (the server's process
-tree from /proc; for PostgreSQL also its backends), errors, the check counts, and ours/psiTurk saves/s.
+so that machine noise hits all of them, and before each round the script waits (up to --settle-seconds)
+until the machine is idle, so no round pays for the one before it. After each round the database is
+read back: every acknowledged answer must be stored once with the values sent. Prints per setup the
+saves/s (median over rounds), p50/p99 save latency (all rounds pooled), server CPU ms per save (the
+server's process tree from /proc; for PostgreSQL also its backends), errors, the check counts, and
+ours/psiTurk saves/s.
 A measurement, not a test: the exit code is 0 whenever it ran.
 """
 
@@ -98,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--psiturk-workers", type=int, default=5, help="psiTurk's `threads` (gevent workers)")
     parser.add_argument("--psiturk-venv", type=Path, default=DEFAULT_PSITURK_VENV)
     parser.add_argument("--postgres", default=os.environ.get("STUDY_TEST_POSTGRES_URL"), help="server URL")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=20.0,
+        help="before each round, wait up to this long for the machine to go idle (0: do not wait)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -137,9 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in setups:
                 round_dir = tmp / f"{name}-{r}"
                 round_dir.mkdir()
+                settled = settle(args.settle_seconds)
                 result = run_round(servers[name], args, r, round_dir)
                 results[name].append(result)
-                print(result.line(f"round {r + 1}/{args.rounds} {name:11s}"), flush=True)
+                head = f"round {r + 1}/{args.rounds} {name:11s}"
+                print(result.line(head), f"(settled in {settled})", flush=True)
     print_summary(args, setups, results)
     return 0
 
@@ -151,6 +161,36 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _cpu_busy_and_total() -> tuple[int, int]:
+    """Busy and total CPU ticks of the whole machine so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def settle(max_seconds: float, *, busy_below: float = 0.15, window: float = 0.5) -> str:
+    """Wait until the machine is idle (under `busy_below` of all cores busy for `window` s) or
+    `max_seconds` pass, after writing every dirty page to disk. Work a round leaves behind (the kernel
+    writing out a database's files, a server still exiting) would otherwise land on the next round,
+    whichever setup it is; every setup's saves wait for an fsync."""
+    if max_seconds <= 0:
+        return "-"
+    t0 = time.monotonic()
+    os.sync()  # the last round's writes reach the disk now, not during this round's fsyncs
+    if not Path("/proc/stat").exists():
+        return f"{time.monotonic() - t0:.1f} s"
+    while True:
+        busy0, total0 = _cpu_busy_and_total()
+        time.sleep(window)
+        busy1, total1 = _cpu_busy_and_total()
+        fraction = (busy1 - busy0) / max(1, total1 - total0)
+        waited = time.monotonic() - t0
+        if fraction < busy_below:
+            return f"{waited:.1f} s"
+        if waited >= max_seconds:
+            return f"not idle after {waited:.0f} s: {fraction:.0%} busy"
 
 
 def _tree_cpu_seconds(root: int) -> float:
