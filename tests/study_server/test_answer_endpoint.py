@@ -23,6 +23,25 @@ def n_responses(app) -> int:
         return int(db.session.scalar(select(func.count(Response.id))) or 0)
 
 
+def make_app(url: str, instance: Path, small_set: Path, **config):
+    """An app on `url` with the small set imported as "tiny"."""
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "WTF_CSRF_ENABLED": False,
+            "INSTANCE_PATH": str(instance),
+            "TESTING": True,
+            **config,
+        }
+    )
+    upgrade_database(url)
+    with app.app_context():
+        import_stimulus_set(db.session, small_set, slug="tiny")
+        db.session.remove()
+    return app
+
+
 def test_pages_build_the_address_the_endpoint_serves(app, client):
     pid = enter(client)
     start(client, pid)
@@ -80,18 +99,8 @@ def test_control_characters_in_query_or_own_cookie_are_refused_and_write_nothing
 
 def test_unexpected_error_is_a_logged_json_500_without_traceback(tmp_path, small_set, monkeypatch, caplog):
     url = f"sqlite:///{tmp_path / 'study.sqlite3'}"
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "WTF_CSRF_ENABLED": False,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )  # not TESTING: as in production, an error is answered, not raised
-    upgrade_database(url)
-    with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
-        db.session.remove()
+    # not TESTING: as in production, an error is answered, not raised (and the key must be strong)
+    app = make_app(url, tmp_path / "instance", small_set, TESTING=False, SECRET_KEY=secrets.token_urlsafe(48))
     client = app.test_client()
     pid = enter(client)
     start(client, pid)
@@ -118,19 +127,7 @@ def test_lost_postgresql_connections_are_a_503_then_answers_resume(
     connections go back to the pool out of autocommit, so other requests still get transactions."""
     name = "answers-" + secrets.token_hex(4)
     url = f"{pg_schema_url}&application_name={name}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": url,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "WTF_CSRF_ENABLED": False,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
-    upgrade_database(url)
-    with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
-        db.session.remove()
+    app = make_app(url, tmp_path / "instance", small_set)
     client = app.test_client()
     pid = enter(client)
     start(client, pid)
@@ -185,19 +182,7 @@ def test_sqlite_default_needs_nothing_but_the_app(tmp_path: Path, small_set):
     apps = []
     for k in range(2):
         url = f"sqlite:///{tmp_path / f'study{k}.sqlite3'}"
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": url,
-                "SECRET_KEY": "test-secret-key-not-for-production",
-                "WTF_CSRF_ENABLED": False,
-                "INSTANCE_PATH": str(tmp_path / f"instance{k}"),
-            }
-        )
-        upgrade_database(url)
-        with app.app_context():
-            import_stimulus_set(db.session, small_set, slug="tiny")
-            db.session.remove()
+        app = make_app(url, tmp_path / f"instance{k}", small_set)
         apps.append(app)
     client = apps[1].test_client()
     pid = enter(client)
