@@ -87,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_error_pages(app: Flask) -> None:
     """JSON errors under /api/ (also for routing 404/405 and 413), short HTML pages elsewhere."""
-    from flask import jsonify, render_template, request
+    from flask import render_template, request
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(HTTPException)
@@ -95,7 +95,9 @@ def _register_error_pages(app: Flask) -> None:
         code = exc.code or 500
         text = "request body too large" if code == 413 else (exc.description or exc.name)
         if request.path.startswith("/api/"):
-            return jsonify({"error": text, "status": code}), code
+            from study_server.api import json_error
+
+            return json_error(code, text)
         return render_template("message.html", title=exc.name, text=text), code
 
 

@@ -22,7 +22,7 @@ from werkzeug.exceptions import InternalServerError, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from study_server import faults
-from study_server.api import ApiError, json_body, save_answer
+from study_server.api import ApiError, error_body, json_body, save_answer
 from study_server.guard import address_problem
 from study_server.models import db
 
@@ -79,12 +79,12 @@ class AnswerEndpoint:
             self.session_cookie,
         )
         if problem:  # as the guard answers every other route
-            return 400, {"error": problem, "status": 400}, []
+            return 400, error_body(400, problem), []
         if method == "OPTIONS":
             return 200, None, [("Allow", ALLOW)]
         if method != "POST":
             text = MethodNotAllowed.description or "method not allowed"
-            return 405, {"error": text, "status": 405}, [("Allow", ALLOW)]
+            return 405, error_body(405, text), [("Allow", ALLOW)]
         try:
             data = json_body(environ, self.limit)
             status, result = save_answer(
@@ -92,19 +92,19 @@ class AnswerEndpoint:
             )
             return status, result, []
         except ApiError as exc:
-            return exc.status, {"error": exc.message, "status": exc.status, **exc.extra}, []
+            return exc.status, error_body(exc.status, exc.message, **exc.extra), []
         except faults.FAULTS as exc:
             kind = faults.log_fault(exc, method, path)
             return 503, faults.api_fault(kind), list(faults.FAULT_HEADERS.items())
         except DataError as exc:
             faults.log_bad_value(exc, method, path)
-            return 400, {"error": faults.BAD_VALUE_TEXT, "status": 400}, []
+            return 400, error_body(400, faults.BAD_VALUE_TEXT), []
         except Exception:
             if self.propagate:  # tests and debug see the error, as with any Flask view
                 raise
             self.app.logger.exception("Exception on %s [%s]", path, method)
             text = InternalServerError.description or "internal server error"
-            return 500, {"error": text, "status": 500}, []
+            return 500, error_body(500, text), []
 
     def _debrief_url(self, environ: WSGIEnvironment, public_id: str) -> str:
         """Where a finished participant goes next (once per participant, so Flask's url_for is fine)."""

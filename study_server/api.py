@@ -46,8 +46,13 @@ class ApiError(Exception):
         self.extra = extra
 
 
+def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
+    """The JSON of every error under /api/: what went wrong, the status, and any details."""
+    return {"error": message, "status": status, **extra}
+
+
 def json_error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"error": message, "status": status, **extra}), status
+    return jsonify(error_body(status, message, **extra)), status
 
 
 @bp.errorhandler(ApiError)

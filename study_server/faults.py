@@ -17,6 +17,7 @@ from typing import Any, Literal
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import exc as sa_exc
 
+from study_server.api import error_body, json_error
 from study_server.models import db
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def log_fault(exc: BaseException, method: str, path: str) -> Kind:
 
 def api_fault(kind: Kind) -> dict[str, Any]:
     """The JSON a fault answers under /api/ (status 503 with FAULT_HEADERS): the runner keeps the answer."""
-    return {"error": API_FAULT_TEXT[kind], "status": 503, "fault": kind, "retry": True}
+    return error_body(503, API_FAULT_TEXT[kind], fault=kind, retry=True)
 
 
 def log_bad_value(exc: BaseException, method: str, path: str) -> None:
@@ -117,5 +118,5 @@ def _bad_value(exc: sa_exc.DataError) -> Any:
     _rollback_quietly()
     log_bad_value(exc, request.method, request.path)
     if request.path.startswith("/api/"):
-        return jsonify({"error": BAD_VALUE_TEXT, "status": 400}), 400
+        return json_error(400, BAD_VALUE_TEXT)
     return render_template("message.html", title="Bad request", text=BAD_VALUE_TEXT), 400

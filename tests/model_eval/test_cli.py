@@ -8,11 +8,12 @@ import pytest
 import torch
 
 import stimuli
-from model_eval import list_models, predict_stimulus_set, register_model
+from model_eval import predict_stimulus_set
 from model_eval.checkpoint import save_checkpoint
 from model_eval.cli import main
 from model_eval.predict import PREDICTION_COLUMNS
 from model_eval.registry import Preprocessing
+from tests.model_eval.fake_nets import save_fake_checkpoint
 
 N_CLASSES = 43
 
@@ -210,23 +211,8 @@ class _Hashing(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def hashing_checkpoint(tmp_path_factory):
-    if "_test_hashing" not in list_models():
-        register_model("_test_hashing")(lambda *, num_classes, **_: _Hashing(num_classes))
-    src = stimuli.get_source("synthetic", split="test", n_per_class=1)
     path = tmp_path_factory.mktemp("hash") / "hash.pt"
-    save_checkpoint(
-        path,
-        arch="_test_hashing",
-        name="hashing",
-        members=[_Hashing(N_CLASSES)],
-        num_classes=N_CLASSES,
-        in_channels=3,
-        preprocessing=Preprocessing(16, (0.0,) * 3, (1.0,) * 3),
-        classes=[{"id": c.id, "name": c.name} for c in src.classes],
-        config={},
-        source="synthetic",
-    )
-    return path
+    return save_fake_checkpoint(path, "_test_hashing", _Hashing, name="hashing", num_classes=N_CLASSES)
 
 
 def test_fri_writes_maps_and_exports_a_valid_stimulus_set(hashing_checkpoint, tmp_path, capsys):

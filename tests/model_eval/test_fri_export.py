@@ -8,11 +8,10 @@ import pytest
 import torch
 
 import stimuli
-from model_eval import list_models, predict_stimulus_set, register_model
-from model_eval.checkpoint import save_checkpoint
+from model_eval import predict_stimulus_set
 from model_eval.cli import main
 from model_eval.fri import classify_crops
-from model_eval.registry import Preprocessing
+from tests.model_eval.fake_nets import save_fake_checkpoint
 from tests.model_eval.test_fri import reference_crop
 
 N_CLASSES = 43
@@ -38,23 +37,8 @@ class _Scored(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def scored_checkpoint(tmp_path_factory):
-    if "_test_scored" not in list_models():
-        register_model("_test_scored")(lambda *, num_classes, **_: _Scored(num_classes))
-    src = stimuli.get_source("synthetic", split="test", n_per_class=1)
     path = tmp_path_factory.mktemp("scored") / "scored.pt"
-    save_checkpoint(
-        path,
-        arch="_test_scored",
-        name="scored",
-        members=[_Scored(N_CLASSES)],
-        num_classes=N_CLASSES,
-        in_channels=3,
-        preprocessing=Preprocessing(16, (0.0,) * 3, (1.0,) * 3),
-        classes=[{"id": c.id, "name": c.name} for c in src.classes],
-        config={},
-        source="synthetic",
-    )
-    return path
+    return save_fake_checkpoint(path, "_test_scored", _Scored, name="scored", num_classes=N_CLASSES)
 
 
 def _export(ckpt, tmp_path, *extra: str, n_images: int = 4, name: str = "set") -> pd.DataFrame:
