@@ -37,7 +37,9 @@ def test_predict_writes_the_networks_sidecar(tmp_path, capsys):
     set_dir = _stimulus_set(tmp_path / "set")
     out = tmp_path / "preds.csv"
     argv = ["predict", "--model", str(ckpt), str(ckpt), "--name", "first", "second"]
-    assert main([*argv, "--stimuli", str(set_dir), "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    assert (
+        main([*argv, "--stimuli", str(set_dir), "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    )
     assert f"wrote {out}" in capsys.readouterr().out
 
     doc = json.loads((tmp_path / "preds.networks.json").read_text())
