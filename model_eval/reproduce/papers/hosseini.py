@@ -16,16 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 # Table I: 3x3 convolutions (a number = filters; "M" = 2x2 max-pool, "M4" = 4x4 max-pool), then FC 128
-# and FC N with softmax. Depth counts weight layers (convolutions + 2 FC). MVGG-8 and MVGG-9 are as
-# issue 11 reads them from Table I (MVGG-9 = MVGG-8 + conv 64 + 4x4 max-pool); MVGG-5..7 drop the
-# second convolution of the last, then the middle, then the first block, following the table's
-# one-layer-per-depth progression.
+# and FC N with softmax. Depth counts weight layers (convolutions + 2 FC). Transcribed layer by layer
+# from Table I: MVGG-5 has a single 48-filter convolution after the first pool and no 32-filter
+# block; MVGG-6 adds conv 32 before it; MVGG-7..9 grow block by block; MVGG-9 ends with conv 64 and a
+# 4x4 max-pool.
 HOSSEINI_MVGG: dict[str, Any] = {
     "where": "Hosseini 2017, Table I",
     "fc": 128,
     "layers": {
-        "mvgg5": (16, "M", 32, "M", 48, "M"),
-        "mvgg6": (16, 16, "M", 32, "M", 48, "M"),
+        "mvgg5": (16, 16, "M", 48, "M"),
+        "mvgg6": (16, 16, "M", 32, 48, "M"),
         "mvgg7": (16, 16, "M", 32, 32, "M", 48, "M"),
         "mvgg8": (16, 16, "M", 32, 32, "M", 48, 48, "M"),
         "mvgg9": (16, 16, "M", 32, 32, "M", 48, 48, "M", 64, "M4"),
