@@ -58,6 +58,7 @@ SHORT_EPS = tuple(float(r["eps"]) for r in HOSSEINI_SHORT_TABLE_I if r["eps"] > 
 # to 2 px and left-right reflections.
 LENET_AUGMENTATION: dict[str, Any] = {"translate": 2, "reflect": True}
 HUMANS_SIMULATED = 10  # as many simulated people as the paper had participants
+QUICK = {"n_per_class": 60, "test_per_class": 20, "epochs": 3}  # `reproduce all --quick`: minutes on a CPU
 
 
 @dataclass
@@ -518,12 +519,9 @@ def scorecard(run: ScorecardRun) -> list[ScorecardRow]:
         progress=run.progress,
     )
     if run.quick:
-        opts.n_per_class, opts.test_per_class, opts.epochs = 20, 5, 1
-        opts.finetune_epochs, opts.finetune_per_class, opts.networks = (
-            1,
-            (1,),
-            ("lenet5", "mvgg8", "hosseini_dnn"),
-        )
+        opts.n_per_class, opts.test_per_class = QUICK["n_per_class"], QUICK["test_per_class"]
+        opts.epochs = opts.finetune_epochs = QUICK["epochs"]
+        opts.finetune_per_class, opts.networks = (1, 5), ("lenet5", "mvgg8", "hosseini_dnn")
     sections = run_hosseini(opts, run.out / "hosseini", Budget(run.max_minutes), pick_device(run.device))
     tables = {s.csv_name: s.table for s in sections}
     return table2_rows(tables["table2.csv"]) + short_rows(tables.get("short_table1.csv"))
