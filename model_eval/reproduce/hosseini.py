@@ -199,17 +199,17 @@ def run_hosseini(opts: HosseiniOptions, out: Path, budget: Budget, device: torch
         return len(data.get(data.choice(dataset), "train", size_of(net)).labels)
 
     # the time budget is shared in proportion to each run's work (epochs x training images)
-    work = {e.slug: opts.epochs * train_images(e.network, e.dataset) for e in table2_runs}
+    work = {e.slug: float(opts.epochs * train_images(e.network, e.dataset)) for e in table2_runs}
     short_work = (
-        {d: opts.epochs * train_images("hosseini_dnn", d) for d in ("MNIST", "GTSRB")} if short else {}
+        {d: float(opts.epochs * train_images("hosseini_dnn", d)) for d in ("MNIST", "GTSRB")} if short else {}
     )
     finetunes = [(n, d) for n, d in (("lenet5", "MNIST"), (opts.base, "GTSRB-color")) if n in opts.networks]
     ft_sizes = {
         d: [k * len(data.get(data.choice(d), "train", size_of(n)).classes) for k in opts.finetune_per_class]
         for n, d in finetunes
     }
-    ft_work = {d: [opts.finetune_epochs * k for k in ns] for d, ns in ft_sizes.items()}
-    left = [
+    ft_work = {d: [float(opts.finetune_epochs * k) for k in ns] for d, ns in ft_sizes.items()}
+    left: list[float] = [
         sum(work.values())
         + len(short_eps) * sum(short_work.values())
         + 2 * sum(sum(v) for v in ft_work.values())
