@@ -51,13 +51,20 @@ class Run:
 
 
 def train_run(
-    cfg: TrainConfig, path: Path, budget: Budget, work: float, work_left: float, data: TensorData | None
+    cfg: TrainConfig,
+    path: Path,
+    budget: Budget,
+    work: float,
+    work_left: float,
+    data: TensorData | None,
+    monitor: TensorData | None = None,
 ) -> Run:
-    """Train (or continue: a finished checkpoint is reused, a stopped one resumed) within its budget share."""
+    """Train (or continue: a finished checkpoint is reused, a stopped one resumed) within its budget
+    share; ``monitor``: test images measured after every epoch (:func:`fit`)."""
     cfg.max_minutes = budget.share(work, work_left)
     stopped = False
     try:
-        fit(cfg, path, resume=True, source_data=data)
+        fit(cfg, path, resume=True, source_data=data, monitor=monitor)
     except TrainingStopped:
         stopped = True
     hist = load_checkpoint(path).data["history"]

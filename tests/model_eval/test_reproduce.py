@@ -65,6 +65,11 @@ def test_reproduce_hosseini_puts_paper_beside_ours(tmp_path, capsys):
     assert (tmp_path / "h" / "models" / "hosseini_dnn_mnist_eps0.1.pt").exists()
     ft = pd.read_csv(out / "finetune_mnist.csv")
     assert list(ft["N negatives"]) == [10, 10] and set(ft["training"]) == {"fine-tuned", "from scratch"}
+    epochs = pd.read_csv(out / "epochs.csv").set_index("run")
+    # the per-epoch test curve, measured during training, ends where Table II's number (measured
+    # afterwards through the saved checkpoint) is
+    assert epochs.loc["lenet5_mnist", "test regular %"] == lenet["regular ours %"]
+    assert epochs.loc["lenet5_mnist", "test negative %"] == lenet["negative ours %"]
     confusion = pd.read_csv(out / "confusion.csv")
     rows = confusion.groupby(["condition", "true"])["rate"].sum()
     assert len(rows) == 20 and np.allclose(rows, 1.0, atol=1e-3)  # every row of both matrices sums to 1
