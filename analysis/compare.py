@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.consistency import BOOT_UNITS, CEILING_POLICIES, KappaOptions
-from analysis.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
-from analysis.load import (
+from analysis.inputs.load import (
     AnalysisInputError,
     build_long_table,
     is_database_url,
@@ -19,10 +17,12 @@ from analysis.load import (
     load_stimulus_info,
     redact_url,
 )
-from analysis.provenance import collect_provenance
-from analysis.replicates import group_runs, parse_runs_argument
+from analysis.inputs.provenance import collect_provenance
 from analysis.report import build_report, text_summary, write_outputs
 from analysis.sections import Context, Options
+from analysis.stats.consistency import BOOT_UNITS, CEILING_POLICIES, KappaOptions
+from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
+from analysis.stats.replicates import group_runs, parse_runs_argument
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.document import Document, Warning
-from analysis.render import fmt, render_html, render_md, render_pdf, safe_name
+from analysis.render.document import Document, Warning
+from analysis.render.formatting import fmt, safe_name
+from analysis.render.html import render_html
+from analysis.render.markdown import render_md
+from analysis.render.pdf import render_pdf
+from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
-from analysis.style import figure_bytes
 
 __all__ = ["Options", "build_report", "text_summary", "write_outputs"]
 

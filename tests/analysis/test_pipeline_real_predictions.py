@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.metrics import HUMANS_POOLED
+from analysis.stats.metrics import HUMANS_POOLED
 from tests.analysis import simulate
 
 

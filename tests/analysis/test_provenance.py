@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from analysis.load import redact_url
-from analysis.provenance import checkpoint_summary, collect_provenance
+from analysis.inputs.load import redact_url
+from analysis.inputs.provenance import checkpoint_summary, collect_provenance
 from model_eval.checkpoint import save_checkpoint
 from model_eval.registry import Preprocessing
 
