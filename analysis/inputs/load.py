@@ -20,8 +20,8 @@ RESPONSES_REQUIRED = ("participant", "stimulus_id", "response", "rt_ms", "trial_
 PREDICTIONS_REQUIRED = ("model", "stimulus_id", "response", "confidence", "prob_true")
 
 
-class AnalysisInputError(Exception):
-    """A user-facing input problem: the CLI prints it as one line and exits non-zero."""
+class AnalysisInputError(ValueError):
+    """A user-facing input problem: the CLI prints it as one line and exits 2."""
 
 
 @dataclass(frozen=True)

@@ -26,24 +26,24 @@ def present_provenance(r: Provenance | None, ctx: Context) -> list[Block]:
     ]
     if len(r.checkpoints):
         blocks.append(
-            Table("provenance_checkpoints", r.checkpoints, "Network checkpoints and their training.")
-        )
-        if {"epochs_run", "epochs_planned"} <= set(r.checkpoints.columns):
-            planned = pd.to_numeric(r.checkpoints["epochs_planned"], errors="coerce")
-            for c in r.checkpoints[r.checkpoints["epochs_run"] < planned].itertuples():
-                blocks.append(
-                    Warning(
-                        f"{c.checkpoint}: training stopped after {c.epochs_run} of {c.epochs_planned} epochs "
-                        f"(validation accuracy {c.val_accuracy}); its predictions are of a partly trained "
-                        "network."
-                    )
-                )
-    else:
-        blocks.append(
-            Paragraph(
-                "No checkpoint given (--checkpoint): the networks' training state is not recorded here."
+            Table(
+                "provenance_checkpoints",
+                r.checkpoints,
+                "Networks behind the predictions and their training, as each predictions file's "
+                "sidecar (<predictions>.networks.json) records them.",
             )
         )
+        run = pd.to_numeric(r.checkpoints["epochs_run"], errors="coerce")
+        planned = pd.to_numeric(r.checkpoints["epochs_planned"], errors="coerce")
+        for c in r.checkpoints[run < planned].itertuples():
+            blocks.append(
+                Warning(
+                    f"{c.checkpoint}: training stopped after {c.epochs_run} of {c.epochs_planned} epochs "
+                    f"(validation accuracy {c.val_accuracy}); its predictions are of a partly trained "
+                    "network."
+                )
+            )
+    blocks += [Paragraph(f"{note}.") for note in r.notes]
     return blocks
 
 

@@ -1,4 +1,4 @@
-"""Provenance: the checkpoint's training summary as model_eval stores it, hashes, versions, command."""
+"""Provenance: each network's training summary from the predictions' sidecar, hashes, versions, command."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import torch
 
 from analysis.inputs.load import redact_url
-from analysis.inputs.provenance import checkpoint_summary, collect_provenance
+from analysis.inputs.provenance import collect_provenance
 from model_eval.checkpoint import save_checkpoint
 from model_eval.registry import Preprocessing
+from tests.analysis.sidecar import checkpoint_summary, write_networks_sidecar
 
 
 def _checkpoint(path: Path) -> Path:
@@ -53,10 +54,15 @@ def test_collect_provenance(tmp_path: Path) -> None:
     (tmp_path / "set" / "manifest.csv").write_text("stimulus_id\n1\n")
     (tmp_path / "r.csv").write_text("participant\n")
     url = "postgresql+psycopg://user:hunter2@db/study"
+    (tmp_path / "p.csv").write_text("model,stimulus_id\n")
+    write_networks_sidecar(tmp_path / "p.csv", {"lenet5-seed3": _checkpoint(tmp_path / "m.pt")})
     prov = collect_provenance(
         tmp_path / "set",
-        [("responses", str(tmp_path / "r.csv")), ("responses", redact_url(url))],
-        [_checkpoint(tmp_path / "m.pt")],
+        [
+            ("responses", str(tmp_path / "r.csv")),
+            ("responses", redact_url(url)),
+            ("predictions", str(tmp_path / "p.csv")),
+        ],
         ["--responses", redact_url(url), "--out", "o u t"],
     )
     stim = dict(zip(prov.stimulus_set["quantity"], prov.stimulus_set["value"], strict=True))
