@@ -183,6 +183,8 @@ def compare(ctx: click.Context, **o: Any) -> ReportResult:
     except OSError as exc:
         raise UserError(f"cannot write the report to {o['out']}: {exc}") from None
     click.echo(result.headline())
+    for note in result.notes:
+        click.echo(note)
     click.echo(f"report: {result.report}" + (f" (and {result.pdf})" if result.pdf else ""))
     return result
 

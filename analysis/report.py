@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +29,11 @@ from analysis.inputs.load import (
     redact_url,
 )
 from analysis.inputs.provenance import collect_provenance
-from analysis.render.document import Document, Warning
+from analysis.render.document import Document, Paragraph, Warning
 from analysis.render.formatting import fmt, safe_name
 from analysis.render.html import render_html
 from analysis.render.markdown import render_md
-from analysis.render.pdf import render_pdf
+from analysis.render.pdf import PdfError, find_chromium, print_pdf
 from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
 from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
@@ -91,11 +92,12 @@ class ReportResult:
     """What write_report wrote: the report's path, its tables and figures, and its headline numbers."""
 
     report: Path
-    pdf: Path | None
+    pdf: Path | None  # None when not asked for or when it could not be printed (see notes)
     tables: dict[str, pd.DataFrame]
     figures: dict[str, Path]  # name -> the SVG file (a 300-dpi PNG lies beside it)
     summary: dict[str, Any]  # the headline numbers of summary.json
     document: Document
+    notes: list[str] = field(default_factory=list)  # e.g. why the PDF was skipped
 
     @property
     def out_dir(self) -> Path:
@@ -163,16 +165,31 @@ def write_report(
         responses=answers,
     )
     doc, _ = build_report(ctx)
+    chromium = find_chromium() if o.pdf else None
+    notes = []
+    if o.pdf and chromium is None:
+        notes.append(PDF_SKIPPED)
+        doc.blocks.insert(0, Paragraph(PDF_SKIPPED))
+        doc.scalars["pdf"] = PDF_SKIPPED
     out_dir = Path(out)
-    path = write_outputs(doc, out_dir, o.format, pdf=o.pdf)
+    path, pdf = write_outputs(doc, out_dir, o.format, chromium=chromium)
+    if chromium is not None and pdf is None:
+        notes.append(str(doc.scalars["pdf"]))
     return ReportResult(
         report=path,
-        pdf=out_dir / "report.pdf" if o.pdf else None,
+        pdf=pdf,
         tables=doc.tables,
         figures={b.name: out_dir / "figures" / f"{safe_name(b.name)}.svg" for b in doc.figures},
         summary=dict(doc.scalars),
         document=doc,
+        notes=notes,
     )
+
+
+PDF_SKIPPED = (
+    "PDF skipped: no Chromium to print it with (set STUDY_CHROMIUM or install chromium); "
+    "the HTML report is complete."
+)
 
 
 def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:
@@ -245,8 +262,13 @@ def _jsonable(v: object) -> object:
     return v
 
 
-def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> Path:
-    """Write the report (html or md), its PDF, tables, figures and summary.json; return the report path."""
+def write_outputs(
+    doc: Document, out_dir: Path, fmt: str, chromium: str | None = None
+) -> tuple[Path, Path | None]:
+    """Write the report (html or md), tables, figures, summary.json and, given a Chromium, report.pdf.
+
+    Returns the report's path and the PDF's (None when none was printed; summary.json says why).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     tables_dir = out_dir / "tables"
     tables_dir.mkdir(exist_ok=True)
@@ -257,6 +279,28 @@ def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> P
     for block in doc.figures:
         for ext in ("svg", "png"):
             (fig_dir / f"{safe_name(block.name)}.{ext}").write_bytes(figure_bytes(block.figure, ext))
+    page = render_html(doc)
+    if fmt == "md":
+        path = out_dir / "report.md"
+        path.write_text(render_md(doc), encoding="utf-8")
+    else:
+        path = out_dir / "report.html"
+        path.write_text(page, encoding="utf-8")
+    pdf: Path | None = None
+    if chromium is not None:
+        source = path if fmt != "md" else out_dir / "report.print.html"
+        if fmt == "md":
+            source.write_text(page, encoding="utf-8")
+        try:
+            pdf = print_pdf(source, out_dir / "report.pdf", chromium)
+            doc.scalars["pdf"] = "report.pdf"
+        except (PdfError, OSError, subprocess.TimeoutExpired) as exc:
+            doc.scalars["pdf"] = f"PDF not written: {exc}"
+        finally:
+            if fmt == "md":
+                source.unlink(missing_ok=True)
+    else:
+        doc.scalars.setdefault("pdf", "not asked for")
     summary = {
         "title": doc.title,
         **{k: _jsonable(v) for k, v in doc.scalars.items()},
@@ -267,15 +311,7 @@ def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> P
         },
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
-    if fmt == "md":
-        path = out_dir / "report.md"
-        path.write_text(render_md(doc), encoding="utf-8")
-    else:
-        path = out_dir / "report.html"
-        path.write_text(render_html(doc), encoding="utf-8")
-    if pdf:
-        render_pdf(doc, out_dir / "report.pdf")
-    return path
+    return path, pdf
 
 
 def text_summary(doc: Document) -> str:

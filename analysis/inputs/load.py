@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,14 @@ class StimulusSetInfo:
     name: str
     label_groups: dict | None = None
     """stimulus_set.json's label groups (people answered among groups; see analysis.stats.fri_pairs)."""
+    conditions: tuple[str, ...] = ()
+    """The set's conditions in its own order (regular first), for every table and figure."""
+
+    def order(self, conditions: Iterable[object]) -> list[str]:
+        """The given conditions in the set's order; unknown ones after, alphabetically."""
+        rank = {c: i for i, c in enumerate(self.conditions)}
+        found = {str(c) for c in conditions}
+        return sorted(found, key=lambda c: (rank.get(c, len(rank)), c))
 
     @property
     def n_classes(self) -> int:
@@ -119,7 +128,25 @@ def load_stimulus_info(directory: str | Path) -> StimulusSetInfo:
         class_names=classes,
         name=str(meta.get("name", "")),
         label_groups=meta.get("label_groups") or None,
+        conditions=condition_order(meta, manifest),
     )
+
+
+# How the builder names conditions (stimuli.builder.COLOR_CONDITIONS), in the order a reader expects.
+KNOWN_ORDER = ("regular", "negative", "gray", "gray_negative")
+
+
+def condition_order(meta: dict, manifest: pd.DataFrame) -> tuple[str, ...]:
+    """regular first, then the conditions the set's build declared (stimulus_set.json params), then
+    noise levels by sigma, then the rest alphabetically; the manifest's row order carries no meaning."""
+    present = set(manifest["condition"].dropna().astype(str))
+    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    declared = [str(c) for c in params.get("conditions", []) if str(c) in present]
+    order = [c for c in ("regular", *declared, *KNOWN_ORDER) if c in present]
+    noise = manifest.dropna(subset=["sigma"]) if "sigma" in manifest else manifest.iloc[:0]
+    order += list(noise.sort_values("sigma")["condition"].astype(str).drop_duplicates())
+    order += sorted(present)
+    return tuple(dict.fromkeys(order))
 
 
 def redact_url(url: str) -> str:
