@@ -38,6 +38,7 @@ from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
 from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
 from analysis.stats.replicates import group_runs
+from analysis.stats.timing import TimingRule
 
 __all__ = [
     "CompareOptions",
@@ -56,8 +57,9 @@ class CompareOptions:
 
     ``catch`` None applies the study's own screening rule (read from the export); pass
     ``CatchRule(None, "switched off")`` to keep everyone, or ``CatchRule(2, "my rule")`` for another.
-    ``runs`` names the training runs of one network (``{"mvgg8": ["mvgg8-a", "mvgg8-b"]}``); names
-    ending in -seedN, -runN, -mN are grouped without it.
+    ``timing`` flags timed trials whose frames shown missed those requested (TimingRule(apply=True)
+    excludes them). ``runs`` names the training runs of one network
+    (``{"mvgg8": ["mvgg8-a", "mvgg8-b"]}``); names ending in -seedN, -runN, -mN are grouped without it.
     """
 
     study: str | None = None
@@ -66,6 +68,7 @@ class CompareOptions:
     rt_min_ms: float | None = 200.0
     rt_max_ms: float | None = 30000.0
     min_regular_accuracy: float | None = None
+    timing: TimingRule = field(default_factory=TimingRule)
     runs: Mapping[str, Sequence[str]] = field(default_factory=dict)
     allow_mixed_simulated: bool = False
     statistics: Options = field(default_factory=Options)
@@ -143,6 +146,7 @@ def write_report(
         rt_min_ms=o.rt_min_ms,
         rt_max_ms=o.rt_max_ms,
         min_regular_accuracy=o.min_regular_accuracy,
+        timing=o.timing,
     )
     exclusions = apply_exclusions(table.trials, rules)
     models = sorted(table.trials.loc[table.trials["agent_type"] == "model", "agent"].unique())

@@ -21,6 +21,12 @@ RESPONSES_REQUIRED = ("participant", "stimulus_id", "response", "rt_ms", "trial_
 PREDICTIONS_REQUIRED = ("model", "stimulus_id", "response", "confidence", "prob_true")
 
 
+TIMING_TRIAL_COLUMNS = ("frames_requested", "frames_shown", "frames_dropped")
+"""Per timed trial, from the export (empty for untimed trials and in older exports)."""
+TIMING_PARTICIPANT_COLUMNS = ("refresh_hz", "distance_method", "viewing_distance_mm")
+"""Per participant: the measured refresh rate and how the viewing distance was set (blind_spot|assumed)."""
+
+
 class AnalysisInputError(ValueError):
     """A user-facing input problem: the CLI prints it as one line and exits 2."""
 
@@ -57,6 +63,9 @@ class LongTable:
     stimuli: StimulusSetInfo
     issues: list[str] = field(default_factory=list)
     simulated: bool = False
+    repeats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Second showings of repeated stimuli (the export's repeat = 1), scored like trials, kept out of
+    every other analysis: they measure each participant's test-retest consistency."""
 
 
 def _to_bool(series: pd.Series) -> pd.Series:
@@ -289,6 +298,17 @@ def build_long_table(
     h["trial_index"] = pd.to_numeric(h["trial_index"], errors="coerce")
     h = _drop_unknown_stimuli(h, known, "responses", "trial(s)", issues)
     h = h.sort_values(["participant", "trial_index"], kind="stable")
+    for col in (*TIMING_TRIAL_COLUMNS, *TIMING_PARTICIPANT_COLUMNS):  # older exports lack them
+        if col not in h.columns:
+            h[col] = np.nan
+    for col in (*TIMING_TRIAL_COLUMNS, "refresh_hz", "viewing_distance_mm"):
+        h[col] = pd.to_numeric(h[col], errors="coerce")
+    is_repeat = (
+        pd.to_numeric(h["repeat"], errors="coerce").fillna(0).astype(int).eq(1) if "repeat" in h else None
+    )
+    repeats = h[is_repeat] if is_repeat is not None else h.iloc[:0]
+    if is_repeat is not None:
+        h = h[~is_repeat]
     dup = h.duplicated(["participant", "stimulus_id"], keep="first")
     if dup.any():
         issues.append(
@@ -338,7 +358,11 @@ def build_long_table(
         "simulated",
         "confidence",
         "prob_true",
+        *TIMING_TRIAL_COLUMNS,
+        *TIMING_PARTICIPANT_COLUMNS,
     ]
+    for col in (*TIMING_TRIAL_COLUMNS, *TIMING_PARTICIPANT_COLUMNS):
+        m[col] = np.nan
     both = pd.concat([h[cols], m[cols]], ignore_index=True)
     for col in ("response", "rt_ms", "trial_index", "confidence", "prob_true"):
         both[col] = pd.to_numeric(both[col], errors="coerce").astype(float)
@@ -351,14 +375,7 @@ def build_long_table(
                 f"(e.g. {grp['response'].iloc[0]:g}); kept and counted as wrong"
             )
     man_cols = [c for c in manifest.columns if c != "stimulus_id"]
-    trials = both.merge(manifest, on="stimulus_id", how="left", validate="many_to_one")
-    trials["answered"] = trials["response"].notna()
-    # A missing answer (timeout) counts as wrong, as in model-vs-human.
-    trials["correct"] = (trials["response"] == trials["label"]).astype(int)
-    if stimuli.label_groups:  # people answered among groups: score everyone on the groups (issue 18)
-        from analysis.stats.fri_pairs import score_on_groups
-
-        trials["correct"] = score_on_groups(trials, stimuli.label_groups)
+    trials = _scored(both.merge(manifest, on="stimulus_id", how="left", validate="many_to_one"), stimuli)
     trials = trials[
         [
             "agent",
@@ -377,6 +394,8 @@ def build_long_table(
             "simulated",
             "confidence",
             "prob_true",
+            *TIMING_TRIAL_COLUMNS,
+            *TIMING_PARTICIPANT_COLUMNS,
             *man_cols,
         ]
     ]
@@ -388,6 +407,23 @@ def build_long_table(
             present = (trials["agent_type"] == kind).any()
             if present and not (sub["agent_type"] == kind).any():
                 issues.append(f"condition {cond!r}: no {kind} trials (empty condition)")
+    rep = repeats.drop(columns=["catch"], errors="ignore").assign(agent=repeats["participant"])
+    rep = _scored(rep.merge(manifest, on="stimulus_id", how="left", validate="many_to_one"), stimuli)
     return LongTable(
-        trials=trials.reset_index(drop=True), stimuli=stimuli, issues=issues, simulated=simulated
+        trials=trials.reset_index(drop=True),
+        stimuli=stimuli,
+        issues=issues,
+        simulated=simulated,
+        repeats=rep.reset_index(drop=True),
     )
+
+
+def _scored(trials: pd.DataFrame, stimuli: StimulusSetInfo) -> pd.DataFrame:
+    """Add answered and correct: a missing answer (timeout) counts as wrong, as in model-vs-human."""
+    trials = trials.assign(answered=trials["response"].notna())
+    trials["correct"] = (trials["response"] == trials["label"]).astype(int)
+    if stimuli.label_groups:  # people answered among groups: score everyone on the groups (issue 18)
+        from analysis.stats.fri_pairs import score_on_groups
+
+        trials["correct"] = score_on_groups(trials, stimuli.label_groups)
+    return trials

@@ -355,3 +355,31 @@ def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
     ax.set_ylim(0, 1.02)
     legend_outside(ax)
     return fig
+
+
+@styled
+def ceiling_plot(side: pd.DataFrame, order: list[str]) -> Figure:
+    """Per condition: grey bar = human test-retest kappa; points = kappa of people with people and with
+    each model (bootstrap 95% intervals)."""
+    conds = [c for c in order if c in set(side["condition"])]
+    series = list(dict.fromkeys(side["comparison"]))
+    fig, ax = new_figure(max(4.5, 1.0 * len(conds) + 3), 3.0)
+    x = np.arange(len(conds))
+    ceiling = side.drop_duplicates("condition").set_index("condition").reindex(conds)
+    ax.bar(x, ceiling["human_test_retest_kappa"], 0.8, color="#DDDDDD", label="human test-retest (ceiling)")
+    for i, name in enumerate(series):
+        s = side[side["comparison"] == name].set_index("condition").reindex(conds)
+        err = np.clip(
+            np.nan_to_num(np.vstack([s["kappa"] - s["kappa_ci_low"], s["kappa_ci_high"] - s["kappa"]])),
+            0,
+            None,
+        )
+        colour = HUMAN_COLOUR if name == "human-human" else model_colour(i)
+        ax.errorbar(x + (i - (len(series) - 1) / 2) * 0.15, s["kappa"], yerr=err, fmt="o", ms=4, capsize=2,
+                    color=colour, label=name)  # fmt: skip
+    ax.axhline(0, **CHANCE_STYLE, label="kappa 0")
+    ax.set_xticks(x, conds, rotation=20, ha="right")
+    ax.set_ylim(min(-0.25, float(np.nanmin(side["kappa_ci_low"].to_numpy(float), initial=0.0)) - 0.05), 1.02)
+    ax.set_ylabel("error consistency (kappa)")
+    legend_outside(ax)
+    return fig

@@ -20,7 +20,7 @@ from analysis.inputs.load import LongTable
 from analysis.inputs.provenance import Provenance
 from analysis.render.document import Block, Heading
 from analysis.stats.consistency import KappaOptions
-from analysis.stats.exclusions import ExclusionResult
+from analysis.stats.exclusions import ExclusionResult, ExclusionRules
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class Context:
     @property
     def kept(self) -> pd.DataFrame:
         return self.exclusions.kept
+
+    @property
+    def exclusions_rules(self) -> ExclusionRules:
+        """The rules the exclusions applied (the timing rule's threshold among them)."""
+        return self.exclusions.applied
 
     @property
     def chance(self) -> float:
