@@ -149,7 +149,8 @@ def condition_order(meta: dict, manifest: pd.DataFrame) -> tuple[str, ...]:
     """regular first, then the conditions the set's build declared (stimulus_set.json params), then
     noise levels by sigma, then the rest alphabetically; the manifest's row order carries no meaning."""
     present = set(manifest["condition"].dropna().astype(str))
-    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    params = meta.get("params")
+    params = params if isinstance(params, dict) else {}
     declared = [str(c) for c in params.get("conditions", []) if str(c) in present]
     order = [c for c in ("regular", *declared, *KNOWN_ORDER) if c in present]
     noise = manifest.dropna(subset=["sigma"]) if "sigma" in manifest else manifest.iloc[:0]

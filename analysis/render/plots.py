@@ -154,6 +154,18 @@ def pair_label(names: dict[int, str], true: int, answered: int, width: int = 34)
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
+def largest_confusions(shares: dict[str, np.ndarray], k: int, rows: int) -> list[tuple[int, int]]:
+    """The (true, answered) pairs among the ``rows`` largest off-diagonal shares of any condition."""
+    best: dict[tuple[int, int], float] = {}
+    for mat in shares.values():
+        off = mat[:, :k].copy()
+        np.fill_diagonal(off, 0.0)
+        for t, a in zip(*np.unravel_index(np.argsort(off, axis=None)[::-1][:rows], off.shape), strict=True):
+            if off[t, a] > 0:
+                best[(int(t), int(a))] = max(best.get((int(t), int(a)), 0.0), float(off[t, a]))
+    return sorted(best, key=lambda ta: -best[ta])[:rows]
+
+
 @styled
 def confusion_changes_plot(
     shares: dict[str, np.ndarray], class_names: dict[int, str], agent: str, rows: int = 12
@@ -165,15 +177,7 @@ def confusion_changes_plot(
     per condition; each cell is the share of the true class's trials answered as that class.
     """
     conds = list(shares)
-    k = len(class_names)
-    best: dict[tuple[int, int], float] = {}
-    for mat in shares.values():
-        off = mat[:, :k].copy()
-        np.fill_diagonal(off, 0.0)
-        for t, a in zip(*np.unravel_index(np.argsort(off, axis=None)[::-1][:rows], off.shape), strict=True):
-            if off[t, a] > 0:
-                best[(int(t), int(a))] = max(best.get((int(t), int(a)), 0.0), float(off[t, a]))
-    pairs = sorted(best, key=lambda ta: -best[ta])[:rows]
+    pairs = largest_confusions(shares, len(class_names), rows)
     values = np.array([[shares[c][t, a] for c in conds] for t, a in pairs]).reshape(len(pairs), len(conds))
     labels = [pair_label(class_names, t, a) for t, a in pairs]
     fig, ax = new_figure(3.6 + 0.9 * len(conds), 0.9 + 0.32 * max(len(pairs), 2))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.render import plots
-from analysis.render.document import Block, FigureBlock, Table, not_applicable
+from analysis.render.document import Block, FigureBlock, Paragraph, Table, not_applicable
 from analysis.sections.base import Context, Section
 from analysis.stats import metrics
 
@@ -54,6 +54,9 @@ def present_confusions(r: ConfusionResult, ctx: Context) -> list[Block]:
     blocks: list[Block] = []
     for kind, shares in agent_type_shares(r, ctx).items():
         who = "all participants' trials pooled" if kind == "people" else "all networks' answers pooled"
+        if not plots.largest_confusions(shares, len(ctx.class_names), 1):
+            blocks.append(Paragraph(f"Confusions of {kind}: none (every answer was the true class)."))
+            continue
         blocks.append(
             FigureBlock(
                 f"confusions_{kind}",
