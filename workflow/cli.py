@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import analysis.compare
 import model_eval.cli
-import stimuli.cli
+import stimuli
 from stimuli import validate_stimulus_set
 
 if TYPE_CHECKING:
@@ -100,10 +100,10 @@ def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
             )
         print(f"reusing the stimulus set in {paths.stimuli}")
         return
-    argv = ["build", "--preset", "negative", "--out", str(paths.stimuli), "--seed", str(seed)]
-    if n_per_class:
-        argv += ["--n-per-class", str(n_per_class)]
-    _call(stimuli.cli.main, argv)
+    written = stimuli.build(
+        stimuli.preset_config("negative", seed=seed, n_per_class=n_per_class), paths.stimuli
+    )
+    print(f"wrote stimulus set {written}")
 
 
 def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float | None) -> None:
