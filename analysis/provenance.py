@@ -61,7 +61,7 @@ def checkpoint_summary(path: Path) -> dict[str, object]:
     """One row about a model_eval checkpoint: how it was trained and how well it validated."""
     row: dict[str, object] = {}
     try:
-        from model_eval.checkpoint import read_checkpoint
+        from model_eval.nets.checkpoint import read_checkpoint
 
         data = read_checkpoint(path)
     except Exception as exc:  # a missing torch or a foreign file is reported, not fatal

@@ -10,8 +10,8 @@ import torch
 
 from analysis.load import redact_url
 from analysis.provenance import checkpoint_summary, collect_provenance
-from model_eval.checkpoint import save_checkpoint
-from model_eval.registry import Preprocessing
+from model_eval.nets.checkpoint import save_checkpoint
+from model_eval.nets.registry import Preprocessing
 
 
 def _checkpoint(path: Path) -> Path:

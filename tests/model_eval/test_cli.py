@@ -9,10 +9,10 @@ import torch
 
 import stimuli
 from model_eval import predict_stimulus_set
-from model_eval.checkpoint import save_checkpoint
 from model_eval.cli import main
-from model_eval.predict import PREDICTION_COLUMNS
-from model_eval.registry import Preprocessing
+from model_eval.nets.checkpoint import save_checkpoint
+from model_eval.nets.registry import Preprocessing
+from model_eval.predictions.predict import PREDICTION_COLUMNS
 from tests.model_eval.fake_nets import save_fake_checkpoint
 
 N_CLASSES = 43
@@ -348,7 +348,7 @@ def test_noise_and_min_noise_commands(tiny_checkpoint, tmp_path, capsys):
 
 def test_gray_checkpoint_on_a_colour_source_is_one_clear_line(tmp_path, capsys):
     """fri/noise feed source images straight in: a 1-channel network on RGB signs is refused up front."""
-    from model_eval.checkpoint import build_members
+    from model_eval.nets.checkpoint import build_members
 
     src = stimuli.get_source("synthetic", split="test", n_per_class=1, seed=3)
     path = tmp_path / "gray.pt"
