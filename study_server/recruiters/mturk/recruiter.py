@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from study_server.models import Participant, Study
 from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Finish, Recruiter, register_recruiter
 from study_server.recruiters.exclusion import exclusion_group_studies, took_part
-from study_server.recruiters.mturk_client import (
+from study_server.recruiters.mturk.client import (
     LIVE_SUBMIT,
     SANDBOX_SUBMIT,
     MTurkError,
     call_with_retry,
     make_client,
 )
-from study_server.recruiters.mturk_hits import qualification_key
+from study_server.recruiters.mturk.hits import qualification_key
 
 log = logging.getLogger(__name__)
 

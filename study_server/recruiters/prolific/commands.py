@@ -1,7 +1,7 @@
 """`python -m study_server.recruiters prolific CMD`: create, publish, review and pay a Prolific study.
 
-Each command is one click function on the `prolific` group; prolific_setup, prolific_review and
-prolific_studies do the work.
+Each command is one click function on the `prolific` group; setup, review and
+studies do the work.
 
 Every command that sends something prints the request first (method, URL, JSON body; never the token).
 Prolific has no sandbox, so commands that spend money ask to type YES (or take `--yes`) and take
@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 from study_server.cli import CommandGroup, UserError
 from study_server.models import Study, db
-from study_server.recruiters import prolific_review as review
-from study_server.recruiters import prolific_setup as setup
 from study_server.recruiters.commands import find_study, prompt_and_output, study_option
+from study_server.recruiters.ledger import record_action
 from study_server.recruiters.models import PaymentLedger
-from study_server.recruiters.prolific_client import ProlificClient, ProlificError, api_url_from_env
-from study_server.recruiters.prolific_fees import Cost, FeeRates, parse_money
-from study_server.recruiters.prolific_studies import StudyConfigError, build_study, ensure_codes
+from study_server.recruiters.prolific import review, setup
+from study_server.recruiters.prolific.client import ProlificClient, ProlificError, api_url_from_env
+from study_server.recruiters.prolific.fees import Cost, FeeRates, parse_money
+from study_server.recruiters.prolific.studies import StudyConfigError, build_study, ensure_codes
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -176,7 +176,7 @@ def create_study(run: Run, url: str) -> None:
         run.say("[dry run] nothing sent")
         return
     setup.store_config(run.session, study, config)  # generated codes are stored before Prolific learns them
-    outcome, result = review.record_action(
+    outcome, result = record_action(
         run.session,
         action="create_study",
         token=f"create-{study.slug}"[:64],
@@ -212,7 +212,7 @@ def publish(run: Run) -> None:
         run.say("[dry run] nothing sent")
         return
     run.confirm_spend(cost)
-    outcome, result = review.record_action(
+    outcome, result = record_action(
         run.session,
         action="publish",
         token=f"publish-{sid}",

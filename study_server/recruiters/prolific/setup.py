@@ -1,6 +1,6 @@
 """The study's Prolific side, stored with the study: its settings, draft-study id and participant group.
 
-The commands of prolific_cli print each request and send it; this module decides what to send from the
+The commands of prolific.commands print each request and send it; this module decides what to send from the
 database and records what Prolific answered, so a re-run knows what exists.
 """
 

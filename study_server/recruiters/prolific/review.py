@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from study_server.lifecycle import ACTIVE, TRANSITIONS, mark_left, set_status
 from study_server.models import Participant, Study, utcnow
+from study_server.recruiters.ledger import Outcome, find_row, record_action
 from study_server.recruiters.models import PaymentLedger
-from study_server.recruiters.mturk_review import Outcome, record_action
-from study_server.recruiters.prolific_client import ProlificClient, ProlificError
-from study_server.recruiters.prolific_fees import Cost, FeeRates, to_cents
+from study_server.recruiters.prolific.client import ProlificClient, ProlificError
+from study_server.recruiters.prolific.fees import Cost, FeeRates, to_cents
 
 PLATFORM = "prolific"
 REJECTION_CATEGORIES = (
@@ -199,7 +199,7 @@ def approve(
     outcomes: list[Outcome] = []
     todo = []
     for m in matches:
-        row = _row(session, "approve", m.submission_id)
+        row = find_row(session, "approve", m.submission_id)
         if row is not None and row.status == "succeeded":
             outcomes.append(Outcome(row, sent=False))
         else:
@@ -287,20 +287,14 @@ def bonus_token(submission_id: str) -> str:
 
 def bonus_row(session: Session, submission_id: str) -> PaymentLedger | None:
     """The ledger row of this submission's bonus, if one was ever attempted."""
-    return _row(session, "bonus", bonus_token(submission_id))
-
-
-def _row(session: Session, action: str, token: str) -> PaymentLedger | None:
-    return session.scalars(
-        select(PaymentLedger).where(PaymentLedger.action == action, PaymentLedger.request_token == token)
-    ).one_or_none()
+    return find_row(session, "bonus", bonus_token(submission_id))
 
 
 def _pending(
     session: Session, action: str, m: Match, study_id: str, cost: Cost | None, detail: str, token: str = ""
 ) -> PaymentLedger:
     token = token or m.submission_id
-    row = _row(session, action, token)
+    row = find_row(session, action, token)
     if row is None:
         row = PaymentLedger(action=action, request_token=token, platform=PLATFORM)
         session.add(row)
@@ -362,7 +356,7 @@ def pay_bonuses(
     results: list[BonusResult] = []
     todo: list[tuple[Match, PaymentLedger]] = []
     for m in matches:
-        row = _row(session, "bonus", bonus_token(m.submission_id))
+        row = find_row(session, "bonus", bonus_token(m.submission_id))
         if row is not None and row.status == "succeeded":
             results.append(BonusResult(row, "already paid"))
         elif row is not None and row.status == "paying":
