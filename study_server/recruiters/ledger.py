@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from study_server.models import utcnow
+from study_server.models import Study, utcnow
 from study_server.recruiters.models import PaymentLedger
 
 
@@ -91,3 +91,11 @@ def record_action(
     row.status, row.updated_at = "succeeded", utcnow()
     session.commit()
     return Outcome(row, sent=True), result
+
+
+def study_rows(session: Session, study: Study, platform: str | None = None) -> list[PaymentLedger]:
+    """The study's ledger, oldest first (one platform's rows when `platform` is given)."""
+    query = select(PaymentLedger).where(PaymentLedger.study_id == study.id)
+    if platform is not None:
+        query = query.where(PaymentLedger.platform == platform)
+    return list(session.scalars(query.order_by(PaymentLedger.id)).all())

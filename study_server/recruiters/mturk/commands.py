@@ -17,13 +17,13 @@ from typing import Any
 
 import click
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from study_server.cli import CommandGroup, UserError
 from study_server.models import db
+from study_server.recruiters import ledger
 from study_server.recruiters.commands import find_study, prompt_and_output, study_option
-from study_server.recruiters.models import MTurkHIT, PaymentLedger
+from study_server.recruiters.models import MTurkHIT
 from study_server.recruiters.mturk import recruiter as mturk
 from study_server.recruiters.mturk import review
 from study_server.recruiters.mturk.client import MTurkError, endpoint_for
@@ -77,8 +77,7 @@ class Run:
 
     def qualification(self) -> str:
         """The study's 'took part' qualification: its own, its exclusion group's, or a new one."""
-        shared = mturk.shared_qualification(self.session, self.study, live=self.live)
-        return shared or mturk.create_qualification(self.session, self.client, self.study, live=self.live)
+        return mturk.ensure_qualification(self.session, self.study, lambda: self.client, live=self.live)
 
     def matches(self) -> list[review.Match]:
         return review.study_matches(self.session, self.client, self.study, live=self.live)
@@ -287,11 +286,9 @@ def sync_qualifications(run: Run) -> None:
 
 
 @mturk_command("ledger", remote=False)
-def ledger(run: Run) -> None:
+def ledger_command(run: Run) -> None:
     """Print the study's payment ledger."""
-    rows = run.session.scalars(
-        select(PaymentLedger).where(PaymentLedger.study_id == run.study.id).order_by(PaymentLedger.id)
-    ).all()
+    rows = ledger.study_rows(run.session, run.study)
     paid = sum((r.amount or Decimal(0) for r in rows if r.status == "succeeded"), Decimal(0))
     fees = sum((r.fee or Decimal(0) for r in rows if r.status == "succeeded"), Decimal(0))
     for r in rows:

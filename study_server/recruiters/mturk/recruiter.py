@@ -193,6 +193,13 @@ def create_qualification(session: Session, client: Any, study: Study, *, live: b
     return qid
 
 
+def ensure_qualification(session: Session, study: Study, client: Callable[[], Any], *, live: bool) -> str:
+    """The study's 'took part' qualification: its own, its exclusion group's, or a new one (only then
+    is `client()` called, so a study that has one talks to nobody)."""
+    shared = shared_qualification(session, study, live=live)
+    return shared or create_qualification(session, client(), study, live=live)
+
+
 def sync_qualifications(
     session: Session, client: Any, study: Study, qualification_type_id: str, *, live: bool
 ) -> tuple[int, list[tuple[str, MTurkError]]]:

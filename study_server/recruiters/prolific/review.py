@@ -272,6 +272,45 @@ def free_slot(session: Session, m: Match, status: str) -> None:
         session.commit()
 
 
+@dataclass(frozen=True)
+class Step:
+    """One decision carried out by `carry_out`: an approval or rejection has its ledger outcome."""
+
+    action: str
+    match: Match
+    decision: Decision
+    outcome: Outcome | None = None
+
+
+def carry_out(
+    session: Session,
+    client: ProlificClient,
+    study_id: str,
+    plan: Sequence[tuple[Match, Decision]],
+    cost: Cost,
+) -> list[Step]:
+    """Do what `decide` said: bulk-approve the approvals, reject, free the slots of people who left and
+    follow Prolific's own decisions locally ("none" is skipped); approvals come first."""
+    steps: list[Step] = []
+    approvals = {m.submission_id: (m, d) for m, d in plan if d.action == "approve"}
+    if approvals:
+        reasons = {sid: d.reason for sid, (_, d) in approvals.items()}
+        matches = [m for m, _ in approvals.values()]
+        for o in approve(session, client, study_id, matches, reasons, cost):
+            steps.append(Step("approve", *approvals[str(o.ledger.assignment_id)], o))
+    for m, d in plan:
+        if d.action == "reject":
+            o = reject(session, client, study_id, m, d.reason, d.category or "OTHER")
+            steps.append(Step("reject", m, d, o))
+        elif d.action in ("returned", "abandoned"):
+            free_slot(session, m, d.action)
+            steps.append(Step(d.action, m, d))
+        elif d.action == "sync" and d.local_status:
+            settle(session, m, d.local_status)
+            steps.append(Step("sync", m, d))
+    return steps
+
+
 # --- bonuses ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BonusResult:
