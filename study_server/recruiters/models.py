@@ -66,7 +66,7 @@ class PaymentLedger(Base):
     amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     """Money paid to the worker (reward x assignments for create_hit, the bonus for bonus)."""
     fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
-    """MTurk's commission on `amount`, as estimated by study_server.recruiters.mturk_fees."""
+    """MTurk's commission on `amount`, as estimated by study_server.recruiters.mturk.fees."""
     request_token: Mapped[str] = mapped_column(String(64))
     batch_id: Mapped[str | None] = mapped_column(String(64))
     """Prolific: the bulk bonus payment id a bonus was set up in (the id the pay call uses)."""

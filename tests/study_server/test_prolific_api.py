@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Study, TrialList, db
 from study_server.recruiters.models import PaymentLedger
-from study_server.recruiters.prolific_client import ProlificClient
+from study_server.recruiters.prolific.client import ProlificClient
 
 from .fake_prolific import TOKEN, FakeProlific
 from .prolific_helpers import ENTRY, SETTINGS, cli, join, participant, pid, set_prolific, use_prolific
@@ -379,7 +379,7 @@ def test_api_url_and_retry_after_parsing():
     from datetime import UTC, datetime, timedelta
     from email.utils import format_datetime
 
-    from study_server.recruiters.prolific_client import ProlificError, api_url_from_env, retry_after_s
+    from study_server.recruiters.prolific.client import ProlificError, api_url_from_env, retry_after_s
 
     assert api_url_from_env({}) == "https://api.prolific.com/api/v1/"
     assert (

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from study_server.lifecycle import ACTIVE, TRANSITIONS, mark_left, set_status
 from study_server.models import Participant, Study, utcnow
+from study_server.recruiters.ledger import Outcome, find_row, record_action
 from study_server.recruiters.models import PaymentLedger
-from study_server.recruiters.mturk_review import Outcome, record_action
-from study_server.recruiters.prolific_client import ProlificClient, ProlificError
-from study_server.recruiters.prolific_fees import Cost, FeeRates, to_cents
+from study_server.recruiters.prolific.client import ProlificClient, ProlificError
+from study_server.recruiters.prolific.fees import Cost, FeeRates, to_cents
 
 PLATFORM = "prolific"
 REJECTION_CATEGORIES = (
@@ -199,7 +199,7 @@ def approve(
     outcomes: list[Outcome] = []
     todo = []
     for m in matches:
-        row = _row(session, "approve", m.submission_id)
+        row = find_row(session, "approve", m.submission_id)
         if row is not None and row.status == "succeeded":
             outcomes.append(Outcome(row, sent=False))
         else:
@@ -272,6 +272,45 @@ def free_slot(session: Session, m: Match, status: str) -> None:
         session.commit()
 
 
+@dataclass(frozen=True)
+class Step:
+    """One decision carried out by `carry_out`: an approval or rejection has its ledger outcome."""
+
+    action: str
+    match: Match
+    decision: Decision
+    outcome: Outcome | None = None
+
+
+def carry_out(
+    session: Session,
+    client: ProlificClient,
+    study_id: str,
+    plan: Sequence[tuple[Match, Decision]],
+    cost: Cost,
+) -> list[Step]:
+    """Do what `decide` said: bulk-approve the approvals, reject, free the slots of people who left and
+    follow Prolific's own decisions locally ("none" is skipped); approvals come first."""
+    steps: list[Step] = []
+    approvals = {m.submission_id: (m, d) for m, d in plan if d.action == "approve"}
+    if approvals:
+        reasons = {sid: d.reason for sid, (_, d) in approvals.items()}
+        matches = [m for m, _ in approvals.values()]
+        for o in approve(session, client, study_id, matches, reasons, cost):
+            steps.append(Step("approve", *approvals[str(o.ledger.assignment_id)], o))
+    for m, d in plan:
+        if d.action == "reject":
+            o = reject(session, client, study_id, m, d.reason, d.category or "OTHER")
+            steps.append(Step("reject", m, d, o))
+        elif d.action in ("returned", "abandoned"):
+            free_slot(session, m, d.action)
+            steps.append(Step(d.action, m, d))
+        elif d.action == "sync" and d.local_status:
+            settle(session, m, d.local_status)
+            steps.append(Step("sync", m, d))
+    return steps
+
+
 # --- bonuses ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BonusResult:
@@ -287,20 +326,14 @@ def bonus_token(submission_id: str) -> str:
 
 def bonus_row(session: Session, submission_id: str) -> PaymentLedger | None:
     """The ledger row of this submission's bonus, if one was ever attempted."""
-    return _row(session, "bonus", bonus_token(submission_id))
-
-
-def _row(session: Session, action: str, token: str) -> PaymentLedger | None:
-    return session.scalars(
-        select(PaymentLedger).where(PaymentLedger.action == action, PaymentLedger.request_token == token)
-    ).one_or_none()
+    return find_row(session, "bonus", bonus_token(submission_id))
 
 
 def _pending(
     session: Session, action: str, m: Match, study_id: str, cost: Cost | None, detail: str, token: str = ""
 ) -> PaymentLedger:
     token = token or m.submission_id
-    row = _row(session, action, token)
+    row = find_row(session, action, token)
     if row is None:
         row = PaymentLedger(action=action, request_token=token, platform=PLATFORM)
         session.add(row)
@@ -362,7 +395,7 @@ def pay_bonuses(
     results: list[BonusResult] = []
     todo: list[tuple[Match, PaymentLedger]] = []
     for m in matches:
-        row = _row(session, "bonus", bonus_token(m.submission_id))
+        row = find_row(session, "bonus", bonus_token(m.submission_id))
         if row is not None and row.status == "succeeded":
             results.append(BonusResult(row, "already paid"))
         elif row is not None and row.status == "paying":

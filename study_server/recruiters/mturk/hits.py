@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from study_server.recruiters.mturk_fees import parse_amount
+from study_server.recruiters.mturk.fees import parse_amount
 
 EXTERNAL_QUESTION_SCHEMA = (
     "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"

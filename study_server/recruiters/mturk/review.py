@@ -8,7 +8,7 @@ payment even if our database was lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, utcnow
+from study_server.recruiters import ledger
+from study_server.recruiters.ledger import Outcome
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
-from study_server.recruiters.mturk_client import MTurkError, call_with_retry, client_is_live, paginate
-from study_server.recruiters.mturk_fees import (
+from study_server.recruiters.mturk.client import MTurkError, call_with_retry, client_is_live, paginate
+from study_server.recruiters.mturk.fees import (
     NO_COST,
     Cost,
     assignment_fee,
@@ -29,7 +31,7 @@ from study_server.recruiters.mturk_fees import (
     hit_cost,
     parse_amount,
 )
-from study_server.recruiters.mturk_hits import HITPlan
+from study_server.recruiters.mturk.hits import HITPlan
 
 PAST = datetime(2015, 1, 1, tzinfo=UTC)
 """UpdateExpirationForHIT to a time in the past expires the HIT at once (MTurk API reference)."""
@@ -40,63 +42,14 @@ class ReviewError(ValueError):
     """A user error in a review command (unknown assignment, missing feedback, ...)."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one action: sent now, skipped because it already succeeded, or failed."""
-
-    ledger: PaymentLedger
-    sent: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.ledger.status == "succeeded"
-
-
 def record_action(
-    session: Session,
-    *,
-    action: str,
-    token: str,
-    call: Callable[[], dict[str, Any]],
-    sandbox: bool,
-    study_id: int | None = None,
-    participant_id: int | None = None,
-    worker_id: str | None = None,
-    assignment_id: str | None = None,
-    hit_id: str | None = None,
-    cost: Any = NO_COST,
-    detail: str = "",
-    platform: str = "mturk",
-    errors: tuple[type[Exception], ...] = (MTurkError,),
+    session: Session, *, cost: Cost = NO_COST, **fields: Any
 ) -> tuple[Outcome, dict[str, Any] | None]:
-    """Write the ledger row (pending) and commit, make the call, then store its outcome and commit.
-
-    `cost` is anything with `paid` and `fees` (an MTurk or a Prolific Cost); `errors` are the
-    platform's failures that mark the row "failed" instead of propagating.
-    """
-    row = session.scalars(
-        select(PaymentLedger).where(PaymentLedger.action == action, PaymentLedger.request_token == token)
-    ).one_or_none()
-    if row is not None and row.status == "succeeded":
-        return Outcome(row, sent=False), None
-    if row is None:
-        row = PaymentLedger(action=action, request_token=token, platform=platform)
-        session.add(row)
-    row.study_id, row.participant_id = study_id, participant_id
-    row.worker_id, row.assignment_id, row.hit_id = worker_id, assignment_id, hit_id
-    row.amount = cost.paid if cost != NO_COST else None
-    row.fee = cost.fees if cost != NO_COST else None
-    row.sandbox, row.status, row.detail, row.updated_at = sandbox, "pending", detail, utcnow()
-    session.commit()
-    try:
-        result = call()
-    except errors as exc:
-        row.status, row.detail, row.updated_at = "failed", str(exc)[:2000], utcnow()
-        session.commit()
-        return Outcome(row, sent=True), None
-    row.status, row.updated_at = "succeeded", utcnow()
-    session.commit()
-    return Outcome(row, sent=True), result
+    """`ledger.record_action` for MTurk: MTurk's failures mark the row failed, and NO_COST records no
+    amount (an action whose price is unknown or nil)."""
+    fields.setdefault("platform", "mturk")
+    fields.setdefault("errors", (MTurkError,))
+    return ledger.record_action(session, cost=None if cost == NO_COST else cost, **fields)
 
 
 def create_hit(

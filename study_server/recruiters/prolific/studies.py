@@ -5,7 +5,7 @@ Study config (`study.config["prolific"]`), with defaults:
     currency), estimated_minutes (required), places (required), devices (["desktop"]),
     maximum_allowed_minutes (none: Prolific's default), currency ("GBP"), approve ("manual" | "auto"),
     screened_out_reward (none: screened-out submissions are reviewed, see below), project (none),
-    fee_rate / vat_rate (see prolific_fees).
+    fee_rate / vat_rate (see prolific.fees).
 The study's own `completion_code` / `screened_out_code` (what the debrief redirects with) become the
 study's completion codes; missing ones are generated and stored before anything is sent.
 
@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from study_server.recruiters.prolific_fees import Cost, FeeRates, minimum_reward, parse_money, to_cents
+from study_server.recruiters.prolific.fees import Cost, FeeRates, minimum_reward, parse_money, to_cents
 
 PLACEHOLDERS = "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 DEVICES = ("desktop", "tablet", "mobile")

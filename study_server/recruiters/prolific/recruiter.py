@@ -4,7 +4,7 @@ Set the study URL on Prolific to
   https://HOST/s/SLUG/?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}
 and give Prolific the study's `completion_code` (and `screened_out_code` if you screen people out);
 `python -m study_server.recruiters prolific create-study` does all of this through Prolific's API, and
-`review` / `bonus` approve, reject and pay (see prolific_cli and the README).
+`review` / `bonus` approve, reject and pay (see prolific.commands and the README).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`python -m study_server.recruiters prolific CMD`: create, publish, review and pay a Prolific study.
 
-Each command is one click function on the `prolific` group; prolific_setup, prolific_review and
-prolific_studies do the work.
+Each command is one click function on the `prolific` group; setup, review and
+studies do the work.
 
 Every command that sends something prints the request first (method, URL, JSON body; never the token).
 Prolific has no sandbox, so commands that spend money ask to type YES (or take `--yes`) and take
@@ -19,22 +19,20 @@ from typing import Any
 
 import click
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from study_server.cli import CommandGroup, UserError
 from study_server.models import Study, db
-from study_server.recruiters import prolific_review as review
-from study_server.recruiters import prolific_setup as setup
+from study_server.recruiters import ledger
 from study_server.recruiters.commands import find_study, prompt_and_output, study_option
-from study_server.recruiters.models import PaymentLedger
-from study_server.recruiters.prolific_client import ProlificClient, ProlificError, api_url_from_env
-from study_server.recruiters.prolific_fees import Cost, FeeRates, parse_money
-from study_server.recruiters.prolific_studies import StudyConfigError, build_study, ensure_codes
+from study_server.recruiters.prolific import review, setup
+from study_server.recruiters.prolific.client import ProlificClient, ProlificError, api_url_from_env
+from study_server.recruiters.prolific.fees import Cost, FeeRates, parse_money
+from study_server.recruiters.prolific.studies import StudyConfigError
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    return (ProlificError, review.ReviewError, StudyConfigError)
+    return (ProlificError, review.ReviewError, StudyConfigError, setup.SetupError)
 
 
 @click.group("prolific", cls=CommandGroup, user_errors=_user_errors)
@@ -154,50 +152,19 @@ def create_study(run: Run, url: str) -> None:
     study = run.study
     if run.settings.get("study_id"):
         raise UserError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
-    others = setup.earlier_studies(run.session, study)
-    group = setup.participant_group_id(run.session, study)
-    config = ensure_codes(study.config or {})
-    plan = build_study(
-        study.slug,
-        study.name,
-        config,
-        url,
-        blocklist_groups=[group] if group else None,
-        blocklist_studies=others or None,
-    )
+    plan, config = setup.plan_study(run.session, study, url)
     run.say(
         f"draft study '{plan.payload['name']}': {plan.places} places x {plan.reward} "
         f"{run.rates.currency}; publishing it will cost at most {plan.cost.describe()}"
     )
-    if not group and (study.config or {}).get("exclusion_group"):
+    if not setup.participant_group_id(run.session, study) and (study.config or {}).get("exclusion_group"):
         run.say("note: no participant group yet (create-group): only previous studies are blocklisted")
     run.show_request("POST", "studies/", plan.payload)
     if run.dry_run:  # this command's own --dry-run (it spends nothing, so it takes no --yes)
         run.say("[dry run] nothing sent")
         return
-    setup.store_config(run.session, study, config)  # generated codes are stored before Prolific learns them
-    outcome, result = review.record_action(
-        run.session,
-        action="create_study",
-        token=f"create-{study.slug}"[:64],
-        call=lambda: run.client.post("studies/", plan.payload, repeatable=False),
-        sandbox=False,
-        study_id=study.id,
-        cost=plan.cost,
-        detail=plan.payload["name"],
-        platform=review.PLATFORM,
-        errors=(ProlificError,),
-    )
-    if not outcome.ok:
-        raise UserError(f"study not created: {outcome.ledger.detail}")
-    sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
-    if not sid:
-        raise UserError(
-            f"the ledger (entry {outcome.ledger.id}) says this study was created on Prolific, but its id "
-            "was not stored: find it among your Prolific drafts and set prolific.study_id"
-        )
-    setup.store_study_id(run.session, study, sid, outcome.ledger)
-    run.say(f"Prolific study {sid}: created as a draft ({(result or {}).get('status', 'UNPUBLISHED')})")
+    sid, status = setup.create_study(run.session, run.client, study, plan, config)
+    run.say(f"Prolific study {sid}: created as a draft ({status})")
 
 
 @prolific_command("publish", paid=True)
@@ -205,28 +172,13 @@ def publish(run: Run) -> None:
     """Publish the draft study (participants can start; Prolific reserves the cost)."""
     sid = run.study_id()
     cost = run.reward_cost(int(run.settings.get("places") or 0))
-    body = {"action": "PUBLISH"}
     run.say(f"publish Prolific study {sid}: at most {cost.describe()}")
-    run.show_request("POST", f"studies/{sid}/transition/", body)
+    run.show_request("POST", f"studies/{sid}/transition/", setup.PUBLISH)
     if run.dry_run:
         run.say("[dry run] nothing sent")
         return
     run.confirm_spend(cost)
-    outcome, result = review.record_action(
-        run.session,
-        action="publish",
-        token=f"publish-{sid}",
-        call=lambda: run.client.post(f"studies/{sid}/transition/", body, repeatable=False),
-        sandbox=False,
-        study_id=run.study.id,
-        hit_id=sid,
-        cost=cost,
-        platform=review.PLATFORM,
-        errors=(ProlificError,),
-    )
-    if not outcome.ok:
-        raise UserError(f"not published: {outcome.ledger.detail}")
-    state = (result or {}).get("status", "ACTIVE") if outcome.sent else "already published (ledger)"
+    _, state = setup.publish_study(run.session, run.client, run.study, sid, cost)
     run.say(f"Prolific study {sid}: {state}")
 
 
@@ -266,23 +218,16 @@ def review_all(run: Run) -> None:
     if approvals:
         run.confirm_spend(total)
     failed = 0
-    if approvals:
-        reasons = {m.submission_id: d.reason for m, d in plan if d.action == "approve"}
-        for o in review.approve(run.session, run.client, sid, approvals, reasons, cost):
-            failed += o.ledger.status == "failed"
-            run.report("approve", o)
-    for m, d in plan:
-        if d.action == "reject":
-            o = review.reject(run.session, run.client, sid, m, d.reason, d.category or "OTHER")
-            failed += o.ledger.status == "failed"
-            run.report("reject", o)
-        elif d.action in ("returned", "abandoned"):
-            review.free_slot(run.session, m, d.action)
+    for step in review.carry_out(run.session, run.client, sid, plan, cost):
+        m = step.match
+        if step.outcome is not None:
+            failed += step.outcome.ledger.status == "failed"
+            run.report(step.action, step.outcome)
+        elif step.action in ("returned", "abandoned"):
             who = m.participant.public_id if m.participant else m.pid
-            run.say(f"{d.action} {m.submission_id}: participant {who} left; slot freed")
-        elif d.action == "sync" and d.local_status:
-            review.settle(run.session, m, d.local_status)
-            run.say(f"sync {m.submission_id}: now {d.local_status} here")
+            run.say(f"{step.action} {m.submission_id}: participant {who} left; slot freed")
+        else:
+            run.say(f"sync {m.submission_id}: now {step.decision.local_status} here")
     if failed:
         raise UserError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
@@ -411,12 +356,7 @@ def create_group(run: Run, workspace: str | None) -> None:
         raise UserError("give --workspace (or set prolific.workspace_id): Prolific groups live in one")
     body = setup.participant_group_request(run.study, workspace)
     run.show_request("POST", "participant-groups/", body)
-    result = run.client.post("participant-groups/", body, repeatable=False) or {}
-    gid = str(result.get("id") or "")
-    if not gid:
-        raise UserError("Prolific created no participant group (no id in the answer)")
-    setup.save_settings(run.session, run.study, participant_group_id=gid)
-    run.say(f"participant group: {gid}")
+    run.say(f"participant group: {setup.create_participant_group(run.session, run.client, run.study, body)}")
 
 
 @prolific_command("sync-group")
@@ -429,21 +369,15 @@ def sync_group(run: Run) -> None:
     if not todo:
         run.say("every participant is in the participant group already")
         return
-    body = {"participant_ids": sorted({str(p.external_id) for p in todo})}
-    run.show_request("POST", f"participant-groups/{gid}/participants/", body)
-    run.client.post(f"participant-groups/{gid}/participants/", body)
-    setup.mark_in_group(run.session, todo, gid)
-    run.say(f"added {len(body['participant_ids'])} participant(s) to group {gid}")
+    run.show_request("POST", f"participant-groups/{gid}/participants/", setup.group_members_request(todo))
+    added = setup.add_to_group(run.session, run.client, todo, gid)
+    run.say(f"added {added} participant(s) to group {gid}")
 
 
 @prolific_command("ledger")
-def ledger(run: Run) -> None:
+def ledger_command(run: Run) -> None:
     """Print the study's Prolific payment ledger."""
-    rows = run.session.scalars(
-        select(PaymentLedger)
-        .where(PaymentLedger.study_id == run.study.id, PaymentLedger.platform == review.PLATFORM)
-        .order_by(PaymentLedger.id)
-    ).all()
+    rows = ledger.study_rows(run.session, run.study, review.PLATFORM)
     for r in rows:
         money = f"{r.amount}+{r.fee} fee" if r.amount is not None else ""
         run.say(

@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from study_server.models import Participant, Study
 from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Finish, Recruiter, register_recruiter
 from study_server.recruiters.exclusion import exclusion_group_studies, took_part
-from study_server.recruiters.mturk_client import (
+from study_server.recruiters.mturk.client import (
     LIVE_SUBMIT,
     SANDBOX_SUBMIT,
     MTurkError,
     call_with_retry,
     make_client,
 )
-from study_server.recruiters.mturk_hits import qualification_key
+from study_server.recruiters.mturk.hits import qualification_key
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,13 @@ def create_qualification(session: Session, client: Any, study: Study, *, live: b
     qid = str(result["QualificationType"]["QualificationTypeId"])
     set_mturk_setting(session, study, qualification_key(live), qid)
     return qid
+
+
+def ensure_qualification(session: Session, study: Study, client: Callable[[], Any], *, live: bool) -> str:
+    """The study's 'took part' qualification: its own, its exclusion group's, or a new one (only then
+    is `client()` called, so a study that has one talks to nobody)."""
+    shared = shared_qualification(session, study, live=live)
+    return shared or create_qualification(session, client(), study, live=live)
 
 
 def sync_qualifications(
