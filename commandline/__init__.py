@@ -1,16 +1,21 @@
 """commandline: the one way every command of the project is written (click), and how it fails.
 
-Every package's command line is a `click.Group`; `python -m <package>` calls `run(group, argv)`, and
-tests call the package's `main(argv)`, which is `run` too. A command parses its options, calls the typed
-Python function that does the work, and lets the errors a user causes surface as `UserError`: one
-line `error: ...` on stderr and exit code 2, never a traceback. `--help` and a usage mistake behave as
-click makes them (exit 0, and a usage message with exit 2).
+Every package's command line is a click group of `OneLineGroup`; `python -m <package>` and the tests
+call the package's `main(argv)`, which is `run(group, argv)`. A command parses its options and calls the
+typed Python function that does the work. The exceptions a user causes (a missing file, a bad value),
+named by the group's `user_errors`, surface as one line `error: ...` on stderr and exit code 2, never a
+traceback; a usage mistake is click's usage message and exit 2; `--help` exits 0; Ctrl-C exits 130.
+
+Options that take several values (`--model a.pt b.pt`) are declared `multiple=True` and listed in the
+command's `variadic`: the values after such an option are spread over repeated options before click
+parses them.
 
 This package imports nothing from the others, so each of them may use it without crossing a contract.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -18,6 +23,9 @@ from typing import IO, Any
 import click
 
 __all__ = ["OneLineErrors", "OneLineGroup", "UserError", "run"]
+
+ErrorTypes = Callable[[], tuple[type[Exception], ...]]
+_NUMBER = re.compile(r"^-\d")  # a negative number is a value, not an option
 
 
 class UserError(click.ClickException):
@@ -37,10 +45,30 @@ class OneLineErrors(click.Command):
     """
 
     def __init__(
-        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
+        self, *args: Any, user_errors: ErrorTypes = tuple, variadic: Sequence[str] = (), **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user_errors = user_errors
+        self.variadic = set(variadic)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not self.variadic:
+            return super().parse_args(ctx, args)
+        spread: list[str] = []
+        current: str | None = None
+        for arg in args:
+            if arg.startswith("-") and not _NUMBER.match(arg):
+                flag, eq, value = arg.partition("=")
+                current = flag if flag in self.variadic else None
+                spread.append(arg)
+                if current is not None and eq:
+                    spread[-1] = flag
+                    spread.append(value)
+            elif current is not None and spread[-1] != current:
+                spread += [current, arg]  # a further value: repeat the option
+            else:
+                spread.append(arg)
+        return super().parse_args(ctx, spread)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -56,9 +84,7 @@ class OneLineErrors(click.Command):
 class OneLineGroup(click.Group):
     """A group whose commands are OneLineErrors commands with the group's `user_errors`."""
 
-    def __init__(
-        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, user_errors: ErrorTypes = tuple, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user_errors = user_errors
 
@@ -73,10 +99,23 @@ class OneLineGroup(click.Group):
 
 
 def run(group: click.Command, argv: Sequence[str] | None, *, prog_name: str, **extra: Any) -> int:
-    """Run one command line of `group`; the exit code (0 ok, 1 a failed check, 2 a user error)."""
+    """Run one command line of `group`; the exit code (0 ok, 1 a failed check, 2 a user error).
+
+    A command's own exit code (a check that failed, a budget that ran out) is its return value or
+    `SystemExit(code)`.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rv = group.main(args=args, prog_name=prog_name, standalone_mode=True, **extra)
+        code = group.main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return rv if isinstance(rv, int) else 0
+    return code if isinstance(code, int) else 0
