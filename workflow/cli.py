@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import analysis.compare
+import analysis
 import model_eval
 import stimuli
 from stimuli import validate_stimulus_set
@@ -279,9 +279,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     frame.to_csv(responses, index=False)
     _step("human-vs-network report")
     report = demo / "report"
-    argv = ["--responses", str(responses), "--predictions", str(paths.predictions)]
-    argv += ["--checkpoint", str(paths.checkpoint)]  # provenance: the network's training summary
-    _call(analysis.compare.main, [*argv, "--stimuli", str(paths.stimuli), "--out", str(report)])
+    result = analysis.write_report(
+        responses,
+        paths.stimuli,
+        report,
+        [paths.predictions],
+        checkpoints=[paths.checkpoint],  # provenance: the network file's hash
+    )
+    print(result.headline())
     print(f"\nReport: {report / 'report.html'}")
     return 0
 

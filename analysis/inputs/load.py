@@ -20,8 +20,8 @@ RESPONSES_REQUIRED = ("participant", "stimulus_id", "response", "rt_ms", "trial_
 PREDICTIONS_REQUIRED = ("model", "stimulus_id", "response", "confidence", "prob_true")
 
 
-class AnalysisInputError(Exception):
-    """A user-facing input problem: the CLI prints it as one line and exits non-zero."""
+class AnalysisInputError(ValueError):
+    """A user-facing input problem: the CLI prints it as one line and exits 2."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class StimulusSetInfo:
     class_names: dict[int, str]
     name: str
     label_groups: dict | None = None
-    """stimulus_set.json's label groups (people answered among groups; see analysis.fri_pairs)."""
+    """stimulus_set.json's label groups (people answered among groups; see analysis.stats.fri_pairs)."""
 
     @property
     def n_classes(self) -> int:
@@ -329,7 +329,7 @@ def build_long_table(
     # A missing answer (timeout) counts as wrong, as in model-vs-human.
     trials["correct"] = (trials["response"] == trials["label"]).astype(int)
     if stimuli.label_groups:  # people answered among groups: score everyone on the groups (issue 18)
-        from analysis.fri_pairs import score_on_groups
+        from analysis.stats.fri_pairs import score_on_groups
 
         trials["correct"] = score_on_groups(trials, stimuli.label_groups)
     trials = trials[

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import HUMANS_POOLED, correctness_matrix
+from analysis.stats.metrics import HUMANS_POOLED, correctness_matrix
 
 CEILING_POLICIES = ("one", "exclude")
 BOOT_UNITS = ("participants", "items")

@@ -1,4 +1,4 @@
-"""Inferential tests: GEE contrasts, McNemar's exact test, Holm correction (power: analysis.power).
+"""Inferential tests: GEE contrasts, McNemar's exact test, Holm correction (power: analysis.stats.power).
 
 Why GEE (and not a GLMM): the question is a population-averaged one ("do people, on average,
 get more of these images right than the model?"), which is what a GEE estimates. With an

@@ -1,19 +1,20 @@
-"""Present an FRI-pair analysis in the report: the paper's figure (human gap against network gap), tables."""
+"""The FRI-pairs section: the paper's figure (human gap against network gap) and tables.
+
+The statistics are analysis.stats.fri_pairs'; this module draws and presents them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from analysis import fri_pairs
-from analysis.document import Block, FigureBlock, Paragraph, Table, not_applicable
-from analysis.fri_pairs import FriPairsResult
-from analysis.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
-
-if TYPE_CHECKING:
-    from analysis.sections import Context
+from analysis.render.document import Block, FigureBlock, Paragraph, Table, not_applicable
+from analysis.render.style import CHANCE_STYLE, legend_outside, model_colour, new_figure
+from analysis.sections.base import Context, Section
+from analysis.stats import fri_pairs
+from analysis.stats.fri_pairs import FriPairsResult
 
 
 def gap_figure(result: FriPairsResult) -> Figure:
@@ -81,3 +82,6 @@ def present(result: FriPairsResult, ctx: Context) -> list[Block]:
         ),
         Table("fri_pairs", result.pairs, PAIRS_CAPTION),
     ]
+
+
+SECTION = Section("fri", "7. Fragile recognition image (FRI) pairs", compute, present)

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.inference import holm
-from analysis.metrics import correctness_matrix
+from analysis.stats.inference import holm
+from analysis.stats.metrics import correctness_matrix
 
 RUN_SUFFIX = re.compile(r"^(?P<group>.+?)[-_.](?:seed|run|rep|member|m|s)(?P<run>\d+)$")
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.metrics import wilson_interval
+from analysis.stats.metrics import wilson_interval
 
 FRI, PARTNER = "fri", "fri_partner"
 MIN_CLUSTERS = 5  # below this many participants the sandwich variance is not worth reporting

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from analysis.metrics import HUMANS_POOLED
+from analysis.stats.metrics import HUMANS_POOLED
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Report figures in the journal style of analysis.style. Each function takes typed results and returns a
-matplotlib Figure (no pyplot); renderers decide whether it becomes SVG, PNG or a PDF page.
+"""Report figures in the journal style of analysis.render.style. Each function takes typed results and
+returns a matplotlib Figure (no pyplot); renderers decide whether it becomes SVG, PNG or a PDF page.
 
 Every accuracy axis carries the chance level; every legend sits outside the data.
 """
@@ -12,8 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from analysis.psychometric import PsychometricFit
-from analysis.style import (
+from analysis.render.style import (
     CHANCE_STYLE,
     DIVERGING_CMAP,
     HUMAN_COLOUR,
@@ -24,6 +23,7 @@ from analysis.style import (
     new_grid,
     styled,
 )
+from analysis.stats.psychometric import PsychometricFit
 
 CEILING_COLOUR = "#F0E442"  # Okabe-Ito yellow: not on the RdBu scale
 TOO_FEW_COLOUR = "#BBBBBB"

@@ -1,6 +1,6 @@
 """Descriptive metrics: Wilson intervals, accuracy tables, correctness matrices, confusion matrices.
 
-Error consistency lives in analysis.consistency.
+Error consistency lives in analysis.stats.consistency.
 """
 
 from __future__ import annotations
