@@ -149,51 +149,19 @@ def import_stimuli(
 
     Settings and recruiter are checked before anything is imported; the output says what changed.
     """
-    from study_server.importer import import_stimulus_set
-    from study_server.models import Study, db
-    from study_server.practice import practice_images
-    from study_server.recruiters import get_recruiter
-    from study_server.settings import changed_keys, effective
+    from study_server.studies import import_study
 
-    config = _parse_settings(settings)
-    if recruiter is not None:
-        try:
-            get_recruiter(recruiter)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    session = db.session()  # the Session behind Flask-SQLAlchemy's scoped proxy
-    old = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
-    before = (dict(old.config), old.recruiter, old.stimulus_hash) if old is not None else None
-    study, changed = import_stimulus_set(
-        session, stimulus_dir, slug=slug, name=name, recruiter=recruiter, config=config
+    report = import_study(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        stimulus_dir,
+        slug=slug,
+        name=name,
+        recruiter=recruiter,
+        settings=_parse_settings(settings),
     )
-    if before is None:
-        verb = "imported"
-    elif not changed:
-        verb = "unchanged (same stimulus set, settings and recruiter)"
-    else:
-        keys = changed_keys(before[0], study.config)
-        parts = [f"{k} {before[0].get(k)!r} -> {study.config.get(k)!r}" for k in keys]
-        if before[1] != study.recruiter:
-            parts.append(f"recruiter {before[1]} -> {study.recruiter}")
-        if before[2] != study.stimulus_hash:
-            parts.append("new stimulus set")
-        verb = "imported, updated " + ("; ".join(parts) or "name")
-    click.echo(
-        f"study {study.slug}: {verb}; {len(study.stimuli)} stimuli, {len(study.lists)} lists, "
-        f"conditions {', '.join(study.conditions)}"
-    )
-    effective_settings = effective(study.config)
-    if effective_settings["practice_trials"] and not practice_images(study.stimulus_dir):
-        click.echo(
-            "note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
-            "participants get no practice trials"
-        )
-    if not str(effective_settings["researcher_contact"]).strip():
-        click.echo(
-            "note: researcher_contact is empty; participants see no contact on the consent page "
-            "(--set researcher_contact='Dr A. B., ab@example.org')"
-        )
+    click.echo(report.summary())
+    for note in report.notes:
+        click.echo(f"note: {note}")
 
 
 cli.add_command(import_stimuli, "create-study")
@@ -232,10 +200,10 @@ def _password() -> str:
 @click.argument("username")
 def create_admin(username: str) -> None:
     """Create or reset an admin user; the password comes from env STUDY_ADMIN_PASSWORD or a prompt."""
-    from study_server.admin import create_admin as save_admin
+    from study_server.studies import save_admin
 
     try:
-        save_admin(username, _password())
+        save_admin(current_app._get_current_object(), username, _password())  # type: ignore[attr-defined]
     except ValueError as exc:
         raise UserError(str(exc)) from None
     click.echo(f"admin user {username} saved")
