@@ -103,7 +103,7 @@ def test_killed_after_setup_before_pay_reruns_with_one_payment(app, fake, bonus_
     assert [fake.bulk_bonuses[b]["paid"] for b in (first, second)] == [0, 1]
     assert fake.submissions[bonus_case["sub"]]["bonus_payments"] == [50]  # 50 pence, once
     (row,) = rows(app)
-    assert (row.status, row.batch_id, row.amount) == ("succeeded", second, Decimal("0.50"))
+    assert (row.status, row.batch_id, row.amount) == ("confirmed", second, Decimal("0.50"))
 
     assert "already paid" in rerun(bonus_case["start"])
     assert len(fake.paid_calls()) == 1
@@ -120,4 +120,4 @@ def test_killed_while_paying_is_confirmed_on_prolific_not_paid_again(app, fake, 
     assert len(fake.paid_calls()) == 1
     assert fake.submissions[bonus_case["sub"]]["bonus_payments"] == [50]
     (row,) = rows(app)
-    assert row.status == "succeeded" and "confirmed on Prolific" in row.detail
+    assert row.status == "confirmed" and "confirmed on Prolific" in row.detail

@@ -138,6 +138,12 @@ def create_study(
         detail=plan.payload["name"],
     )
     if not outcome.ok:
+        if plan.screen_out and " HTTP 4" in outcome.ledger.detail:
+            raise SetupError(
+                "Prolific refused the study, which asks for fixed screen-out payments: these are offered "
+                "only to some workspaces; if yours has none, remove prolific.screened_out_reward (screened-"
+                f"out people are then reviewed and rejected). Prolific said: {outcome.ledger.detail}"
+            )
         raise ProlificError(f"study not created: {outcome.ledger.detail}")
     sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
     if not sid:
