@@ -124,6 +124,10 @@ class FakeProlific:
         self.approve_lag = False
         """True: bulk approvals are accepted and wait in `queued` until `process()`."""
         self.queued: list[str] = []
+        self.omit_next = False
+        """True: pages carry no next link (the client must page by offset up to meta.count)."""
+        self.count_bias = 0
+        """Added to meta.count: a total the list does not reach (the client must refuse to act)."""
         self.after_faults: list[tuple[str, str, int]] = []
         self.calls: list[tuple[str, str, Any]] = []
         self.queries: list[tuple[str, dict[str, str]]] = []
@@ -277,7 +281,11 @@ class FakeProlific:
             size = min(limit, self.max_limit)
             chunk = items[offset : offset + size]
             more = offset + len(chunk) < len(items)
-            nxt = f"{request.path}?limit={limit}&offset={offset + len(chunk)}" if more else None
+            nxt = (
+                f"{request.path}?limit={limit}&offset={offset + len(chunk)}"
+                if more and not self.omit_next
+                else None
+            )
             prev = f"{request.path}?limit={limit}&offset={max(0, offset - size)}" if offset else None
             return jsonify(
                 {
@@ -288,7 +296,7 @@ class FakeProlific:
                         "previous": {"href": prev, "title": "Previous page"},
                         "last": {"href": f"{request.path}?limit={limit}&offset={max(0, len(items) - size)}"},
                     },
-                    "meta": {"count": len(items)},
+                    "meta": {"count": len(items) + self.count_bias},
                 }
             )
 

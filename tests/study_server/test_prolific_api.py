@@ -16,41 +16,23 @@ from sqlalchemy import func, select
 
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Study, TrialList, db
-from study_server.recruiters.models import PaymentLedger
 from study_server.recruiters.prolific.client import ProlificClient
 
-from .fake_prolific import TOKEN, FakeProlific
-from .prolific_helpers import ENTRY, SETTINGS, cli, join, participant, pid, set_prolific, use_prolific
+from . import prolific_helpers
+from .fake_prolific import TOKEN
+from .prolific_helpers import (
+    ENTRY,
+    SETTINGS,
+    cli,
+    join,
+    ledger,
+    participant,
+    pid,
+    set_prolific,
+    use_prolific,
+)
 
-
-@pytest.fixture
-def fake():
-    f = FakeProlific().start()
-    yield f
-    f.stop()
-    assert f.violations == []
-
-
-@pytest.fixture
-def sleeps(app, fake, monkeypatch):
-    """The app's Prolific client talks to the fake; its back-off sleeps are recorded, not slept."""
-    monkeypatch.setenv("PROLIFIC_TOKEN", TOKEN)
-    monkeypatch.setenv("PROLIFIC_API_URL", fake.url)
-    slept: list[float] = []
-    app.extensions["prolific_client_factory"] = lambda: ProlificClient(TOKEN, fake.url, sleep=slept.append)
-    use_prolific(app)
-    return slept
-
-
-def ledger(app, action: str | None = None) -> list[PaymentLedger]:
-    with app.app_context():
-        query = select(PaymentLedger).order_by(PaymentLedger.id)
-        if action:
-            query = query.where(PaymentLedger.action == action)
-        rows = list(db.session.scalars(query))
-        for r in rows:
-            db.session.expunge(r)
-        return rows
+fake, sleeps = prolific_helpers.fake, prolific_helpers.sleeps  # fixtures
 
 
 def study_config(app, slug: str = "tiny") -> dict:
@@ -208,10 +190,10 @@ def test_review_decides_from_the_servers_statuses(app, fake, sleeps):
     list_pages = [c for c in fake.calls if c[0] == "GET" and "/submissions/" in c[1]]
     assert len(list_pages) >= 4  # 7 submissions, 2 per page (plus the retried first page)
 
-    posts_before = len([c for c in fake.calls if c[0] == "POST"])
+    changes_before = len(fake.changes())
     code, out = cli(app, "review", "--study", "tiny")
     assert code == 0, out
-    assert len([c for c in fake.calls if c[0] == "POST"]) == posts_before  # nothing decided twice
+    assert len(fake.changes()) == changes_before  # nothing decided twice
 
 
 def test_bonus_is_paid_once_and_an_unknown_outcome_is_never_repaid_blindly(app, fake, sleeps, capsys):

@@ -113,6 +113,11 @@ class Run:
         if o.ledger.status == "failed":
             self.say(f"  {o.ledger.detail}")
 
+    def note_waiting(self, n: int) -> None:
+        """Approvals Prolific accepted but does not show yet: it works through them in the background."""
+        if n:
+            self.say(f"{n} approval(s) accepted by Prolific, not yet shown as APPROVED: run reconcile later")
+
     def pick(self, ids: Sequence[str]) -> list[review.Match]:
         found = {m.submission_id: m for m in self.matches()}
         missing = [i for i in ids if i not in found]
@@ -210,7 +215,8 @@ def review_all(run: Run) -> None:
     sid = run.study_id()
     plan = [(m, review.decide(run.study, m)) for m in run.matches()]
     approvals = [m for m, d in plan if d.action == "approve"]
-    cost, total = run.reward_cost(), run.reward_cost(len(approvals))
+    total = run.reward_cost(len(approvals))
+    cost = run.reward_cost() if approvals else total
     dry = "[dry run] " if run.dry_run else ""
     for m, d in plan:
         run.say(f"{dry}{d.action} {m.submission_id} ({m.pid}): {d.reason}")
@@ -223,17 +229,19 @@ def review_all(run: Run) -> None:
         return
     if approvals:
         run.confirm_spend(total)
-    failed = 0
+    failed, waiting = 0, 0
     for step in review.carry_out(run.session, run.client, sid, plan, cost):
         m = step.match
         if step.outcome is not None:
             failed += step.outcome.ledger.status == "failed"
+            waiting += step.outcome.ledger.status == "submitted"
             run.report(step.action, step.outcome)
         elif step.action in ("returned", "abandoned"):
             who = m.participant.public_id if m.participant else m.pid
             run.say(f"{step.action} {m.submission_id}: participant {who} left; slot freed")
         else:
             run.say(f"sync {m.submission_id}: now {step.decision.local_status} here")
+    run.note_waiting(waiting)
     if failed:
         raise UserError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
@@ -253,6 +261,7 @@ def approve(run: Run, submission: Sequence[str]) -> None:
     outcomes = review.approve(run.session, run.client, run.study_id(), picked, "approved by hand", cost)
     for o in outcomes:
         run.report("approve", o)
+    run.note_waiting(sum(o.ledger.status == "submitted" for o in outcomes))
     if any(o.ledger.status == "failed" for o in outcomes):
         raise UserError("approval failed; see above (re-run to retry)")
 
