@@ -445,16 +445,18 @@ class FakeProlific:
                 rows.append((pid, int(value * 100)))
             bid = new_id()
             total = sum(c for _, c in rows)
-            fees, vat = self.fees(total)
+            # in cents with two decimals, as the docs' example answer (amount 850, fees 283.34)
+            fees = (Decimal(total) * self.fee_rate).quantize(Decimal("0.01"))
+            vat = (fees * self.vat_rate).quantize(Decimal("0.01"))
             self.bulk_bonuses[bid] = {"study": body["study_id"], "rows": rows, "paid": 0}
             return jsonify(
                 {
                     "id": bid,
                     "study": body["study_id"],
                     "amount": total,
-                    "fees": fees,
-                    "vat": vat,
-                    "total_amount": total + fees + vat,
+                    "fees": float(fees),
+                    "vat": float(vat),
+                    "total_amount": float(total + fees + vat),
                 }
             ), 201
 

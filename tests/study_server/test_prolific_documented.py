@@ -183,12 +183,10 @@ def test_costs_come_from_prolifics_calculator_for_the_workspace(app, fake, sleep
     args = ("bonus", "--study", "tiny", "--submission", sub, "--amount", "0.50", "--reason", "r", "--yes")
     code, out = cli(app, *args)
     assert code == 0, out
-    # the set-up's own answer: 50 cents; fee 12.5 -> 13; VAT 2.6 -> 3 (cents, half up): 66 cents
-    assert (
-        "bulk bonus set up on Prolific: $0.50 to participants + $0.16 Prolific service fee = $0.66 USD" in out
-    )
+    # the set-up's own answer, in cents: amount 50, fees 50 x 25% = 12.5, VAT 12.5 x 20% = 2.5: 65 cents
+    assert "set up on Prolific: $0.50 to participants + $0.15 Prolific service fee = $0.65 USD" in out
     (row,) = ledger(app, "bonus")
-    assert (row.amount, row.fee) == (Decimal("0.50"), Decimal("0.16"))
+    assert (row.amount, row.fee) == (Decimal("0.50"), Decimal("0.15"))
 
     def offline() -> ProlificClient:
         raise ProlificError("no answer from Prolific (ConnectionError)")

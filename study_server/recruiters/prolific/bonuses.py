@@ -1,9 +1,10 @@
 """Prolific bonuses, paid at most once per submission.
 
-A bonus is two calls (api-reference/bonuses): POST /submissions/bonus-payments/ {study_id, csv_bonuses}
-sets up a bulk bonus from "<participant_id>,<amount>" lines and answers its id with the amount, fees,
-VAT and total in the workspace's currency (pence / cents); POST /bulk-bonus-payments/{id}/pay/ pays it,
-"is not idempotent", and is done asynchronously. So a bonus row goes
+A bonus is two calls (api-reference/bonuses/create-bonus-payments and pay-bonus-payments):
+POST /submissions/bonus-payments/ {study_id, csv_bonuses} sets up a bulk bonus from
+"<participant_id>,<amount>" lines and answers its id with the amount, fees, VAT and total in the
+workspace's currency (pence / cents); POST /bulk-bonus-payments/{id}/pay/ pays it, "is not idempotent",
+and is done asynchronously. So a bonus row goes
 
     pending (committed before the set-up) -> paying (committed, with the bulk id, before the pay call)
     -> submitted (the pay call was accepted) -> confirmed (the submission shows the bonus) | failed.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -54,10 +55,11 @@ def bonus_row(session: Session, submission_id: str) -> PaymentLedger | None:
 
 
 def set_up_cost(answer: dict[str, Any], currency: str) -> Cost:
-    """What a bulk bonus costs, from its set-up answer (amount, fees and VAT in pence / cents)."""
-    cents = [Decimal(str(answer.get(k) or 0)) for k in ("amount", "fees", "vat")]
-    paid, fees, vat = (c / 100 for c in cents)
-    return Cost(paid, fees + vat, currency, source="Prolific's bonus set-up")
+    """What a bulk bonus costs, from its set-up answer (amount, fees and VAT in pence / cents:
+    api-reference/bonuses/create-bonus-payments)."""
+    paid, fees, vat = (Decimal(str(answer.get(k) or 0)) / 100 for k in ("amount", "fees", "vat"))
+    charged = (fees + vat).quantize(CENT, rounding=ROUND_HALF_UP)  # the docs show fees like 283.34 cents
+    return Cost(paid.quantize(CENT), charged, currency, source="Prolific's bonus set-up")
 
 
 def _share(total: Decimal, n: int, i: int) -> Decimal:
