@@ -180,8 +180,12 @@ def test_costs_come_from_prolifics_calculator_for_the_workspace(app, fake, sleep
     )
     assert "6.67" not in out  # not the fixed one-third estimate
 
-    args = ("bonus", "--study", "tiny", "--submission", sub, "--amount", "0.50", "--reason", "r", "--yes")
-    code, out = cli(app, *args)
+    args = ("bonus", "--study", "tiny", "--submission", sub, "--amount", "0.50", "--reason", "r")
+    code, out = cli(app, *args, answer="no")  # the set-up's cost is shown; declined, nothing is paid
+    assert code == 2 and "set up on Prolific: $0.50" in out
+    assert fake.paid_calls() == [] and [b["paid"] for b in fake.bulk_bonuses.values()] == [0]
+    assert [r.status for r in ledger(app, "bonus")] == ["failed"]
+    code, out = cli(app, *args, "--yes")
     assert code == 0, out
     # the set-up's own answer, in cents: amount 50, fees 50 x 25% = 12.5, VAT 12.5 x 20% = 2.5: 65 cents
     assert "set up on Prolific: $0.50 to participants + $0.15 Prolific service fee = $0.65 USD" in out

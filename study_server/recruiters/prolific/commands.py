@@ -163,10 +163,10 @@ def create_study(run: Run, url: str) -> None:
     if run.settings.get("study_id"):
         raise UserError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
     plan, config = setup.plan_study(run.session, study, url)
+    cost = run.pricer.quote(plan.reward, plan.places)
     run.say(
         f"draft study '{plan.payload['name']}': {plan.places} places x {plan.reward} "
-        f"{run.rates.currency}; publishing it will cost at most "
-        f"{run.pricer.quote(plan.reward, plan.places).describe()}"
+        f"{run.rates.currency}; publishing it will cost at most {cost.describe()}"
     )
     if not setup.participant_group_id(run.session, study) and (study.config or {}).get("exclusion_group"):
         run.say("note: no participant group yet (create-group): only previous studies are blocklisted")
@@ -174,7 +174,7 @@ def create_study(run: Run, url: str) -> None:
     if run.dry_run:  # this command's own --dry-run (it spends nothing, so it takes no --yes)
         run.say("[dry run] nothing sent")
         return
-    sid, status = setup.create_study(run.session, run.client, study, plan, config)
+    sid, status = setup.create_study(run.session, run.client, study, plan, config, cost)
     run.say(f"Prolific study {sid}: created as a draft ({status})")
 
 
@@ -332,7 +332,12 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
 
         def confirm_set_up(cost: Cost) -> None:
             run.say(f"bulk bonus set up on Prolific: {cost.describe()}")
-            run.confirm_spend(cost)
+            try:
+                run.confirm_spend(cost)
+            except UserError:
+                raise UserError(
+                    "not confirmed; nothing was paid (the bulk bonus set up stays unpaid)"
+                ) from None
 
         results = bonuses.pay_bonuses(
             run.session, run.client, run.study, sid, todo, money, reason, estimate.currency, confirm_set_up

@@ -118,9 +118,15 @@ def plan_study(session: Session, study: Study, url: str) -> tuple[StudyPlan, dic
 
 
 def create_study(
-    session: Session, client: ProlificClient, study: Study, plan: StudyPlan, config: dict[str, Any]
+    session: Session,
+    client: ProlificClient,
+    study: Study,
+    plan: StudyPlan,
+    config: dict[str, Any],
+    cost: Cost | None = None,
 ) -> tuple[str, str]:
-    """POST studies/ once (ledger "create_study"); returns (Prolific study id, its status).
+    """POST studies/ once (ledger "create_study", with `cost`: Prolific's quote, else the plan's
+    estimate); returns (Prolific study id, its status).
 
     The generated completion codes are stored before Prolific learns them; a failed call raises
     ProlificError, an answer without an id SetupError."""
@@ -134,7 +140,7 @@ def create_study(
         platform=PLATFORM,
         errors=(ProlificError,),
         study_id=study.id,
-        cost=plan.cost,
+        cost=cost or plan.cost,
         detail=plan.payload["name"],
     )
     if not outcome.ok:
