@@ -1,14 +1,21 @@
 """stimuli: image sources, pure image transforms, and the stimulus-set contract shared by every package.
 
 Image convention everywhere: numpy float32, RGB, HWC, values in [0, 1] (MNIST gives one channel).
+Python API (what `python -m stimuli` calls): `preset_config(preset, **overrides)` then
+`build(config, out_dir)` writes a stimulus set and returns its directory; `validate_stimulus_set(dir)`
+lists its problems (empty when valid); `load_stimulus_set(dir)` reads it; `contact_sheet(dir, out)`
+draws a preview; `get_source(name, ...)` gives the images of a data set.
+
 Stimulus ids are 128 random bits from `secrets` and manifest rows are shuffled the same way, never seeded:
 participants see ids in image URLs, so ids and row order must tell nothing, even to readers of this code.
 """
 
 from .base import ImageSource
+from .builder import PRESETS, BuildConfig, build, preset_config
 from .classes import ClassInfo
 from .errors import DataSourceError, StimulusSetError
 from .label_groups import class_to_group, load_label_groups
+from .preview import contact_sheet
 from .sources import get_source
 from .stimulus_set import (
     MANIFEST_COLUMNS,
@@ -22,15 +29,20 @@ from .stimulus_set import (
 
 __all__ = [
     "MANIFEST_COLUMNS",
+    "PRESETS",
+    "BuildConfig",
     "ClassInfo",
     "DataSourceError",
     "ImageSource",
     "StimulusSet",
     "StimulusSetError",
+    "build",
     "class_to_group",
+    "contact_sheet",
     "get_source",
     "load_label_groups",
     "load_stimulus_set",
+    "preset_config",
     "read_png",
     "read_practice",
     "validate_stimulus_set",

@@ -13,12 +13,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
+
+import commandline
+from commandline import UserError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -41,64 +44,30 @@ def upgrade_database(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-class UserError(click.ClickException):
-    """A user error: one line `error: ...` on stderr and exit code 2, never a traceback."""
-
-    exit_code = 2
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class OneLineErrors(click.Command):
-    """A command that turns expected failures into a UserError (one line, exit 2), however it is run.
-
-    `user_errors` returns the exception types a user's input or setup causes (imported only when one
-    is raised, so the command line starts fast); a database error (unreachable, no schema) is always one.
-    """
-
-    def __init__(
-        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.user_errors = user_errors
+class OneLineErrors(commandline.OneLineErrors):
+    """A command whose database errors (unreachable, no schema) are user errors too: one line, exit 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
         except SQLAlchemyError as exc:
             first = str(exc).splitlines()[0]
             raise UserError(f"database problem ({first}); did you run init-db?") from None
-        except Exception as exc:
-            if isinstance(exc, self.user_errors()):
-                raise UserError(str(exc)) from None
-            raise
 
 
-class CommandGroup(AppGroup):
-    """A group whose commands are OneLineErrors commands with the group's `user_errors`.
+class CommandGroup(commandline.OneLineGroup, AppGroup):
+    """The project's one-line-error group, as a Flask AppGroup (commands run in the app context).
 
     The commands carry the error handling themselves because `flask --app study_server` runs them
     without this group.
     """
 
-    def __init__(
-        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.user_errors = user_errors
-
-    # click types command() as overloads (bare decorator or with arguments); like Flask's AppGroup.command,
-    # this override takes the argument form only, which is how every command here is declared.
     def command(  # type: ignore[override]
         self, *args: Any, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], click.Command]:
         kwargs.setdefault("cls", OneLineErrors)
-        kwargs.setdefault("user_errors", self.user_errors)
         return super().command(*args, **kwargs)
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import analysis.compare
-import model_eval.cli
-import stimuli.cli
+import analysis
+import model_eval
+import stimuli
 from stimuli import validate_stimulus_set
 
 if TYPE_CHECKING:
@@ -100,33 +100,33 @@ def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
             )
         print(f"reusing the stimulus set in {paths.stimuli}")
         return
-    argv = ["build", "--preset", "negative", "--out", str(paths.stimuli), "--seed", str(seed)]
-    if n_per_class:
-        argv += ["--n-per-class", str(n_per_class)]
-    _call(stimuli.cli.main, argv)
+    written = stimuli.build(
+        stimuli.preset_config("negative", seed=seed, n_per_class=n_per_class), paths.stimuli
+    )
+    print(f"wrote stimulus set {written}")
 
 
 def train_network(paths: Paths, seed: int, epochs: int | None, max_minutes: float | None) -> None:
     """The paper's mvgg8 on synthetic signs, trained to its epochs; a finished checkpoint is reused, a
     stopped one (Ctrl-C, --train-minutes) resumes where it stopped and is never taken as finished."""
-    from model_eval.train_state import training_done
+    from model_eval.training import TrainingStopped, training_done
 
     if training_done(paths.checkpoint):
         print(f"reusing the trained network {paths.checkpoint}")
         return
-    argv = ["train", "--arch", ARCH, "--out", str(paths.checkpoint), "--seed", str(seed)]
-    if max_minutes is not None:
-        argv += ["--max-minutes", str(max_minutes)]
-    if epochs is not None:
-        argv += ["--epochs", str(epochs)]
-    if paths.checkpoint.exists():
-        argv.append("--resume")
+    cfg = model_eval.train_config(arch=ARCH, seed=seed, epochs=epochs, max_minutes=max_minutes)
     paths.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    code = model_eval.cli.main(argv)
-    if code == 3:  # the time budget ran out: go on with the network as it is, say so, keep it resumable
+    try:
+        result = model_eval.train(cfg, paths.checkpoint, resume=paths.checkpoint.exists())
+    except TrainingStopped as exc:  # the time budget ran out: go on with the network as it is, say so
+        print(f"stopped early: {exc}", file=sys.stderr)
         print(f"training is NOT finished ({paths.checkpoint}); the next run continues it", flush=True)
-    elif code != 0:
-        raise WorkflowError(f"step failed (exit {code}): train")
+        return
+    print(
+        f"wrote {result.checkpoint} (done; validation accuracy {result.val_accuracy:.4f}, "
+        f"negative {result.val_negative_accuracy:.4f}; "
+        f"imbalance-aware chance level {result.val_chance:.4f})"
+    )
 
 
 def predict(paths: Paths) -> None:
@@ -134,8 +134,10 @@ def predict(paths: Paths) -> None:
     if paths.predictions.exists() and paths.predictions.stat().st_mtime >= paths.checkpoint.stat().st_mtime:
         print(f"reusing the predictions {paths.predictions}")
         return
-    argv = ["predict", "--model", str(paths.checkpoint), "--stimuli", str(paths.stimuli)]
-    _call(model_eval.cli.main, [*argv, "--out", str(paths.predictions)])
+    result = model_eval.predict([paths.checkpoint], paths.stimuli, out=paths.predictions)
+    print(f"accuracy per model x condition ({paths.stimuli}):")
+    print(result.accuracy.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {paths.predictions} ({len(result.predictions)} rows)")
 
 
 def regular_accuracy(paths: Paths) -> tuple[float, int]:
@@ -143,7 +145,7 @@ def regular_accuracy(paths: Paths) -> tuple[float, int]:
     its table), and how many there are."""
     import pandas as pd
 
-    from model_eval.predict import accuracy_table
+    from model_eval.predictions import accuracy_table
     from stimuli.stimulus_set import read_manifest
 
     manifest = read_manifest(paths.stimuli / "manifest.csv")
@@ -277,9 +279,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     frame.to_csv(responses, index=False)
     _step("human-vs-network report")
     report = demo / "report"
-    argv = ["--responses", str(responses), "--predictions", str(paths.predictions)]
-    argv += ["--checkpoint", str(paths.checkpoint)]  # provenance: the network's training summary
-    _call(analysis.compare.main, [*argv, "--stimuli", str(paths.stimuli), "--out", str(report)])
+    result = analysis.write_report(
+        responses,
+        paths.stimuli,
+        report,
+        [paths.predictions],
+        checkpoints=[paths.checkpoint],  # provenance: the network file's hash
+    )
+    print(result.headline())
     print(f"\nReport: {report / 'report.html'}")
     return 0
 
