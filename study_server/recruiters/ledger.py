@@ -38,7 +38,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.ledger.status == "succeeded"
+        return self.ledger.status in ("succeeded", "confirmed")
 
 
 def find_row(session: Session, action: str, token: str) -> PaymentLedger | None:

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from study_server.models import Base, utcnow
 
 LEDGER_ACTIONS = ("create_hit", "approve", "reject", "bonus", "expire", "create_study", "publish")
-LEDGER_STATUSES = ("pending", "paying", "succeeded", "failed")
-""""paying": a Prolific bulk bonus whose pay call was (about to be) sent and whose outcome is unknown
-(e.g. the process died); it is never paid again before Prolific's state has been checked."""
+LEDGER_STATUSES = ("pending", "paying", "submitted", "confirmed", "succeeded", "failed")
+"""MTurk: pending -> succeeded | failed. Prolific approvals and bonuses, done asynchronously by
+Prolific: pending -> ("paying": a bonus whose pay call was, or was about to be, sent with an unknown
+outcome; never paid again before Prolific's state is read) -> "submitted" (Prolific accepted the call)
+-> "confirmed" (the submission, read back, shows it) | failed."""
 LEDGER_PLATFORMS = ("mturk", "prolific")
 
 

@@ -4,10 +4,15 @@ Authentication is the header `Authorization: Token <token>` (every endpoint page
 The token comes from the environment (PROLIFIC_TOKEN) and is never printed, logged or put in an error
 message: errors carry the method, the path and Prolific's own `error.title/detail` only.
 
-Rate limits and outages: 429 is retried after Retry-After (the request was refused, so it never ran);
-5xx and dropped connections are retried with capped exponential backoff only for requests that are
-safe to repeat. The bulk bonus *pay* call is never repeated: Prolific's docs warn it "is not
-idempotent" (api-reference/bonuses/pay-bonus-payments).
+Rate limits and outages: for requests that are safe to repeat, 429 is retried after Retry-After and
+5xx and dropped connections with capped exponential backoff. A request that is not (the bulk bonus
+*pay* call: "is not idempotent", api-reference/bonuses/pay-bonus-payments) is sent once: a 429 there
+can come from wallet contention while payments are processed (Prolific's "managing high loads"
+guidance), so it is reported like a lost answer and the caller asks Prolific whether the money moved.
+
+Lists (`collect`) are read the way the API reference pages them and Prolific's own CLI reads them:
+`limit` / `offset` query parameters, `results` on each page and the total in `meta.count`; a `next`
+link, where one is given, is joined against the host root (it is root-relative: /api/v1/...).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -31,6 +36,8 @@ URL_ENV = "PROLIFIC_API_URL"
 """Overrides API_URL (a local fake Prolific in tests); only https, or http on the loopback."""
 TIMEOUT_S = 30.0
 MAX_PAGES = 1000
+PAGE_LIMIT = 100
+"""Items asked for per page; a server that answers fewer is followed by offset until `meta.count`."""
 
 
 class ProlificError(RuntimeError):
@@ -123,6 +130,18 @@ class ProlificClient:
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path.lstrip("/"))
 
+    def link(self, href: str) -> str:
+        """A link from an answer (`next`): root-relative (/api/v1/...) or absolute, joined against the
+        host root, never the API base (which would give /api/v1/api/v1/...); another host is refused,
+        so the token never leaves for it."""
+        parts = urlsplit(self.base_url)
+        url = urljoin(f"{parts.scheme}://{parts.netloc}/", href)
+        if urlsplit(url).netloc != parts.netloc:
+            raise ProlificError(
+                f"Prolific answered a link to another host ({urlsplit(url).netloc}); not followed"
+            )
+        return url
+
     def _backoff(self, attempt: int) -> float:
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return delay * (0.5 + self.rng.random() / 2)
@@ -138,8 +157,8 @@ class ProlificClient:
     ) -> Any:
         """One call; returns the decoded JSON body (None when empty). Raises ProlificError.
 
-        `repeatable=False` (a payment) retries only 429, which Prolific answers without running the
-        request; a 5xx or a dropped connection is then reported, never sent again.
+        `repeatable=False` (a payment) is sent once: a 429, a 5xx or a dropped connection is reported
+        (ProlificError with the status), never sent again.
         """
         url = path if path.startswith(("http://", "https://")) else self.url(path)
         what = f"{method} {urlsplit(url).path}"
@@ -154,7 +173,7 @@ class ProlificClient:
                 log.warning("Prolific %s: %s; retry %d in %.1fs", what, type(exc).__name__, attempt, delay)
                 self.sleep(delay)
                 continue
-            if resp.status_code == 429 or (resp.status_code >= 500 and repeatable):
+            if repeatable and (resp.status_code == 429 or resp.status_code >= 500):
                 if last:
                     raise ProlificError(
                         f"{what} failed after {attempt} attempt(s): HTTP {resp.status_code} "
@@ -185,19 +204,49 @@ class ProlificClient:
     def post(self, path: str, body: Any = None, *, repeatable: bool = True) -> Any:
         return self.request("POST", path, json=body if body is not None else {}, repeatable=repeatable)
 
-    def pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a list: `results` on each page; a next page is followed at `_links.next.href`
-        or a plain `next` URL (the stored docs show `results` but not the paging links, so both common
-        forms are read; a page without a link ends the list)."""
-        url: str | None = path
-        query: dict[str, Any] | None = params or None
+    def collect(self, path: str, *, limit: int = PAGE_LIMIT, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a list, page by page (limit / offset, or the answer's `next` link), until
+        `meta.count` items are in or, without a count, a page comes back short.
+
+        Raises ProlificError rather than return a list whose length differs from the reported total
+        (items added or moved while paging, a link that ends early): acting on part of a study would
+        leave people unapproved, unrejected or unpaid without a word.
+        """
+        items: list[dict[str, Any]] = []
+        url: str = path
+        query: dict[str, Any] | None = {**params, "limit": limit, "offset": 0}
+        total: int | None = None
+        what = f"GET {urlsplit(self.url(path)).path}"
         for _ in range(MAX_PAGES):
-            if url is None:
-                return
-            page = self.request("GET", url, params=query)
-            query = None  # the next link carries its own query string
-            yield from (page or {}).get("results", [])
-            links = (page or {}).get("_links") or {}
-            nxt = (links.get("next") or {}).get("href") if isinstance(links.get("next"), dict) else None
-            url = nxt or (page or {}).get("next") or None
-        raise ProlificError(f"GET {path}: more than {MAX_PAGES} pages; stopped")
+            page = self.request("GET", url, params=query) or {}
+            results = list(page.get("results") or [])
+            items.extend(results)
+            count = (page.get("meta") or {}).get("count")
+            total = int(count) if isinstance(count, int) and not isinstance(count, bool) else total
+            href = _next_href(page)
+            if not results or (total is not None and len(items) >= total):
+                break
+            if total is None and (len(results) < limit or href is None):
+                break
+            if href is not None:
+                url, query = self.link(href), None  # the link carries its own limit / offset
+            else:
+                url, query = path, {**params, "limit": limit, "offset": len(items)}
+        else:
+            raise ProlificError(f"{what}: more than {MAX_PAGES} pages; stopped")
+        distinct = len({str(i.get("id")) for i in items}) if all("id" in i for i in items) else len(items)
+        if total is not None and (len(items) != total or distinct != total):
+            raise ProlificError(
+                f"{what}: read {distinct} distinct of the {total} items Prolific reports (the list changed "
+                "while it was read, or a page was cut short); nothing was done: run the command again"
+            )
+        return items
+
+
+def _next_href(page: dict[str, Any]) -> str | None:
+    """The next page's link: `_links.next.href` or a plain `next`; None when there is none."""
+    links = page.get("_links") or {}
+    nxt = links.get("next") if isinstance(links, dict) else None
+    href = nxt.get("href") if isinstance(nxt, dict) else None
+    href = href or page.get("next")
+    return str(href) if href else None

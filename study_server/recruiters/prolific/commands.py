@@ -25,8 +25,9 @@ from study_server.cli import CommandGroup, UserError
 from study_server.models import Study, db
 from study_server.recruiters import ledger
 from study_server.recruiters.commands import find_study, prompt_and_output, study_option
-from study_server.recruiters.prolific import review, setup
+from study_server.recruiters.prolific import bonuses, confirm, review, setup
 from study_server.recruiters.prolific.client import ProlificClient, ProlificError, api_url_from_env
+from study_server.recruiters.prolific.costs import Pricer
 from study_server.recruiters.prolific.fees import Cost, FeeRates, parse_money
 from study_server.recruiters.prolific.studies import StudyConfigError
 
@@ -94,19 +95,28 @@ class Run:
         sid = self.study_id()
         return review.match_submissions(self.session, self.study, review.list_submissions(self.client, sid))
 
+    @functools.cached_property
+    def pricer(self) -> Pricer:
+        return Pricer(lambda: self.client, self.rates, self.settings.get("workspace_id"))
+
     def reward_cost(self, n: int = 1) -> Cost:
-        """What `n` rewards cost (the fee is reckoned on the sum, as for the whole study)."""
+        """What `n` rewards cost, from Prolific's calculator (the fee is reckoned on the sum)."""
         try:
             reward = parse_money(self.settings.get("reward"), what="prolific.reward")
         except ValueError:
             return Cost(Decimal(0), Decimal(0), self.rates.currency)
-        return self.rates.cost(reward * n)
+        return self.pricer.quote(reward, n)
 
     def report(self, what: str, o: review.Outcome) -> None:
         state = o.ledger.status if o.sent else "already done (ledger), not sent again"
         self.say(f"{what} {o.ledger.assignment_id} ({o.ledger.worker_id}): {state}")
         if o.ledger.status == "failed":
             self.say(f"  {o.ledger.detail}")
+
+    def note_waiting(self, n: int) -> None:
+        """Approvals Prolific accepted but does not show yet: it works through them in the background."""
+        if n:
+            self.say(f"{n} approval(s) accepted by Prolific, not yet shown as APPROVED: run reconcile later")
 
     def pick(self, ids: Sequence[str]) -> list[review.Match]:
         found = {m.submission_id: m for m in self.matches()}
@@ -153,9 +163,10 @@ def create_study(run: Run, url: str) -> None:
     if run.settings.get("study_id"):
         raise UserError(f"study {study.slug!r} already has Prolific study {run.settings['study_id']}")
     plan, config = setup.plan_study(run.session, study, url)
+    cost = run.pricer.quote(plan.reward, plan.places)
     run.say(
         f"draft study '{plan.payload['name']}': {plan.places} places x {plan.reward} "
-        f"{run.rates.currency}; publishing it will cost at most {plan.cost.describe()}"
+        f"{run.rates.currency}; publishing it will cost at most {cost.describe()}"
     )
     if not setup.participant_group_id(run.session, study) and (study.config or {}).get("exclusion_group"):
         run.say("note: no participant group yet (create-group): only previous studies are blocklisted")
@@ -163,7 +174,7 @@ def create_study(run: Run, url: str) -> None:
     if run.dry_run:  # this command's own --dry-run (it spends nothing, so it takes no --yes)
         run.say("[dry run] nothing sent")
         return
-    sid, status = setup.create_study(run.session, run.client, study, plan, config)
+    sid, status = setup.create_study(run.session, run.client, study, plan, config, cost)
     run.say(f"Prolific study {sid}: created as a draft ({status})")
 
 
@@ -204,7 +215,8 @@ def review_all(run: Run) -> None:
     sid = run.study_id()
     plan = [(m, review.decide(run.study, m)) for m in run.matches()]
     approvals = [m for m, d in plan if d.action == "approve"]
-    cost, total = run.reward_cost(), run.reward_cost(len(approvals))
+    total = run.reward_cost(len(approvals))
+    cost = run.reward_cost() if approvals else total
     dry = "[dry run] " if run.dry_run else ""
     for m, d in plan:
         run.say(f"{dry}{d.action} {m.submission_id} ({m.pid}): {d.reason}")
@@ -217,17 +229,19 @@ def review_all(run: Run) -> None:
         return
     if approvals:
         run.confirm_spend(total)
-    failed = 0
+    failed, waiting = 0, 0
     for step in review.carry_out(run.session, run.client, sid, plan, cost):
         m = step.match
         if step.outcome is not None:
             failed += step.outcome.ledger.status == "failed"
+            waiting += step.outcome.ledger.status == "submitted"
             run.report(step.action, step.outcome)
         elif step.action in ("returned", "abandoned"):
             who = m.participant.public_id if m.participant else m.pid
             run.say(f"{step.action} {m.submission_id}: participant {who} left; slot freed")
         else:
             run.say(f"sync {m.submission_id}: now {step.decision.local_status} here")
+    run.note_waiting(waiting)
     if failed:
         raise UserError(f"{failed} action(s) failed; see above (re-run to retry them)")
 
@@ -247,6 +261,7 @@ def approve(run: Run, submission: Sequence[str]) -> None:
     outcomes = review.approve(run.session, run.client, run.study_id(), picked, "approved by hand", cost)
     for o in outcomes:
         run.report("approve", o)
+    run.note_waiting(sum(o.ledger.status == "submitted" for o in outcomes))
     if any(o.ledger.status == "failed" for o in outcomes):
         raise UserError("approval failed; see above (re-run to retry)")
 
@@ -288,8 +303,8 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
         raise UserError("--reason must not be empty")
     sid = run.study_id()
     if not run.dry_run:  # a bonus whose pay call may have run: ask Prolific before anything else
-        for r in review.check_unconfirmed(run.session, run.client, run.study):
-            run.say(f"earlier bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
+        for s in confirm.reconcile(run.session, run.client, run.study, ("bonus",)):
+            run.say(f"earlier bonus {s.row.assignment_id} ({s.row.worker_id}): {s.state}")
     rows = run.matches()
     if all_approved:
         picked = [m for m in rows if m.status == "APPROVED" and m.participant is not None]
@@ -299,30 +314,41 @@ def bonus(run: Run, submission: Sequence[str], all_approved: bool, amount: str, 
         raise UserError("name submissions with --submission, or use --all-approved")
     todo, unsettled = [], 0
     for m in picked:
-        row = review.bonus_row(run.session, m.submission_id)
-        if row is not None and row.status == "succeeded":
+        row = bonuses.bonus_row(run.session, m.submission_id)
+        if row is not None and row.status in confirm.DONE:
             run.say(f"bonus {m.submission_id} ({m.pid}): already paid (ledger {row.id}), not sent again")
-        elif row is not None and row.status == "paying":
+        elif row is not None and row.status in ("paying", "submitted"):
             unsettled += 1
             run.say(f"bonus {m.submission_id} ({m.pid}): unconfirmed (ledger {row.id}), not sent again")
         else:
             todo.append(m)
-    total = run.rates.cost(money * len(todo))
+    estimate = run.pricer.quote(money, len(todo))
     csv = "".join(f"{m.pid},{money}\n" for m in todo)
-    run.say(f"{'[dry run] ' if run.dry_run else ''}bonus {len(todo)} x {money}: {total.describe()}")
+    run.say(f"{'[dry run] ' if run.dry_run else ''}bonus {len(todo)} x {money}: {estimate.describe()}")
     if todo:
         run.show_request("POST", "submissions/bonus-payments/", {"study_id": sid, "csv_bonuses": csv})
         run.say(f"then POST {api_url_from_env()}bulk-bonus-payments/<id>/pay/ (once)")
     if todo and not run.dry_run:
-        run.confirm_spend(total)
-        results = review.pay_bonuses(run.session, run.client, run.study, sid, todo, money, reason, run.rates)
+
+        def confirm_set_up(cost: Cost) -> None:
+            run.say(f"bulk bonus set up on Prolific: {cost.describe()}")
+            try:
+                run.confirm_spend(cost)
+            except UserError:
+                raise UserError(
+                    "not confirmed; nothing was paid (the bulk bonus set up stays unpaid)"
+                ) from None
+
+        results = bonuses.pay_bonuses(
+            run.session, run.client, run.study, sid, todo, money, reason, estimate.currency, confirm_set_up
+        )
         for r in results:
             run.say(f"bonus {r.row.assignment_id} ({r.row.worker_id}): {r.state}")
-        unsettled += sum(r.state in ("failed", "unconfirmed") for r in results)
+        unsettled += sum(r.state in bonuses.UNSETTLED for r in results)
     if unsettled:
         raise UserError(
-            f"{unsettled} bonus(es) not confirmed as paid; an 'unconfirmed' one is never paid "
-            "again by itself: check the submission on Prolific, then run "
+            f"{unsettled} bonus(es) not confirmed as paid; an unconfirmed one is never paid again by "
+            "itself: run reconcile later, or check the submission on Prolific and run "
             "resolve-bonus --ledger ID --paid|--unpaid"
         )
 
@@ -338,7 +364,7 @@ def _paid_or_unpaid(*, paid: bool, unpaid: bool, **_: Any) -> None:
 @click.option("--unpaid", is_flag=True, help="Prolific shows no such bonus: allow a new one")
 def resolve_bonus(run: Run, ledger_id: int, paid: bool, unpaid: bool) -> None:
     """Record what Prolific's site shows for an unconfirmed bonus payment."""
-    row = review.resolve_bonus(run.session, run.study, ledger_id, paid=paid)
+    row = bonuses.resolve_bonus(run.session, run.study, ledger_id, paid=paid)
     run.say(f"ledger {row.id}: {row.status}")
 
 
@@ -384,8 +410,27 @@ def ledger_command(run: Run) -> None:
             f"{r.id}\t{r.created_at:%Y-%m-%d %H:%M}\t{r.action}\t{r.status}\t"
             f"{r.assignment_id or r.hit_id or ''}\t{r.batch_id or ''}\t{money}"
         )
-    done = [r for r in rows if r.status == "succeeded" and r.action in ("approve", "bonus")]
+    done = [r for r in rows if r.status in confirm.DONE and r.action in ("approve", "bonus")]
     paid = sum((r.amount or Decimal(0) for r in done), Decimal(0))
     fees = sum((r.fee or Decimal(0) for r in done), Decimal(0))
     spent = Cost(paid, fees, run.rates.currency)
     run.say(f"{len(rows)} entries; paid (approvals and bonuses): {spent.describe()}")
+    still = [r for r in rows if r.status in confirm.OPEN and r.action in confirm.LOCAL]
+    if still:
+        run.say(f"{len(still)} not confirmed on Prolific yet: run reconcile")
+
+
+@prolific_command("reconcile")
+def reconcile(run: Run) -> None:
+    """Read every unconfirmed approval, rejection and bonus back from Prolific and settle it."""
+    settled = confirm.reconcile(run.session, run.client, run.study)
+    for s in settled:
+        run.say(f"{s.row.action} {s.row.assignment_id} ({s.row.worker_id}): {s.state}")
+    left = [s for s in settled if s.row.status in confirm.OPEN]
+    run.say(f"{len(settled)} unconfirmed row(s) read back; {len(left)} still open")
+    if left:
+        raise UserError(
+            f"{len(left)} row(s) still not shown on Prolific: run reconcile again later (Prolific "
+            "works through approvals and payments in the background); a bonus never shown can be "
+            "settled with resolve-bonus"
+        )

@@ -1,11 +1,11 @@
 """What a Prolific action costs the researcher: the participants' money plus Prolific's service fee.
 
-Pricing facts: Prolific charges "~33.33% service charge on each bonus payment + VAT where applicable",
-the same structure as for rewards (researcher-help.prolific.co, "How to Resolve an Underpaying Study
-with Bonus Payments"). Some accounts pay another rate (e.g. corporate plans), so the study config can
-set `prolific.fee_rate` and `prolific.vat_rate`; these figures are estimates printed before spending,
-Prolific's own invoice is what counts. Minimum pay: £6.00 / $8.00 per hour (researcher-help,
-"Prolific's payment principles").
+The figures shown before spending come from Prolific itself (`costs.quote`: the study cost calculator
+for the workspace; a bonus set-up's own answer). `FeeRates` is only the offline fallback, and says so:
+Prolific charges "~33.33% service charge on each bonus payment + VAT where applicable", the same
+structure as for rewards (researcher-help.prolific.co, "How to Resolve an Underpaying Study with Bonus
+Payments"); accounts on another rate can set `prolific.fee_rate` and `prolific.vat_rate`. Minimum pay:
+£6.00 / $8.00 per hour (researcher-help, "Prolific's payment principles").
 """
 
 from __future__ import annotations
@@ -64,9 +64,11 @@ class FeeRates:
         return cls(rate("fee_rate", FEE_RATE), rate("vat_rate", Decimal(0)), currency)
 
     def cost(self, paid: Decimal) -> Cost:
+        """The offline estimate: the fixed rates, labelled as such."""
         fee = (paid * self.fee).quantize(CENT, rounding=ROUND_HALF_UP)
         vat = (fee * self.vat).quantize(CENT, rounding=ROUND_HALF_UP)
-        return Cost(paid, fee + vat, self.currency)
+        label = f"estimate: fixed {self.fee * 100:.2f}% fee, VAT {self.vat * 100:.0f}%"
+        return Cost(paid, fee + vat, self.currency, source=label)
 
 
 @dataclass(frozen=True)
@@ -76,18 +78,26 @@ class Cost:
     paid: Decimal
     fees: Decimal
     currency: str = "GBP"
+    source: str = ""
+    """Where the figures come from (Prolific's calculator, a bonus set-up, or the offline estimate)."""
 
     @property
     def total(self) -> Decimal:
         return self.paid + self.fees
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(self.paid + other.paid, self.fees + other.fees, self.currency)
+        source = (
+            self.source
+            if self.source == other.source
+            else "; ".join(filter(None, (self.source, other.source)))
+        )
+        return Cost(self.paid + other.paid, self.fees + other.fees, self.currency, source)
 
     def describe(self) -> str:
         s = SYMBOLS.get(self.currency, "")
         paid, fees, total = (f"{s}{x.quantize(CENT)}" for x in (self.paid, self.fees, self.total))
-        return f"{paid} to participants + {fees} Prolific service fee = {total}"
+        text = f"{paid} to participants + {fees} Prolific service fee = {total}"
+        return f"{text} {self.currency} ({self.source})" if self.source else text
 
 
 def minimum_reward(minutes: int, currency: str) -> Decimal:

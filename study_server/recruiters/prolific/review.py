@@ -1,23 +1,15 @@
-"""Prolific review and payments: submissions matched to participants, decisions from the server's own
-status, bulk approval, rejection with a category, returned/timed-out places, and bonuses paid once.
+"""Prolific review: submissions matched to participants, decisions from the server's own status, bulk
+approval, rejection with a category, and returned / timed-out places (bonuses: `bonuses`).
 
 Every money-moving call goes through the payment ledger (shared with MTurk, `platform="prolific"`):
-the row is committed before the call and updated after it.
-
-Bonuses are two calls (api-reference/bonuses): POST /submissions/bonus-payments/ sets up a bulk bonus
-from a CSV of "<participant_id>,<amount>" lines and returns its id; POST /bulk-bonus-payments/{id}/pay/
-pays it, and "is not idempotent". So a bonus row goes pending -> paying (committed, with the bulk id,
-*before* the pay call) -> succeeded | failed. A rerun never pays a row that is "paying" again: it asks
-Prolific (GET /submissions/{id}/, `bonus_payments` in cents) whether the money arrived, and otherwise
-leaves the row for the researcher to resolve. A crash before "paying" leaves at most an unpaid bulk
-bonus on Prolific, and the rerun sets up a fresh one and pays that once.
+the row is committed before the call and updated after it, and confirmed by reading Prolific back
+(`confirm`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +20,8 @@ from study_server.models import Participant, Study, utcnow
 from study_server.recruiters.ledger import Outcome, find_row, record_action
 from study_server.recruiters.models import PaymentLedger
 from study_server.recruiters.prolific.client import ProlificClient, ProlificError
-from study_server.recruiters.prolific.fees import Cost, FeeRates, to_cents
+from study_server.recruiters.prolific.confirm import DONE, settle_row
+from study_server.recruiters.prolific.fees import Cost
 
 PLATFORM = "prolific"
 REJECTION_CATEGORIES = (
@@ -100,7 +93,7 @@ def prolific_study_id(study: Study) -> str:
 def list_submissions(client: ProlificClient, study_id: str) -> list[dict[str, Any]]:
     """Every submission of the study, all pages (GET /studies/{id}/submissions/, "List study
     submissions": `results` with id, participant id, status, started_at)."""
-    return list(client.pages(f"studies/{study_id}/submissions/"))
+    return client.collect(f"studies/{study_id}/submissions/")
 
 
 def match_submissions(session: Session, study: Study, submissions: Iterable[dict[str, Any]]) -> list[Match]:
@@ -185,6 +178,29 @@ def settle(session: Session, m: Match, status: str) -> None:
         session.commit()
 
 
+def pending_row(
+    session: Session, action: str, m: Match, study_id: str, cost: Cost | None, detail: str, token: str = ""
+) -> PaymentLedger:
+    """The action's ledger row (new, or an earlier failed try) set to "pending" for `m`; not committed."""
+    token = token or m.submission_id
+    row = find_row(session, action, token)
+    if row is None:
+        row = PaymentLedger(action=action, request_token=token, platform=PLATFORM)
+        session.add(row)
+    for key, value in _who(m, study_id).items():
+        setattr(row, key, value)
+    row.amount = cost.paid if cost else None
+    row.fee = cost.fees if cost else None
+    row.sandbox, row.status, row.detail, row.batch_id, row.updated_at = (
+        False,
+        "pending",
+        detail,
+        None,
+        utcnow(),
+    )
+    return row
+
+
 def approve(
     session: Session,
     client: ProlificClient,
@@ -194,38 +210,57 @@ def approve(
     cost: Cost,
 ) -> list[Outcome]:
     """Approve with POST /submissions/bulk-approve/ {"submission_ids": [...]} (Prolific recommends
-    submission ids over participant ids: api-reference/submissions/bulk-approve-submissions).
-    `reason` (one for all, or per submission id) is recorded in the ledger."""
+    submission ids over participant ids: api-reference/submissions/bulk-approve-submissions), then read
+    the study's submissions back.
+
+    An accepted chunk is "submitted" (Prolific approves asynchronously); a submission the read-back
+    shows APPROVED is "confirmed", whatever the call answered: a retried chunk that meets submissions
+    approved by the first try has done its work. A refused chunk whose submissions are not approved is
+    "failed" (a rerun sends it again; approving is harmless to repeat). `reason` (one for all, or per
+    submission id) is recorded in the ledger.
+    """
     outcomes: list[Outcome] = []
     todo = []
     for m in matches:
         row = find_row(session, "approve", m.submission_id)
-        if row is not None and row.status == "succeeded":
+        if row is not None and row.status in DONE:
             outcomes.append(Outcome(row, sent=False))
         else:
             todo.append(m)
+    sent: list[tuple[Match, PaymentLedger, str]] = []
     for start in range(0, len(todo), BULK_APPROVE_MAX):
         chunk = todo[start : start + BULK_APPROVE_MAX]
         why = {
             m.submission_id: reason.get(m.submission_id, "") if isinstance(reason, dict) else reason
             for m in chunk
         }
-        rows = [_pending(session, "approve", m, study_id, cost, why[m.submission_id]) for m in chunk]
+        rows = [pending_row(session, "approve", m, study_id, cost, why[m.submission_id]) for m in chunk]
         session.commit()
         body = {"submission_ids": [m.submission_id for m in chunk]}
         try:
             client.post("submissions/bulk-approve/", body)
-            status, error = "succeeded", ""
+            status, error = "submitted", ""
         except ProlificError as exc:
-            status, error = "failed", str(exc)[:2000]
+            status, error = "pending", str(exc)[:1000]  # the read-back decides
         for row in rows:
             row.status, row.updated_at = status, utcnow()
-            row.detail = error or row.detail
         session.commit()
-        for m, row in zip(chunk, rows, strict=True):
-            if status == "succeeded":
-                settle(session, m, "approved")
-            outcomes.append(Outcome(row, sent=True))
+        sent.extend((m, row, error) for m, row in zip(chunk, rows, strict=True))
+    if not sent:
+        return outcomes
+    try:
+        shown = {str(s.get("id")): s for s in list_submissions(client, study_id)}
+    except ProlificError:  # not read back now: submitted rows stay open for `reconcile`
+        shown = {}
+    for m, row, error in sent:
+        if row.status == "pending" and error:
+            row.detail = f"{row.detail} ({error})"[:2000]
+        if m.submission_id in shown:
+            settle_row(session, row, shown[m.submission_id])
+        elif row.status == "pending":
+            row.status = "failed"
+            session.commit()
+        outcomes.append(Outcome(row, sent=True))
     return outcomes
 
 
@@ -309,157 +344,3 @@ def carry_out(
             settle(session, m, d.local_status)
             steps.append(Step("sync", m, d))
     return steps
-
-
-# --- bonuses ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BonusResult:
-    row: PaymentLedger
-    state: str
-    """paid | already paid | confirmed paid | unconfirmed | failed"""
-
-
-def bonus_token(submission_id: str) -> str:
-    """One bonus per submission, ever (as MTurk's one bonus per worker and assignment)."""
-    return f"prolific-bonus-{submission_id}"
-
-
-def bonus_row(session: Session, submission_id: str) -> PaymentLedger | None:
-    """The ledger row of this submission's bonus, if one was ever attempted."""
-    return find_row(session, "bonus", bonus_token(submission_id))
-
-
-def _pending(
-    session: Session, action: str, m: Match, study_id: str, cost: Cost | None, detail: str, token: str = ""
-) -> PaymentLedger:
-    token = token or m.submission_id
-    row = find_row(session, action, token)
-    if row is None:
-        row = PaymentLedger(action=action, request_token=token, platform=PLATFORM)
-        session.add(row)
-    for key, value in _who(m, study_id).items():
-        setattr(row, key, value)
-    row.amount = cost.paid if cost else None
-    row.fee = cost.fees if cost else None
-    row.sandbox, row.status, row.detail, row.batch_id, row.updated_at = (
-        False,
-        "pending",
-        detail,
-        None,
-        utcnow(),
-    )
-    return row
-
-
-def paid_on_prolific(client: ProlificClient, row: PaymentLedger) -> bool:
-    """Whether Prolific lists this bonus on the submission (bonus_payments, in pence / cents:
-    api-reference/submissions/get-submission). Payment is asynchronous, so absence proves nothing."""
-    sub = client.get(f"submissions/{row.assignment_id}/") or {}
-    paid = [round(float(x)) for x in (sub.get("bonus_payments") or [])]
-    return row.amount is not None and to_cents(Decimal(row.amount)) in paid
-
-
-def check_unconfirmed(session: Session, client: ProlificClient, study: Study) -> list[BonusResult]:
-    """Rows whose pay call may have been sent: confirmed on Prolific -> succeeded; else left alone."""
-    out = []
-    rows = session.scalars(
-        select(PaymentLedger).where(
-            PaymentLedger.platform == PLATFORM,
-            PaymentLedger.action == "bonus",
-            PaymentLedger.study_id == study.id,
-            PaymentLedger.status == "paying",
-        )
-    ).all()
-    for row in rows:
-        if paid_on_prolific(client, row):
-            row.status, row.updated_at = "succeeded", utcnow()
-            row.detail = f"{row.detail} (confirmed on Prolific after an interrupted run)"
-            session.commit()
-            out.append(BonusResult(row, "confirmed paid"))
-        else:
-            out.append(BonusResult(row, "unconfirmed"))
-    return out
-
-
-def pay_bonuses(
-    session: Session,
-    client: ProlificClient,
-    study: Study,
-    study_id: str,
-    matches: Sequence[Match],
-    amount: Decimal,
-    reason: str,
-    rates: FeeRates,
-) -> list[BonusResult]:
-    """Set up one bulk bonus for the submissions not yet bonused, then pay it exactly once."""
-    results: list[BonusResult] = []
-    todo: list[tuple[Match, PaymentLedger]] = []
-    for m in matches:
-        row = find_row(session, "bonus", bonus_token(m.submission_id))
-        if row is not None and row.status == "succeeded":
-            results.append(BonusResult(row, "already paid"))
-        elif row is not None and row.status == "paying":
-            results.append(BonusResult(row, "unconfirmed"))  # never paid again before it is resolved
-        else:
-            todo.append(
-                (
-                    m,
-                    _pending(
-                        session,
-                        "bonus",
-                        m,
-                        study_id,
-                        rates.cost(amount),
-                        reason,
-                        bonus_token(m.submission_id),
-                    ),
-                )
-            )
-    if not todo:
-        return results
-    session.commit()  # pending: the intent is on record before anything is sent
-    csv = "".join(f"{m.pid},{amount}\n" for m, _ in todo)
-    try:
-        setup = client.post("submissions/bonus-payments/", {"study_id": study_id, "csv_bonuses": csv})
-        batch = str((setup or {}).get("id") or "")
-        if not batch:
-            raise ProlificError("POST /submissions/bonus-payments/: no bulk bonus id in the answer")
-    except ProlificError as exc:
-        for _, row in todo:
-            row.status, row.detail, row.updated_at = "failed", f"set-up failed: {exc}"[:2000], utcnow()
-        session.commit()
-        return results + [BonusResult(row, "failed") for _, row in todo]
-    for _, row in todo:
-        row.status, row.batch_id, row.updated_at = "paying", batch, utcnow()
-    session.commit()  # from here on, a rerun checks Prolific before it would pay these again
-    try:
-        client.post(f"bulk-bonus-payments/{batch}/pay/", {}, repeatable=False)
-    except ProlificError as exc:
-        if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-            for _, row in todo:  # refused outright (e.g. balance too low): nothing was paid
-                row.status, row.detail, row.updated_at = "failed", f"pay refused: {exc}"[:2000], utcnow()
-            session.commit()
-            return results + [BonusResult(row, "failed") for _, row in todo]
-        for _, row in todo:  # no answer or a 5xx: it may have been paid; stays "paying"
-            row.detail, row.updated_at = f"{reason} (pay outcome unknown: {exc})"[:2000], utcnow()
-        session.commit()
-        return results + [BonusResult(row, "unconfirmed") for _, row in todo]
-    for m, row in todo:
-        row.status, row.updated_at = "succeeded", utcnow()
-        session.commit()
-        settle(session, m, "bonused")
-    return results + [BonusResult(row, "paid") for _, row in todo]
-
-
-def resolve_bonus(session: Session, study: Study, ledger_id: int, paid: bool) -> PaymentLedger:
-    """The researcher checked Prolific's site for an unconfirmed bonus: record what they saw."""
-    row = session.get(PaymentLedger, ledger_id)
-    if row is None or row.study_id != study.id or row.platform != PLATFORM or row.action != "bonus":
-        raise ReviewError(f"ledger entry {ledger_id} is not a Prolific bonus of study {study.slug!r}")
-    if row.status != "paying":
-        raise ReviewError(f"ledger entry {ledger_id} is {row.status!r}, not an unconfirmed payment")
-    row.status = "succeeded" if paid else "failed"
-    row.detail = f"{row.detail} (resolved by hand: {'paid' if paid else 'not paid'})"[:2000]
-    row.updated_at = utcnow()
-    session.commit()
-    return row

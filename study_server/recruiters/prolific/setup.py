@@ -118,9 +118,15 @@ def plan_study(session: Session, study: Study, url: str) -> tuple[StudyPlan, dic
 
 
 def create_study(
-    session: Session, client: ProlificClient, study: Study, plan: StudyPlan, config: dict[str, Any]
+    session: Session,
+    client: ProlificClient,
+    study: Study,
+    plan: StudyPlan,
+    config: dict[str, Any],
+    cost: Cost | None = None,
 ) -> tuple[str, str]:
-    """POST studies/ once (ledger "create_study"); returns (Prolific study id, its status).
+    """POST studies/ once (ledger "create_study", with `cost`: Prolific's quote, else the plan's
+    estimate); returns (Prolific study id, its status).
 
     The generated completion codes are stored before Prolific learns them; a failed call raises
     ProlificError, an answer without an id SetupError."""
@@ -134,10 +140,16 @@ def create_study(
         platform=PLATFORM,
         errors=(ProlificError,),
         study_id=study.id,
-        cost=plan.cost,
+        cost=cost or plan.cost,
         detail=plan.payload["name"],
     )
     if not outcome.ok:
+        if plan.screen_out and " HTTP 4" in outcome.ledger.detail:
+            raise SetupError(
+                "Prolific refused the study, which asks for fixed screen-out payments: these are offered "
+                "only to some workspaces; if yours has none, remove prolific.screened_out_reward (screened-"
+                f"out people are then reviewed and rejected). Prolific said: {outcome.ledger.detail}"
+            )
         raise ProlificError(f"study not created: {outcome.ledger.detail}")
     sid = str((result or {}).get("id") or outcome.ledger.hit_id or "")
     if not sid:

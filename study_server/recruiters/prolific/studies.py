@@ -4,8 +4,10 @@ Study config (`study.config["prolific"]`), with defaults:
     name (the study's name), description (required), reward (required, e.g. "2.00" in the study
     currency), estimated_minutes (required), places (required), devices (["desktop"]),
     maximum_allowed_minutes (none: Prolific's default), currency ("GBP"), approve ("manual" | "auto"),
-    screened_out_reward (none: screened-out submissions are reviewed, see below), project (none),
-    fee_rate / vat_rate (see prolific.fees).
+    screened_out_reward (none: screened-out submissions are reviewed, see below; set: a fixed
+    screen-out payment below the reward, code type FIXED_SCREENOUT, offered only to some workspaces),
+    project (none), workspace_id (the workspace's currency for costs; participant groups),
+    fee_rate / vat_rate (the offline cost estimate, see prolific.fees).
 The study's own `completion_code` / `screened_out_code` (what the debrief redirects with) become the
 study's completion codes; missing ones are generated and stored before anything is sent.
 
@@ -35,6 +37,12 @@ CODE_RE = re.compile(r"^[A-Z0-9]{4,32}$")
 PROLIFIC_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 
 
+SCREEN_OUT_CODE = "FIXED_SCREENOUT"
+"""The documented code type of a fixed screen-out payment (api-reference/studies, completion_codes:
+COMPLETED, FAILED_ATTENTION_CHECK, FOLLOW_UP_STUDY, GIVE_BONUS, INCOMPATIBLE_DEVICE, NO_CONSENT, OTHER,
+FIXED_SCREENOUT), whose action is FIXED_SCREEN_OUT_PAYMENT {fixed_screen_out_reward (cents), slots}."""
+
+
 class StudyConfigError(ValueError):
     """The study's prolific settings are incomplete or invalid (one clear line for the CLI)."""
 
@@ -46,6 +54,8 @@ class StudyPlan:
     places: int
     cost: Cost
     """The most the study can cost: every place paid the full reward, plus fees."""
+    screen_out: bool = False
+    """Whether it asks for fixed screen-out payments (offered only to some workspaces)."""
 
 
 def new_code() -> str:
@@ -74,6 +84,21 @@ def entry_url(url: str, slug: str) -> str:
     if not parts.path.rstrip("/").endswith(f"/s/{slug}"):
         raise StudyConfigError(f"--url must end in /s/{slug}/ (the entry of study {slug!r})")
     return f"{url.rstrip('/')}/?{PLACEHOLDERS}"
+
+
+def screen_out_reward(prolific: dict[str, Any], reward: Decimal) -> Decimal:
+    """The fixed screen-out payment, checked before anything is sent: an amount above 0 and below the
+    study reward (a screened-out person answered a few questions, not the study)."""
+    try:
+        fixed = parse_money(prolific["screened_out_reward"], what="prolific.screened_out_reward")
+    except ValueError as exc:
+        raise StudyConfigError(str(exc)) from None
+    if fixed >= reward:
+        raise StudyConfigError(
+            f"prolific.screened_out_reward ({fixed}) must be below the study reward ({reward}): "
+            "it pays for the screening questions only"
+        )
+    return fixed
 
 
 def ensure_codes(config: dict[str, Any]) -> dict[str, Any]:
@@ -141,16 +166,13 @@ def build_study(
         ],
     }
     if prolific.get("screened_out_reward") is not None:
-        try:
-            fixed = parse_money(prolific["screened_out_reward"], what="prolific.screened_out_reward")
-        except ValueError as exc:
-            raise StudyConfigError(str(exc)) from None
+        fixed = screen_out_reward(prolific, reward)
         screen_action = {
             "action": "FIXED_SCREEN_OUT_PAYMENT",
             "fixed_screen_out_reward": to_cents(fixed),
             "slots": places,
         }
-        screened = {"code": codes["screened_out_code"], "code_type": "SCREENED_OUT"}
+        screened = {"code": codes["screened_out_code"], "code_type": SCREEN_OUT_CODE}
     else:  # failed catch trials: reviewed (and rejected with FAILED_CHECK) by `prolific review`
         screen_action = {"action": "MANUALLY_REVIEW"}
         screened = {"code": codes["screened_out_code"], "code_type": "FAILED_ATTENTION_CHECK"}
@@ -178,4 +200,10 @@ def build_study(
         payload["maximum_allowed_time"] = longest
     if prolific.get("project"):
         payload["project"] = str(prolific["project"])
-    return StudyPlan(payload=payload, reward=reward, places=places, cost=rates.cost(reward * places))
+    return StudyPlan(
+        payload=payload,
+        reward=reward,
+        places=places,
+        cost=rates.cost(reward * places),
+        screen_out=screened["code_type"] == SCREEN_OUT_CODE,
+    )
