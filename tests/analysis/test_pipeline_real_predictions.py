@@ -16,7 +16,6 @@ from analysis.compare import main
 from analysis.inputs.provenance import networks_sidecar
 from analysis.stats.metrics import HUMANS_POOLED
 from tests.analysis import simulate
-from tests.analysis.sidecar import write_networks_sidecar
 
 
 def _cli(*args: str) -> None:
@@ -73,9 +72,7 @@ def test_compare_on_real_model_predictions(tmp_path: Path, capsys: pytest.Captur
         "cpu",
     )
 
-    if not networks_sidecar(preds).exists():  # until model_eval writes its side of the contract itself
-        model_name = str(pd.read_csv(preds, usecols=["model"])["model"].iloc[0])
-        write_networks_sidecar(preds, {model_name: ckpt})
+    assert networks_sidecar(preds).exists()  # model_eval's side of the contract
     manifest = pd.read_csv(set_dir / "manifest.csv", dtype={"stimulus_id": str, "source_id": str})
     manifest["catch"] = manifest["catch"].astype(str).str.lower() == "true"
     n_classes = len(json.loads((set_dir / "stimulus_set.json").read_text())["classes"])
