@@ -14,6 +14,7 @@ import pytest
 
 import analysis
 from tests.analysis import simulate
+from tests.conftest import require_service
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -90,8 +91,8 @@ def test_one_confusion_figure_per_agent_type(report: analysis.ReportResult) -> N
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium to print the PDF")
 def test_pdf_is_the_html_printed_with_every_column(report: analysis.ReportResult) -> None:
     assert report.pdf is not None and report.pdf.read_bytes()[:5] == b"%PDF-"
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) not installed: PDF text not checked")
+    has_pdftotext = shutil.which("pdftotext") is not None
+    require_service("pdftotext", has_pdftotext, "install poppler-utils (scripts/services.sh)")
     text = subprocess.run(
         ["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
