@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stimuli.builder import AGHDAM_SIGMAS as _STIMULI_AGHDAM_SIGMAS
+from stimuli import AGHDAM_SIGMAS as _STIMULI_AGHDAM_SIGMAS
 
 # Gaussian noise sigma on the 0-255 scale (experiments). The one definition lives in stimuli (which builds the
 # noise stimulus sets and cannot import model_eval); this is the name model_eval uses.
