@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model_eval.reproduce.papers.hosseini import human_rate
+from model_eval.reproduce.papers import human_rate
 
 # The paper's human rates per condition: color 98.48% / 97.31%, gray 98.00% / 96.41% (regular / negative).
 HOSSEINI_HUMAN_ACCURACY: dict[str, float] = {
