@@ -94,7 +94,11 @@ def scorecard_table(rows: Sequence[ScorecardRow]) -> pd.DataFrame:
                 "network": d["network"],
                 "paper data set": d["paper_dataset"],
                 "our data set": d["our_dataset"],
-                "ran on": "paper's data" if r.paper_data else "stand-in",
+                "ran on": "not run"
+                if _missing(r.our_value)
+                else "paper's data"
+                if r.paper_data
+                else "stand-in",
                 "paper value": "not given in the paper" if _missing(r.paper_value) else r.paper_value,
                 "ours": None if _missing(r.our_value) else r.our_value,
                 "difference": r.difference,

