@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-PAPERS = ("hosseini", "aghdam", "srivastava")
+PAPERS = ("hosseini", "nguyen", "aghdam", "srivastava")
 
 
 @dataclass(frozen=True)

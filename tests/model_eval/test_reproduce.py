@@ -158,3 +158,30 @@ def test_reproduce_checks_arguments_before_any_work(tmp_path, capsys, monkeypatc
         err = capsys.readouterr().err
         assert msg in err and err.count("\n") == 1, err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_nguyen_scorecard_counts_the_digits_its_searches_fooled(tmp_path, monkeypatch):
+    from model_eval.reproduce import nguyen
+    from model_eval.reproduce.scorecard import ScorecardRun
+
+    monkeypatch.setattr(
+        nguyen, "QUICK", nguyen._Size(n_per_class=10, epochs=1, generations=3, max_minutes=None)
+    )
+    rows = nguyen.scorecard(ScorecardRun(out=tmp_path, quick=True, device="cpu", progress=False))
+    assert [r.quantity.split(", ")[1] for r in rows] == [
+        "direct (of 10)",
+        "direct (%)",
+        "cppn (of 10)",
+        "cppn (%)",
+        "gradient (of 10)",
+        "gradient (%)",
+    ]
+    assert [r.paper_value for r in rows] == [10.0, 99.99, 10.0, 99.99, None, None]  # Nguyen 2015, Fig. 1
+    # ours, recounted from the search's own summary: the best confidence per digit and encoding
+    summary = pd.read_csv(tmp_path / "nguyen" / "fool" / "summary.csv")
+    for enc, fooled, median in zip(("direct", "cppn", "gradient"), rows[0::2], rows[1::2], strict=True):
+        best = summary[summary["encoding"] == enc]["confidence"]
+        assert fooled.our_value == float((best >= 0.9999).sum())
+        lower_median = best.sort_values().iloc[(len(best) - 1) // 2]  # torch.median: the lower middle value
+        assert median.our_value == pytest.approx(100 * lower_median, abs=0.01)
