@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from study_server import faults, guard
+from study_server import bodies, faults, guard
 from study_server.db import configure_engine, engine_options, normalise_url
 from study_server.models import db
 from study_server.secret import check_secret_strength, load_or_create_secret
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    bodies.init_app(app)  # before CSRF and the guard, which read the form
     csrf.init_app(app)
     guard.init_app(app)
 

@@ -18,12 +18,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection, Engine, Table, bindparam, case, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.wsgi import get_content_length, get_input_stream
+from werkzeug.exceptions import HTTPException
 
+from study_server.bodies import BodyTooLarge, read_body
 from study_server.db import Prepared, driver_value, write_lock
 from study_server.group_commit import committer_for
-from study_server.lifecycle import is_active, set_status
+from study_server.lifecycle import ACTIVE, is_active, set_status
 from study_server.models import NONE_ANSWER, Participant, Study, db, utcnow
 from study_server.models import Response as TrialResponse
 from study_server.study_cache import ParticipantInfo, StudyInfo, participant_info, study_info
@@ -73,21 +73,16 @@ def json_body(environ: WSGIEnvironment, limit: int) -> dict[str, Any]:
 
     Read from the WSGI environ, so the answer endpoint (which runs without Flask's request) and the
     Flask routes check bodies the same way."""
-    length = get_content_length(environ)
-    if length is not None and length > limit:
-        raise ApiError(413, "request body too large")
     mimetype = str(environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
     json_type = mimetype == "application/json" or (
         mimetype.startswith("application/") and mimetype.endswith("+json")
     )  # as Flask's request.is_json
+    try:
+        raw = read_body(environ, limit)  # first: a body over the limit is a 413 whatever its type
+    except BodyTooLarge:
+        raise ApiError(413, "request body too large") from None
     if not json_type:
         raise ApiError(415, "send the body as application/json")
-    try:
-        raw = get_input_stream(environ, max_content_length=limit).read(limit + 1)
-    except RequestEntityTooLarge:
-        raise ApiError(413, "request body too large") from None
-    if len(raw) > limit:
-        raise ApiError(413, "request body too large")
     try:
         data = json.loads(raw)
     except RecursionError:  # e.g. 2 KB of "[[[[": json's decoder gives up with this, not a ValueError
@@ -451,11 +446,15 @@ def fullscreen_exits(public_id: str) -> tuple[Response, int]:
         raise ApiError(404, "unknown participant")
     col = Participant.fullscreen_exits
     with write_lock(db.session):
-        db.session.execute(
+        changed = db.session.execute(
             update(Participant)
-            .where(Participant.id == info.id)
+            .where(Participant.id == info.id, Participant.status.in_(sorted(ACTIVE)))
             .values(fullscreen_exits=case((col < count, count), else_=col))
-        )
-        stored = db.session.scalar(select(col).where(Participant.id == info.id))
+        ).rowcount
+        stored, status = db.session.execute(
+            select(col, Participant.status).where(Participant.id == info.id)
+        ).one()
         db.session.commit()
+    if not changed:  # finished, left or screened out: nothing more is recorded
+        raise ApiError(409, f"this participant cannot report now (status {status})", status_now=status)
     return jsonify({"fullscreen_exits": stored}), 200

@@ -61,12 +61,17 @@ def get_participant_or_404(public_id: str, *, lock: bool = False) -> Participant
     return p
 
 
+def needs_calibration(p: Participant) -> bool:
+    """The study calibrates the screen and this participant has not done it yet."""
+    return p.calibration is None and effective(p.study.config)["calibration"] != "none"
+
+
 def step_url(p: Participant) -> str:
     """Where a participant in this status belongs; pages redirect there when visited out of order."""
     if p.status == "allocated":
         return url_for("participant.consent", public_id=p.public_id)
     if p.status == "consented":
-        if p.calibration is None and effective(p.study.config)["calibration"] != "none":
+        if needs_calibration(p):
             return url_for("participant.calibrate", public_id=p.public_id)
         return url_for("participant.instructions", public_id=p.public_id)
     if p.status == "started":
@@ -378,8 +383,15 @@ def practice(public_id: str) -> Any:
 
 @bp.post("/p/<public_id>/start")
 def start(public_id: str) -> Any:
+    """Start the trials; refused (back to the calibration) while a calibration the study needs is
+    missing, so that nobody answers at a stimulus size nobody measured."""
     get_participant_or_404(public_id)  # an unknown token is a 404 before any write lock is taken
-    return redirect(_advance(public_id, "consented", "started"))
+    with write_lock(db.session):
+        p = get_participant_or_404(public_id, lock=True)
+        if p.status == "consented" and not needs_calibration(p):
+            set_status(db.session, p, "started")
+        db.session.commit()
+    return redirect(step_url(p))
 
 
 @bp.get("/p/<public_id>/trials")

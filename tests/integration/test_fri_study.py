@@ -18,6 +18,7 @@ from study_server import create_app
 from study_server.cli import run_command
 from study_server.export import responses_frame
 from study_server.models import Participant, Stimulus, db
+from tests.study_server.helpers import calibrate
 
 pytestmark = pytest.mark.slow
 VIEWERS = 3
@@ -35,6 +36,7 @@ def _simulate_participant(app, slug: str, rng: np.random.Generator, group_of: di
     page = client.post(f"/s/{slug}/", data={"agree": "yes"})  # consent creates the participant
     assert page.status_code == 302, page.data
     pid = page.headers["Location"].split("/p/")[1].split("/")[0]
+    calibrate(client, pid)
     assert client.post(f"/p/{pid}/start").status_code == 302
     assert client.get(f"/p/{pid}/trials").status_code == 200
     with app.app_context():
