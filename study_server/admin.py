@@ -17,7 +17,6 @@ Login security (issue 10):
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import math
 import secrets
@@ -59,6 +58,7 @@ from study_server.models import (
     utcnow,
 )
 from study_server.models import Response as TrialResponse
+from study_server.ratelimit import client_address
 from study_server.settings import settings_table
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -92,20 +92,6 @@ def _aware(value: datetime) -> datetime:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def client_address() -> str:
-    """The address that login throttling counts: IPv4 as is, IPv6 by its /64 (one subscriber's net)."""
-    raw = request.remote_addr or "unknown"
-    try:
-        ip = ipaddress.ip_address(raw)
-    except ValueError:
-        return raw[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 def _printable(text: str, limit: int = 64) -> str:
@@ -441,3 +427,21 @@ def export(slug: str, fmt: str) -> Response:
     resp.headers["Content-Disposition"] = f'attachment; filename="{study.slug}-responses.{fmt}"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.post("/study/<slug>/allow-resume")
+@login_required
+def allow_resume(slug: str) -> Any:
+    """Let a participant who asked continue in another browser (study_server.participant.entry)."""
+    from study_server.participant import allow_resume as allow
+
+    study = _study(slug)
+    external_id = request.form.get("external_id", "").strip()
+    try:
+        allow(study, external_id)
+        note = f"{external_id} may now continue in another browser (once, within 24 hours)."
+    except LookupError:
+        note = f"No participant of this study has the id {external_id!r}."
+    settings = settings_table(study.config)
+    page = render_template("admin/study.html", study=study, s=study_summary(study), settings=settings, note=note)
+    return make_response(page, 200)

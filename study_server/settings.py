@@ -111,6 +111,9 @@ _LIST: tuple[Setting, ...] = (
     Setting("viewers_per_stimulus", "int", None, "at most N people per trial list, so every stimulus is "
             "seen by N people (null: no cap; sets with FRI pairs: 20, as Srivastava et al.)", "trial", 1,
             100_000, nullable=True, fixed_once_started=True),
+    Setting("idle_release_minutes", "int", 30, "a participant who consented but has not started the "
+            "trials within N minutes gives their list place back (they are told so if they return); null: "
+            "never", "trial", 1, 100_000, nullable=True),
     Setting("catch_fail_threshold", "int", 1, "screened out when failed catch trials exceed this (null: "
             "never)", "trial", 0, 100_000, nullable=True, fixed_once_started=True),
     # --- the pages around the trials ---

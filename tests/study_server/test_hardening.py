@@ -26,7 +26,7 @@ from study_server.models import Participant, Study, db
 from study_server.secret import WeakSecretError
 
 from .conftest import SECRET
-from .helpers import enter, start, trial_labels
+from .helpers import CARD, enter, start, trial_labels
 
 SUBMIT = "https://workersandbox.mturk.com"
 
@@ -80,6 +80,7 @@ def test_same_prolific_link_opened_at_once_is_one_participant(app):
     with app.app_context():
         study = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
         study.recruiter = "prolific"
+        study.config = {**study.config, "prolific_study_id": study_}
         db.session.commit()
         db.session.remove()
     query = f"?PROLIFIC_PID={pid_}&STUDY_ID={study_}&SESSION_ID={session_}"
@@ -308,7 +309,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
     """A real threaded server on SQLite: 100 people enter, consent and start at the same moment; no
     "database is locked", no 5xx, and every one of them ends up started exactly once."""
     import http.client
-    from urllib.parse import urlsplit
+    from urllib.parse import urlencode, urlsplit
 
     from .live_server import LiveServer
 
@@ -338,6 +339,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
         code, location = request("POST", f"/s/tiny/?label=p{i}", "agree=yes")
         pid = location.split("/p/")[1].split("/")[0]
         consent, _ = request("POST", f"/p/{pid}/consent", "agree=yes")
+        request("POST", f"/p/{pid}/calibrate", urlencode(CARD))
         started, _ = request("POST", f"/p/{pid}/start")
         return [code, consent, started]
 
