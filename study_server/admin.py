@@ -443,5 +443,7 @@ def allow_resume(slug: str) -> Any:
     except LookupError:
         note = f"No participant of this study has the id {external_id!r}."
     settings = settings_table(study.config)
-    page = render_template("admin/study.html", study=study, s=study_summary(study), settings=settings, note=note)
+    page = render_template(
+        "admin/study.html", study=study, s=study_summary(study), settings=settings, note=note
+    )
     return make_response(page, 200)
