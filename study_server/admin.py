@@ -4,12 +4,17 @@ Login security (issue 10):
 - Sessions live on the server (`AdminSession`): the signed cookie holds only a random token, the
   database its SHA-256. Logout deletes the row, a password reset deletes all the user's rows, and a
   session ends after `ADMIN_SESSION_IDLE` seconds idle or `ADMIN_SESSION_LIFETIME` seconds after login.
-- Throttling is kept in the database (`AdminLoginFailure`), so it holds across gunicorn workers: after
-  `ADMIN_LOGIN_MAX_PER_USER` failures for one user name, or `ADMIN_LOGIN_MAX_PER_ADDRESS` from one
-  client address (an IPv6 client counts per /64), within `ADMIN_LOGIN_WINDOW` seconds, the login answers
-  429 with Retry-After and does not look at the password. The attempt is recorded before the password
-  is checked, so concurrent workers never check more than the limit. Failures and lockouts are
-  logged at WARNING, never with the password.
+- Throttling is kept in the database (`AdminLoginFailure`), so it holds across gunicorn workers and app
+  servers, per user name *and* address with growing delays (`_locked_until`): a guesser who fails
+  `ADMIN_LOGIN_MAX_PER_USER` times for a user name from one address waits, longer after each further
+  failure, while the right password from another address still works; an address that fails for many
+  names waits too, and so does a user name guessed from many addresses, except from the addresses its
+  admin logged in from before. A refused login answers 429 with Retry-After and does not look at the
+  password. The attempt is recorded before the password is checked, so concurrent workers never check
+  more than the limit. Failures and lockouts are logged at WARNING, never with the password.
+- Admin pages may not be framed (X-Frame-Options, CSP frame-ancestors) and load nothing from other
+  sites (Content-Security-Policy); participant pages, which MTurk shows in a frame, are left alone.
+- Passwords must be strong enough (`password_problem`).
 - Behind a reverse proxy the client address is only right when the app trusts the proxy's
   X-Forwarded-For (werkzeug's ProxyFix); otherwise every client shares the proxy's address.
 """
@@ -72,6 +77,8 @@ SESSION_KEY = "admin_token"
 SETTINGS: dict[str, int] = {
     "ADMIN_LOGIN_MAX_PER_USER": 5,
     "ADMIN_LOGIN_MAX_PER_ADDRESS": 20,
+    "ADMIN_LOGIN_MAX_PER_USER_ALL": 50,
+    "ADMIN_LOGIN_DELAY": 30,
     "ADMIN_LOGIN_WINDOW": 15 * 60,
     "ADMIN_SESSION_IDLE": 8 * 3600,
     "ADMIN_SESSION_LIFETIME": 24 * 3600,
@@ -146,8 +153,9 @@ def create_admin(username: str, password: str) -> AdminUser:
     """
     if not username or len(username) > 64:
         raise ValueError("the user name must have 1-64 characters")
-    if len(password) < 8:
-        raise ValueError("the password must have at least 8 characters")
+    problem = password_problem(username, password)
+    if problem:
+        raise ValueError(problem)
     password_hash = generate_password_hash(password)  # slow: before the write lock
     with write_lock(db.session):
         user = db.session.scalars(select(AdminUser).where(AdminUser.username == username)).one_or_none()
@@ -163,6 +171,46 @@ def create_admin(username: str, password: str) -> AdminUser:
     return user
 
 
+MIN_PASSWORD_LENGTH = 12
+_COMMON = frozenset(
+    [
+        "password",
+        "passw0rd",
+        "password1",
+        "password123",
+        "123456789012",
+        "qwertyuiopas",
+        "qwertyuiop123",
+        "letmein12345",
+        "administrator",
+        "admin1234567",
+        "iloveyou1234",
+        "changeme1234",
+        "welcome12345",
+        "correcthorse",
+    ]
+)
+"""Well-known passwords of the minimum length or near it (a lower-case match is refused)."""
+
+
+def password_problem(username: str, password: str) -> str | None:
+    """Why `password` is too weak for an admin account, in words the user can act on; None if it is
+    fine. A passphrase of a few words passes; a short, repetitive or well-known one does not."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters "
+            "(a passphrase of three or four words is easy to remember)"
+        )
+    lowered = password.lower()
+    if lowered in _COMMON or lowered.startswith(("password", "qwerty", "123456")):
+        return "the password is one of the most common passwords; choose another"
+    if username and username.lower() in lowered:
+        return "the password must not contain the user name"
+    if len(set(password)) < 6:
+        return "the password repeats too few different characters; choose a longer mix"
+    return None
+
+
 def revoke_sessions(user: AdminUser) -> int:
     """Delete all of `user`'s sessions (the caller commits); returns how many there were."""
     result = db.session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
@@ -176,29 +224,55 @@ def _clear_user_failures(username: str) -> None:
     )
 
 
-def _locked_until(username: str, address: str, now: datetime, *, extra: int = 0) -> datetime | None:
-    """Until when logins for `username` or from `address` are refused (None: they are not).
-
-    Refused while the window holds at least `limit + extra` failures: the time is when the
-    (limit + extra)-th most recent one leaves the window.
-    """
+def _failures(where: ColumnElement[bool], now: datetime, exclude: int | None) -> list[datetime]:
+    """Times of the failures matching `where` inside the window, newest first (not counting `exclude`,
+    the caller's own attempt)."""
     window = timedelta(seconds=_setting("ADMIN_LOGIN_WINDOW"))
-    keys: tuple[tuple[ColumnElement[bool], int], ...] = (
-        (AdminLoginFailure.username == username, _setting("ADMIN_LOGIN_MAX_PER_USER")),
-        (AdminLoginFailure.address == address, _setting("ADMIN_LOGIN_MAX_PER_ADDRESS")),
-    )
+    query = select(AdminLoginFailure.at).where(where, AdminLoginFailure.at > now - window)
+    if exclude is not None:
+        query = query.where(AdminLoginFailure.id != exclude)
+    return [_aware(at) for at in db.session.scalars(query.order_by(AdminLoginFailure.at.desc()))]
+
+
+def _locked_until(
+    username: str, address: str, now: datetime, *, known: bool = False, exclude: int | None = None
+) -> datetime | None:
+    """Until when this login is refused (None: it is not).
+
+    Three counters, each with growing delays: once a counter holds `limit` failures within the window,
+    its newest failure starts a wait of ADMIN_LOGIN_DELAY seconds, doubled with every further failure
+    (at most the window):
+    - this user name from this address (ADMIN_LOGIN_MAX_PER_USER): a guesser locks out only themselves;
+    - this address, any user name (ADMIN_LOGIN_MAX_PER_ADDRESS);
+    - this user name from addresses it never logged in from (ADMIN_LOGIN_MAX_PER_USER_ALL), against
+      guessing from many addresses; the admin's own `known` addresses are never held up by it.
+    """
+    window = _setting("ADMIN_LOGIN_WINDOW")
+    by_user = AdminLoginFailure.username == username
+    by_address = AdminLoginFailure.address == address
+    counters: list[tuple[ColumnElement[bool], int]] = [
+        (by_user & by_address, _setting("ADMIN_LOGIN_MAX_PER_USER")),
+        (by_address, _setting("ADMIN_LOGIN_MAX_PER_ADDRESS")),
+    ]
+    if not known:
+        counters.append((by_user, _setting("ADMIN_LOGIN_MAX_PER_USER_ALL")))
     until = None
-    for where, limit in keys:
-        at = db.session.scalars(
-            select(AdminLoginFailure.at)
-            .where(where, AdminLoginFailure.at > now - window)
-            .order_by(AdminLoginFailure.at.desc(), AdminLoginFailure.id.desc())
-            .offset(max(limit + extra - 1, 0))
-            .limit(1)
-        ).first()
-        if at is not None:
-            until = max(until or now, _aware(at) + window)
+    for where, limit in counters:
+        times = _failures(where, now, exclude)
+        if len(times) >= limit:
+            wait = min(window, _setting("ADMIN_LOGIN_DELAY") * 2 ** (len(times) - limit))
+            end = times[0] + timedelta(seconds=wait)
+            if end > now:
+                until = max(until or end, end)
     return until
+
+
+def _known(user: AdminUser | None, address: str) -> bool:
+    return user is not None and address in (user.known_addresses or [])
+
+
+KNOWN_ADDRESSES = 10
+"""Addresses remembered per admin user (the most recent logins)."""
 
 
 def _too_many(username: str, address: str, until: datetime, now: datetime) -> Response:
@@ -213,6 +287,26 @@ def _too_many(username: str, address: str, until: datetime, now: datetime) -> Re
     )
     resp = make_response(render_template("admin/login.html", error=error), 429)
     resp.headers["Retry-After"] = str(seconds)
+    return resp
+
+
+ADMIN_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+"""Sent with every admin response: no framing (clickjacking), nothing from other sites."""
+
+
+@bp.after_request
+def _admin_headers(resp: Response) -> Response:
+    for name, value in ADMIN_HEADERS.items():
+        resp.headers.setdefault(name, value)
     return resp
 
 
@@ -236,12 +330,15 @@ def login() -> Any:
         username = request.form.get("username", "")
         password = request.form.get("password", "")
         key, address, now = username[:64], client_address(), utcnow()
-        until = _locked_until(key, address, now)
+        user = db.session.scalars(select(AdminUser).where(AdminUser.username == username)).one_or_none()
+        known = _known(user, address)
+        until = _locked_until(key, address, now, known=known)
         if until is not None:
             return _too_many(username, address, until, now)
-        # Count this attempt before the password is checked, then look again: of several workers racing
-        # for the last allowed attempt, none gets more than the limit. (Each write takes SQLite's write
-        # lock up front, so a read snapshot is never upgraded after another worker wrote.)
+        # Count this attempt before the password is checked, then look again at everyone else's: of
+        # several workers racing for the last allowed attempt, none gets more than the limit. (Each
+        # write takes SQLite's write lock up front, so a read snapshot is never upgraded after another
+        # worker wrote.)
         with write_lock(db.session):
             attempt = AdminLoginFailure(username=key, address=address, at=now)
             db.session.add(attempt)
@@ -249,20 +346,29 @@ def login() -> Any:
             attempt_id = attempt.id
             db.session.commit()
         mine = delete(AdminLoginFailure).where(AdminLoginFailure.id == attempt_id)
-        until = _locked_until(key, address, now, extra=1)
+        until = _locked_until(key, address, now, known=known, exclude=attempt_id)
         if until is not None:
             with write_lock(db.session):
                 db.session.execute(mine)
                 db.session.commit()
             return _too_many(username, address, until, now)
 
-        user = db.session.scalars(select(AdminUser).where(AdminUser.username == username)).one_or_none()
         ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
         if user is not None and ok:
+            user_id = user.id
             with write_lock(db.session):
                 db.session.execute(mine)
-                _clear_user_failures(key)
-                token = _start_session(user.id, now)
+                # this address's failures for the user start again; elsewhere they keep counting
+                db.session.execute(
+                    update(AdminLoginFailure)
+                    .where(AdminLoginFailure.username == key, AdminLoginFailure.address == address)
+                    .values(username=None)
+                )
+                fresh = db.session.get(AdminUser, user_id, populate_existing=True)
+                assert fresh is not None
+                others = [a for a in (fresh.known_addresses or []) if a != address]
+                fresh.known_addresses = [address, *others][:KNOWN_ADDRESSES]
+                token = _start_session(user_id, now)
                 db.session.commit()
             session.clear()
             session[SESSION_KEY] = token
@@ -273,7 +379,7 @@ def login() -> Any:
             db.session.execute(delete(AdminLoginFailure).where(AdminLoginFailure.at <= now - window))
             db.session.commit()
         current_app.logger.warning("failed admin login: user %s from %s", _printable(username), address)
-        until = _locked_until(key, address, now)
+        until = _locked_until(key, address, now, known=known)
         if until is not None:
             current_app.logger.warning(
                 "admin login locked until %s: user %s from %s",
