@@ -53,8 +53,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="seed for the images: sources, catch trials, noise (default 0); ids and row order are random",
+        default=None,
+        help="seed for the images: sources, catch trials, noise (default: a fresh secret seed, recorded in "
+        "stimulus_set.json; give one only to reproduce a set, never for a set people will see); ids and "
+        "row order are random",
     )
     b.add_argument("--n-per-class", type=int, help="source images per class (default: the preset's)")
     b.add_argument("--size", type=int, default=32, help="image side in pixels (default 32)")

@@ -90,8 +90,9 @@ def _private_file(path: Path, make: Callable[[], str]) -> str:
     return value
 
 
-def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
-    """The Hosseini negative-image study on synthetic signs; reused when it validates."""
+def build_stimuli(paths: Paths, n_per_class: int | None) -> None:
+    """The Hosseini negative-image study on synthetic signs; reused when it validates. Built from a
+    secret seed (no --seed): participants will see it, and a guessable seed tells every answer."""
     if (paths.stimuli / "stimulus_set.json").exists():
         problems = validate_stimulus_set(paths.stimuli)
         if problems:
@@ -100,7 +101,7 @@ def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
             )
         print(f"reusing the stimulus set in {paths.stimuli}")
         return
-    argv = ["build", "--preset", "negative", "--out", str(paths.stimuli), "--seed", str(seed)]
+    argv = ["build", "--preset", "negative", "--out", str(paths.stimuli)]
     if n_per_class:
         argv += ["--n-per-class", str(n_per_class)]
     _call(stimuli.cli.main, argv)
@@ -192,7 +193,7 @@ def prepare(args: argparse.Namespace) -> Paths:
     paths = Paths(Path(args.workdir))
     paths.root.mkdir(parents=True, exist_ok=True)
     _step("1/3 stimulus set (negative-image study, synthetic traffic signs)")
-    build_stimuli(paths, args.seed, args.n_per_class)
+    build_stimuli(paths, args.n_per_class)
     _step(f"2/3 network ({ARCH}, CPU unless a GPU is present)")
     train_network(paths, args.seed, args.epochs, args.train_minutes)
     _step("3/3 network predictions on the stimulus set")
@@ -293,7 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument("--workdir", default=str(DEFAULT_WORKDIR), help="where every step keeps its output")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed for training and the simulated people (the stimulus set always gets a secret seed)",
+        )
         p.add_argument("--n-per-class", type=int, default=None, help="source images per class (stimuli)")
         p.add_argument("--epochs", type=int, default=None, help="training epochs (default: model_eval's)")
         p.add_argument(
