@@ -7,9 +7,9 @@ in a loop could fill a capped study. Each such request is counted per client add
 Retry-After.
 
 The address is only right when the app sees the client's own: behind a reverse proxy the app must trust
-the proxy's X-Forwarded-For (`PROXY_FIX_X_FOR`). A request from a loopback address while no proxy is
-trusted comes from a local proxy that does not forward the address; counting it would count everyone
-as one client, so such requests are not limited.
+the proxy's X-Forwarded-For (`PROXY_FIX_X_FOR`, as deploy/nginx.conf sends it). A loopback address is
+never limited: without a trusted proxy it is a local proxy that forwards no address (counting it would
+count everyone as one client), and otherwise a client on the server's own machine.
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ def _setting(name: str) -> int:
 
 
 def address_is_known() -> bool:
-    """Whether the client address is the client's own (not a local proxy that forwards nothing)."""
-    if int(current_app.config.get("PROXY_FIX_X_FOR") or 0) > 0:
-        return True
+    """Whether the request's address is a remote client's own (not loopback: a local proxy that
+    forwards nothing, or this machine)."""
     try:
         return not ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
