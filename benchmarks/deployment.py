@@ -63,8 +63,16 @@ def start_gunicorn(
     """gunicorn 'study_server:create_app()' with gunicorn.conf.py on 127.0.0.1; returns (process, port).
     `env` adds STUDY_* and gunicorn settings (e.g. WEB_CONCURRENCY="2")."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
-           "study_server:create_app()"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(REPO / "gunicorn.conf.py"),
+        "-b",
+        f"127.0.0.1:{port}",
+        "study_server:create_app()",
+    ]
     environ = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -74,8 +82,9 @@ def start_gunicorn(
         **env,
     }
     with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=environ, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
     wait_for_http(port, proc, log)
     return proc, port
 
@@ -122,7 +131,9 @@ http {{
     with log.open("ab") as fh:
         proc = subprocess.Popen(
             [binary, "-p", str(workdir), "-c", str(workdir / "nginx-main.conf"), "-g", "daemon off;"],
-            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     wait_for_http(port, proc, workdir / "error.log")
     return proc, port

@@ -57,8 +57,10 @@ class SlowClients:
         except OSError:
             return None
         if kind == "body":
-            head = ("POST /api/p/x/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 1000\r\n\r\n{")  # fmt: skip
+            head = (
+                "POST /api/p/x/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000\r\n\r\n{"
+            )
         else:
             head = "GET /admin/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
         try:
@@ -178,8 +180,9 @@ def run_phase(
     work.mkdir()
     url = args.database or f"sqlite:///{work / 'study.sqlite3'}"
     classes = prepare_study(url, set_dir, work / "instance")
-    app, app_port = start_gunicorn(url, SECRET, work / "instance", work / "gunicorn.log",
-                                   STUDY_PROXY_FIX_X_FOR="1" if nginx else "0")  # fmt: skip
+    app, app_port = start_gunicorn(
+        url, SECRET, work / "instance", work / "gunicorn.log", STUDY_PROXY_FIX_X_FOR="1" if nginx else "0"
+    )
     front = None
     try:
         port = app_port
@@ -197,10 +200,20 @@ def run_phase(
     finally:
         stop(front)
         stop(app)
-    result = {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat), "wall": wall,
-              "ok": statuses[200] + statuses[201], "n": len(lat), "failed": len(lat) - statuses[200] - statuses[201]}  # fmt: skip
-    print(f"{name:14s} p50 {result['p50'] * 1000:8.1f} ms  p99 {result['p99'] * 1000:8.1f} ms  "
-          f"max {result['max'] * 1000:8.1f} ms  saved {result['ok']}/{result['n']}  in {wall:.1f} s", flush=True)  # fmt: skip
+    result = {
+        "p50": percentile(lat, 50),
+        "p99": percentile(lat, 99),
+        "max": max(lat),
+        "wall": wall,
+        "ok": statuses[200] + statuses[201],
+        "n": len(lat),
+        "failed": len(lat) - statuses[200] - statuses[201],
+    }
+    print(
+        f"{name:14s} p50 {result['p50'] * 1000:8.1f} ms  p99 {result['p99'] * 1000:8.1f} ms  "
+        f"max {result['max'] * 1000:8.1f} ms  saved {result['ok']}/{result['n']}  in {wall:.1f} s",
+        flush=True,
+    )
     return result
 
 
