@@ -446,15 +446,15 @@ def fullscreen_exits(public_id: str) -> tuple[Response, int]:
         raise ApiError(404, "unknown participant")
     col = Participant.fullscreen_exits
     with write_lock(db.session):
-        changed = db.session.execute(
+        db.session.execute(
             update(Participant)
             .where(Participant.id == info.id, Participant.status.in_(sorted(ACTIVE)))
             .values(fullscreen_exits=case((col < count, count), else_=col))
-        ).rowcount
+        )
         stored, status = db.session.execute(
             select(col, Participant.status).where(Participant.id == info.id)
         ).one()
         db.session.commit()
-    if not changed:  # finished, left or screened out: nothing more is recorded
+    if status not in ACTIVE:  # finished, left or screened out: nothing more is recorded
         raise ApiError(409, f"this participant cannot report now (status {status})", status_now=status)
     return jsonify({"fullscreen_exits": stored}), 200
