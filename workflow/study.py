@@ -95,9 +95,7 @@ def build_stimuli(paths: Paths, n_per_class: int | None) -> None:
             )
         print(f"reusing the stimulus set in {paths.stimuli}")
         return
-    written = stimuli.build(
-        stimuli.preset_config("negative", n_per_class=n_per_class), paths.stimuli
-    )
+    written = stimuli.build(stimuli.preset_config("negative", n_per_class=n_per_class), paths.stimuli)
     print(f"wrote stimulus set {written}")
 
 
