@@ -88,6 +88,8 @@ def _person(port: int, label: str) -> dict[str, tuple[int, float]]:
     if "/p/" not in location:
         return out
     pid = location.split("/p/")[1].split("/")[0]
+    code, _, t = _request(port, "POST", f"/p/{pid}/calibrate", "card_px=340")  # before start can start
+    out["calibrate"] = (code, t)
     code, _, t = _request(port, "POST", f"/p/{pid}/start")
     out["start"] = (code, t)
     return out
@@ -202,7 +204,7 @@ def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
     print(f"database: {backend}, gunicorn (gunicorn.conf.py) {args.gunicorn_args}, ", end="")
     print(f"{args.participants} participants at once")
     ok = True
-    for step, want in (("consent page", 200), ("entry", 302), ("start", 302)):
+    for step, want in (("consent page", 200), ("entry", 302), ("calibrate", 302), ("start", 302)):
         base = [r[step][1] for r in alone if step in r]
         times = [r[step][1] for r in crowd if step in r]
         bad = sum(1 for r in crowd if step not in r or r[step][0] != want)

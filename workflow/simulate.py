@@ -67,10 +67,15 @@ def simulate_study(
             p.simulated = True
             db.session.commit()
             order = list(p.trial_order)
-        for path in (f"/p/{public_id}/start",):
-            r = client.post(path)
+        # the card calibration as a person makes it (340 px: about 4 px/mm; the page redirects away
+        # when the study calibrates nothing), then the trials, which start only once it is stored
+        steps = ((f"/p/{public_id}/calibrate", {"card_px": "340"}), (f"/p/{public_id}/start", None))
+        for path, form in steps:
+            r = client.post(path, data=form)
             if r.status_code not in (200, 302):
                 raise SimulationError(f"{path} answered {r.status_code}")
+        if not r.headers.get("Location", "").endswith("/trials"):
+            raise SimulationError(f"the trials did not start (sent to {r.headers.get('Location')})")
         ability = float(rng.normal(0.0, model.ability_sd))
         for index, stimulus_id in enumerate(order):
             row = manifest.loc[stimulus_id]
