@@ -335,6 +335,7 @@ def runner_payload(p: Participant, settings: dict[str, Any], mode: str, trials: 
         "trials": trials,
         # stimulus size: from the calibration, or a fixed CSS size when calibration is off
         "stimulus_px": cal.get("stimulus_px") or settings["stimulus_px"],
+        "scaling": settings["stimulus_scaling"],
         "frame_ms": cal.get("frame_ms"),
         # timing, on display frames
         "presentation_ms": settings["presentation_ms"],
@@ -399,6 +400,7 @@ def trials(public_id: str) -> Any:
     payload = runner_payload(p, settings, "main", items)
     payload.update(
         api=url_for("api.post_response", public_id=p.public_id),
+        display_api=url_for("api.display", public_id=p.public_id),
         debrief=url_for("participant.debrief", public_id=p.public_id),
         answered=sorted(answered),
     )

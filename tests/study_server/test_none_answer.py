@@ -97,7 +97,8 @@ def test_the_runner_and_instructions_offer_none_only_for_fooling_sets(fool_app):
     client = fool_app.test_client()
     for slug, offered in (("fool", True), ("tiny", False)):
         pid = enter(client, slug)
-        client.post(f"/p/{pid}/calibrate", data={"card_px": "321"})  # the card step comes first
+        # the card and blind-spot steps come first (530 px at 3.75 px/mm: about 59 cm away)
+        client.post(f"/p/{pid}/calibrate", data={"card_px": "321", "blindspot_px": "530"})
         page = client.get(f"/p/{pid}/instructions").get_data(as_text=True)
         assert ('id="none-allowed"' in page) is offered
         assert ("exactly one right answer" in page) is not offered

@@ -62,7 +62,7 @@ def test_calibration_record_is_recomputed_on_the_server():
     rec = calibration_record({"card_px": "342.4", "blindspot_px": "540,550,552"}, blind)
     mean_mm = (540 + 550 + 552) / 3 / 4.0
     assert rec["viewing_distance_mm"] == pytest.approx(mean_mm / math.tan(math.radians(13.5)))
-    assert rec["distance_method"] == "blindspot" and rec["blindspot_px"] == [540, 550, 552]
+    assert rec["distance_method"] == "blind_spot" and rec["blindspot_px"] == [540, 550, 552]
     for bad in ({}, {"card_px": "abc"}, {"card_px": "10"}, {"card_px": "inf"}):
         with pytest.raises(CalibrationError):
             calibration_record(bad, settings)
@@ -154,7 +154,7 @@ def test_consent_and_debrief_are_the_researchers_templates(app, client, small_se
 
 
 def test_calibration_is_stored_and_sizes_the_stimulus(app, client, small_set):
-    configure(app, small_set, stimulus_deg=3.0, viewing_distance_mm=600.0)
+    configure(app, small_set, stimulus_deg=3.0, viewing_distance_mm=600.0, calibration="card")
     pid = enter(client)
     assert client.get(f"/p/{pid}/instructions").headers["Location"].endswith("/calibrate")  # not skipped
     bad = client.post(f"/p/{pid}/calibrate", data={"card_px": "nonsense"})
@@ -176,7 +176,7 @@ def test_calibration_is_stored_and_sizes_the_stimulus(app, client, small_set):
 
 
 def test_practice_uses_held_out_images_never_the_legend(app, client, small_set):
-    configure(app, small_set, practice_trials=3)
+    configure(app, small_set, practice_trials=3, calibration="card")
     pid = enter(client)
     client.post(f"/p/{pid}/calibrate", data={"card_px": "321"})
     page = client.get(f"/p/{pid}/practice").get_data(as_text=True)
