@@ -180,6 +180,7 @@ def import_stimuli(
 
     Settings and recruiter are checked before anything is imported; the output says what changed.
     """
+    from study_server.consent_check import consent_details_missing
     from study_server.importer import import_stimulus_set
     from study_server.models import Study, db
     from study_server.practice import practice_images
@@ -220,11 +221,15 @@ def import_stimuli(
             "note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
             "participants get no practice trials"
         )
-    if not str(effective_settings["researcher_contact"]).strip():
+    missing = consent_details_missing(study)
+    if missing:
         click.echo(
-            "note: researcher_contact is empty; participants see no contact on the consent page "
-            "(--set researcher_contact='Dr A. B., ab@example.org')"
+            f"note: the study stays closed to participants until {' and '.join(missing)} are set, e.g. "
+            "--set researcher_contact='Dr A. B., ab@example.org' --set ethics_approval='Committee X, ref. "
+            "123' (or --set demo=true for a demonstration)"
         )
+    elif effective_settings["demo"]:
+        click.echo("note: a demo study (demo=true): its consent page says it is a demonstration")
 
 
 cli.add_command(import_stimuli, "create-study")

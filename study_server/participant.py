@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() returns
 
 from study_server.calibration import CARD_HEIGHT_MM, CARD_WIDTH_MM, CalibrationError, calibration_record
+from study_server.consent_check import NOT_OPEN, consent_details_missing
 from study_server.db import write_lock
 from study_server.images import clean_png
 from study_server.lifecycle import LEFT, is_finished, set_status
@@ -118,6 +119,8 @@ def entry(slug: str) -> Any:
     form, same query string) creates the participant: see `_consent_and_allocate`.
     """
     study = get_study_or_404(slug)
+    if consent_details_missing(study):  # a real study opens only with contact and ethics text set
+        return message("This study is not open yet", NOT_OPEN, 503)
     recruiter = get_recruiter(study.recruiter)
     try:
         ent = recruiter.parse_entry(study, request.args)

@@ -208,10 +208,44 @@ def _server_app(paths: Paths, database_url: str | None) -> tuple[Flask, str]:
     secret = os.environ.get("STUDY_SECRET_KEY") or _private_file(paths.secret, lambda: secrets.token_hex(32))
     url = database_url or f"sqlite:///{paths.database.resolve()}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
-    for argv in (["init-db"], ["import-stimuli", str(paths.stimuli), "--slug", DEFAULT_SLUG]):
-        if run_command(app, argv) != 0:
-            raise WorkflowError(f"study_server {argv[0]} failed")
+    if run_command(app, ["init-db"]) != 0:
+        raise WorkflowError("study_server init-db failed")
+    # the default study is a demo (its consent page says so) until the researcher makes it a real one
+    # with a contact and ethics text; a later run never turns a real study back into a demo
+    first = not _study_exists(app, DEFAULT_SLUG)
+    argv = [
+        "import-stimuli",
+        str(paths.stimuli),
+        "--slug",
+        DEFAULT_SLUG,
+        *(["--set", "demo=true"] if first else []),
+    ]
+    if run_command(app, argv) != 0:
+        raise WorkflowError("study_server import-stimuli failed")
     return app, url
+
+
+def _study_exists(app: Flask, slug: str) -> bool:
+    from sqlalchemy import select
+
+    from study_server.models import Study, db
+
+    with app.app_context():
+        found = db.session.scalar(select(Study.id).where(Study.slug == slug)) is not None
+        db.session.remove()
+    return found
+
+
+def _is_demo(app: Flask, slug: str) -> bool:
+    from sqlalchemy import select
+
+    from study_server.models import Study, db
+    from study_server.settings import effective
+
+    with app.app_context():
+        config = db.session.scalar(select(Study.config).where(Study.slug == slug))
+        db.session.remove()
+    return bool(effective(config)["demo"])
 
 
 def _ensure_admin(app: Flask, paths: Paths) -> tuple[str, str]:
@@ -248,6 +282,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{server.server_port}"
     print(f"\nParticipant link: {base}/s/{DEFAULT_SLUG}/")
     print(f"Admin:            {base}/admin/   user '{user}', password in {where}")
+    if _is_demo(app, DEFAULT_SLUG):
+        print(
+            "This is a demo study (its consent page says so). For a real one: python -m study_server "
+            f"import-stimuli {paths.stimuli} --slug {DEFAULT_SLUG} --set demo=false "
+            "--set researcher_contact=... --set ethics_approval=..."
+        )
     print("Production: gunicorn 'study_server:create_app()' (see README). Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()  # werkzeug ends this quietly on Ctrl-C

@@ -53,7 +53,8 @@ def simulate_study(
         Path(f"{database_path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{database_path.resolve()}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret_key, "WTF_CSRF_ENABLED": False})
-    for argv in (["init-db"], ["import-stimuli", str(stimulus_dir), "--slug", slug]):
+    # simulated participants take a demo study: nobody real is asked for consent
+    for argv in (["init-db"], ["import-stimuli", str(stimulus_dir), "--slug", slug, "--set", "demo=true"]):
         if run_command(app, argv) != 0:
             raise SimulationError(f"study_server {' '.join(argv[:1])} failed")
 

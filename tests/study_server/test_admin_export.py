@@ -16,7 +16,7 @@ from study_server.admin import create_admin
 from study_server.export import COLUMNS, ExportError, responses_frame
 from study_server.models import Participant, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 
@@ -148,7 +148,7 @@ def test_csrf_on_forms_but_not_on_the_api(tmp_path, small_set, database_url):
     )
     upgrade_database(database_url)
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
     client = app.test_client()
     assert client.post("/admin/login", data={"username": "x", "password": "y"}).status_code == 400
     pid = enter(client)

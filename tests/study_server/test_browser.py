@@ -19,7 +19,7 @@ from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Response, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .live_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -52,13 +52,19 @@ def server(tmp_path: Path, small_set: Path):
             db.session,
             small_set,
             slug="tiny",
-            config={"practice_trials": 2, "show_completion_code": True, "calibration": "card"},
+            config={**OPEN, "practice_trials": 2, "show_completion_code": True, "calibration": "card"},
         )
         import_stimulus_set(
             db.session,
             build_43_class_set(tmp_path / "s43"),
             slug="signs43",
-            config={"practice_trials": 0, "presentation_ms": 50, "mask_ms": 100, "calibration": "card"},
+            config={
+                **OPEN,
+                "practice_trials": 0,
+                "presentation_ms": 50,
+                "mask_ms": 100,
+                "calibration": "card",
+            },
         )
         create_admin("ada", "correct horse battery")
         db.session.remove()

@@ -19,7 +19,7 @@ from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Response, Study, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .live_server import LiveServer
 from .test_browser import answer, begin, build_43_class_set, go, oracle
 
@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWPORTS = {"1366x768": {"width": 1366, "height": 768}, "1920x1080": {"width": 1920, "height": 1080}}
 CARD_PX = 321.0  # 321 / 85.6 = 3.75 px per mm
-CAL = {"practice_trials": 2, "presentation_ms": 100, "mask_ms": 100, "breaks_every": 2, "calibration": "card",
-       "stimulus_deg": 4.0, "viewing_distance_mm": 570.0, "show_completion_code": True}  # fmt: skip
+CAL = {**OPEN, "practice_trials": 2, "presentation_ms": 100, "mask_ms": 100, "breaks_every": 2,
+       "calibration": "card", "stimulus_deg": 4.0, "viewing_distance_mm": 570.0,
+       "show_completion_code": True}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +43,19 @@ def lab(tmp_path_factory, small_set):
             import_stimulus_set(db.session, small_set, slug=f"cal{k}", config=CAL)
         import_stimulus_set(
             db.session, small_set, slug="deadline",
-            config={"practice_trials": 0, "calibration": "none", "response_deadline_ms": 800},
+            config={**OPEN, "practice_trials": 0, "calibration": "none", "response_deadline_ms": 800},
         )  # fmt: skip
         import_stimulus_set(
             db.session,
             small_set,
             slug="blind",
-            config={"practice_trials": 0},  # the default calibration: card, then blind spot
+            config={**OPEN, "practice_trials": 0},  # the default calibration: card, then blind spot
         )
         import_stimulus_set(
             db.session,
             build_43_class_set(tmp / "s43"),
             slug="signs43",
-            config={"practice_trials": 0, "legend_order": "category", "calibration": "card"},
+            config={**OPEN, "practice_trials": 0, "legend_order": "category", "calibration": "card"},
         )
         db.session.remove()
     srv = LiveServer(url, SECRET, tmp / "inst", tmp / "server.log")

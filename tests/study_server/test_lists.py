@@ -18,7 +18,7 @@ from study_server.lists import (
 )
 from study_server.models import Participant, Stimulus, Study, TrialList, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 
@@ -60,7 +60,7 @@ def test_repeats_are_shown_again_in_the_second_half_never_catch_trials():
 
 def test_repeats_reach_the_export_marked(app, client, small_set):
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="rep", config={"repeat_fraction": 0.5})
+        import_stimulus_set(db.session, small_set, slug="rep", config={**OPEN, "repeat_fraction": 0.5})
     pid = enter(client, "rep")
     start(client, pid)
     trials = trial_labels(app, pid)

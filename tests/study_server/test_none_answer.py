@@ -11,7 +11,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import NONE_ANSWER, Participant, Response, Study, db
 from tests.analysis.test_fooling import build_fooling_set
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 
@@ -22,7 +22,7 @@ def fool_app(app, tmp_path_factory):
             db.session,
             build_fooling_set(tmp_path_factory.mktemp("fool") / "set"),
             slug="fool",
-            config={"practice_trials": 0},
+            config={**OPEN, "practice_trials": 0},
         )
         assert study.config["allow_none"] is True
         tiny = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()

@@ -26,7 +26,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import NONE_ANSWER, Participant, Response, db
 from tests.model_eval.digits import write_mnist_like
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .live_server import LiveServer
 from .test_browser import VIEWPORT, consent_and_instructions, go, oracle
 
@@ -66,7 +66,7 @@ def server(tmp_path: Path):
     set_dir = make_fooling_set(tmp_path)
     with app.app_context():
         import_stimulus_set(
-            db.session, set_dir, slug="fool", config={"practice_trials": 0, "calibration": "card"}
+            db.session, set_dir, slug="fool", config={**OPEN, "practice_trials": 0, "calibration": "card"}
         )
         db.session.remove()
     srv = LiveServer(url, SECRET, tmp_path / "inst", tmp_path / "server.log")
