@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,11 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def frame_from_session(session: AnySession, secret_key: str, study: str | None = None) -> pd.DataFrame:
-    """The responses table for one study (slug) or all studies, in the contract's columns."""
+def frame_from_session(
+    session: AnySession, secret_key: str, study: str | None = None, statuses: Collection[str] | None = None
+) -> pd.DataFrame:
+    """The responses table for one study (slug) or all studies, in the contract's columns; only the
+    participants in `statuses` when given (the admin's filter)."""
     if study is not None and session.scalar(select(Study.id).where(Study.slug == study)) is None:
         raise ExportError(f"unknown study {study!r}")
     # the study's screening setting, read once per study, so the analysis applies the server's own rule
@@ -91,6 +95,8 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
     )
     if study is not None:
         query = query.where(Study.slug == study)
+    if statuses:
+        query = query.where(Participant.status.in_(sorted(statuses)))
     records = []
     repeats: dict[int, list[int]] = {}
     for resp, part, slug, list_index in session.execute(query):
@@ -219,7 +225,9 @@ def rounded(value: Any, decimals: int = 4) -> Any:
     return value
 
 
-def participant_records(session: AnySession, secret_key: str, study: str | None = None) -> list[dict]:
+def participant_records(
+    session: AnySession, secret_key: str, study: str | None = None, statuses: Collection[str] | None = None
+) -> list[dict]:
     """Per-participant details that do not fit the long responses table: list, legend order, and every
     status change with its time (pseudonymised like the responses)."""
     from study_server.models import StatusEvent
@@ -232,6 +240,8 @@ def participant_records(session: AnySession, secret_key: str, study: str | None 
     )
     if study is not None:
         query = query.where(Study.slug == study)
+    if statuses:
+        query = query.where(Participant.status.in_(sorted(statuses)))
     out = []
     for part, slug, list_index in session.execute(query):
         events = session.scalars(
