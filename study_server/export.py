@@ -158,14 +158,14 @@ def repeat_marks(trial_order: list[str]) -> list[int]:
     return marks
 
 
-def geometry(calibration: dict | None, display: dict | None) -> dict[str, object]:
+def geometry(calibration: dict | None, display: dict | None) -> dict[str, Any]:
     """A participant's refresh rate, viewing-distance method and distance, and the angle shown."""
     cal, shown = calibration or {}, display or {}
     method = cal.get("distance_method")
     return {
         "refresh_hz": shown.get("refresh_hz"),
         # "blindspot": how calibrations stored before the export named the method
-        "distance_method": {"blindspot": "blind_spot"}.get(method, method),
+        "distance_method": "blind_spot" if method == "blindspot" else method,
         "viewing_distance_mm": cal.get("viewing_distance_mm"),
         "stimulus_deg": shown.get("stimulus_deg", cal.get("stimulus_deg")),
     }
