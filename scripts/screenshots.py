@@ -17,12 +17,14 @@ import secrets
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
+from playwright.sync_api import Page, ViewportSize, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,7 +69,11 @@ def build_set(out: Path) -> Path:
 @contextmanager
 def serve(tmp: Path) -> Iterator[str]:
     """The study server on a free local port, in a thread of this process."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """No line per request: the script prints only the files it writes."""
 
     url = f"sqlite:///{tmp / 'shots.sqlite3'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "INSTANCE_PATH": str(tmp)})
@@ -76,7 +82,7 @@ def serve(tmp: Path) -> Iterator[str]:
         import_stimulus_set(db.session, build_set(tmp / "set"), slug="signs", config=EXAMPLE_STUDY)
         create_admin(*ADMIN)
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -85,7 +91,7 @@ def serve(tmp: Path) -> Iterator[str]:
         server.shutdown()
 
 
-def _trial(page) -> None:  # type: ignore[no-untyped-def]
+def _trial(page: Page) -> None:
     """Start the next trial with the space bar and pick the first class."""
     page.wait_for_selector("#next:not([hidden])", timeout=30_000)
     page.keyboard.press(" ")
@@ -93,7 +99,7 @@ def _trial(page) -> None:  # type: ignore[no-untyped-def]
     page.locator(".legend-button").first.click()
 
 
-def take(page, base: str, shot) -> None:  # type: ignore[no-untyped-def]
+def take(page: Page, base: str, shot: Callable[..., None]) -> None:
     """One participant through every page; `shot(name)` saves the current screen."""
     page.goto(f"{base}/s/signs/")
     page.wait_for_selector("#consent-submit")
@@ -145,26 +151,28 @@ def take(page, base: str, shot) -> None:  # type: ignore[no-untyped-def]
     page.fill("input[name=password]", ADMIN[1])
     page.click("button[type=submit]")
     page.wait_for_url("**/admin/study/signs")
-    shot("admin_study", full_page=True)
+    table = page.locator("#participants").bounding_box()  # down to the participants table
+    assert table is not None
+    width = page.viewport_size["width"] if page.viewport_size else 1366
+    clip = {"x": 0, "y": 0, "width": width, "height": table["y"] + table["height"] + 16}
+    shot("admin_study", full_page=True, clip=clip)
 
 
 def take_screenshots(out: Path, sizes: list[tuple[int, int]], chromium: str) -> list[Path]:
     """Screenshots of every page at every size into `out` (`<page>.png`, or `<page>_<W>x<H>.png` when
     more than one size is asked for); returns the files written."""
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium)
         for width, height in sizes:
-            size = {"width": width, "height": height}
+            size: ViewportSize = {"width": width, "height": height}
             page = browser.new_page(viewport=size, screen=size)
             suffix = "" if len(sizes) == 1 else f"_{width}x{height}"
 
-            def shot(name: str, full_page: bool = False, page=page, suffix=suffix) -> None:  # type: ignore[no-untyped-def]
+            def shot(name: str, page: Page = page, suffix: str = suffix, **options: Any) -> None:
                 path = out / f"{name}{suffix}.png"
-                page.screenshot(path=str(path), full_page=full_page)
+                page.screenshot(path=str(path), **options)
                 written.append(path)
 
             take(page, base, shot)
