@@ -3,7 +3,7 @@
     python benchmarks/fri_throughput.py [--model mvgg8|CKPT] [--size 48] [--side-ratio 0.7] [--device cpu]
                                         [--compile]
 
-Prints crops/s of ``model_eval.fri.classify_crops`` (cut + resize on the device + classify), images/s
+Prints crops/s of ``model_eval.fri.maps.classify_crops`` (cut + resize on the device + classify), images/s
 of plain inference on already-sized batches, and their ratio (target >= 0.8); also the rate of the cut
 and resize alone (one ``roi_align`` per batch) and the seconds one whole map takes. ``--compile`` runs
 the network through ``torch.compile`` in both measurements (worth it on CUDA; bf16 autocast and
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from model_eval.checkpoint import Classifier, build_members, load_checkpoint
-from model_eval.device import autocast, pick_device, prepare_model, to_device
-from model_eval.fri import classify_crops, extract_crops
-from model_eval.registry import Preprocessing, get_entry
+from model_eval.fri.maps import classify_crops, extract_crops
+from model_eval.nets.checkpoint import Classifier, build_members, load_checkpoint
+from model_eval.nets.registry import Preprocessing, get_entry
+from model_eval.runtime.device import autocast, pick_device, prepare_model, to_device
 
 
 def _model(spec: str, device: torch.device) -> Classifier:

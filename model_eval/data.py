@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from stimuli import ImageSource
 
 
 @dataclass
@@ -43,6 +46,30 @@ def load_source(
     labels = torch.as_tensor(np.asarray(src.labels), dtype=torch.int64)
     classes = [{"id": int(c.id), "name": str(c.name)} for c in src.classes]
     return TensorData(images, labels, classes, int(src.channels), str(src.name))
+
+
+def pick_images(
+    source: str, *, root: str | None, split: str, n_images: int, size: int, seed: int
+) -> tuple[ImageSource, np.ndarray, np.ndarray, list[str]]:
+    """``n_images`` images of a source split, spread evenly over the classes (seeded): the source, the
+    (N, H, W, C) images, their labels, and a source id per image."""
+    import stimuli
+
+    src = stimuli.get_source(source, root=root, split=split, size=size, seed=seed)
+    labels = np.asarray(src.labels)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    # round-robin over classes so a few images still cover several classes
+    by_class: dict[int, list[int]] = {}
+    for i in order:
+        by_class.setdefault(int(labels[i]), []).append(int(i))
+    picked: list[int] = []
+    while len(picked) < min(n_images, len(labels)):
+        for lst in by_class.values():
+            if lst and len(picked) < n_images:
+                picked.append(lst.pop())
+    images = src.images(picked)
+    return src, images, labels[picked], [f"{src.name}:{split}:{i}" for i in picked]
 
 
 def split_validation(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,7 +29,7 @@ from study_server.recruiters.base import EntryRefused
 from study_server.settings import effective
 
 DEFAULT_VIEWERS_PER_STIMULUS = 20
-"""People per crop in Srivastava et al. 2019's FRI study ("separate groups of 20"); model_eval.fri_paper."""
+"""People per crop in Srivastava et al. 2019's FRI study ("separate groups of 20"), as model_eval cites it."""
 
 
 STUDY_FULL = "This study already has all the participants it needs. Thank you!"

@@ -9,8 +9,8 @@ import torch
 
 import stimuli
 from model_eval import list_models, register_model
-from model_eval.checkpoint import save_checkpoint
-from model_eval.registry import Preprocessing
+from model_eval.nets.checkpoint import save_checkpoint
+from model_eval.nets.registry import Preprocessing
 
 
 def save_fake_checkpoint(

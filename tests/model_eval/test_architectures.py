@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from model_eval import UnknownModelError, get_model, list_models
-from model_eval.registry import register_model
-from model_eval.torchvision_models import WeightsFileError
+from model_eval.nets.pretrained import WeightsFileError
+from model_eval.nets.registry import register_model
 
 SMALL = [
     "lenet5",

@@ -6,8 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model_eval.checkpoint import CheckpointError, Classifier, build_members, load_checkpoint, save_checkpoint
-from model_eval.registry import Preprocessing
+from model_eval.nets.checkpoint import (
+    CheckpointError,
+    Classifier,
+    build_members,
+    load_checkpoint,
+    save_checkpoint,
+)
+from model_eval.nets.registry import Preprocessing
 
 CLASSES = [{"id": i, "name": f"c{i}"} for i in range(6)]
 

@@ -9,10 +9,10 @@ import torch
 
 import stimuli
 from model_eval import predict_stimulus_set
-from model_eval.checkpoint import save_checkpoint
 from model_eval.cli import main
-from model_eval.predict import PREDICTION_COLUMNS
-from model_eval.registry import Preprocessing
+from model_eval.nets.checkpoint import save_checkpoint
+from model_eval.nets.registry import Preprocessing
+from model_eval.predictions.predict import PREDICTION_COLUMNS
 from tests.model_eval.fake_nets import save_fake_checkpoint
 
 N_CLASSES = 43
@@ -261,10 +261,8 @@ def test_fri_writes_maps_and_exports_a_valid_stimulus_set(hashing_checkpoint, tm
 
 @pytest.mark.parametrize("command", ["models", "train", "predict", "fri", "noise", "min-noise"])
 def test_every_subcommand_has_help(command, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
-    assert exc.value.code == 0
-    assert "usage" in capsys.readouterr().out
+    assert main([command, "--help"]) == 0
+    assert "Usage:" in capsys.readouterr().out
 
 
 def test_interrupted_run_resumes_to_completion(tmp_path):
@@ -348,7 +346,7 @@ def test_noise_and_min_noise_commands(tiny_checkpoint, tmp_path, capsys):
 
 def test_gray_checkpoint_on_a_colour_source_is_one_clear_line(tmp_path, capsys):
     """fri/noise feed source images straight in: a 1-channel network on RGB signs is refused up front."""
-    from model_eval.checkpoint import build_members
+    from model_eval.nets.checkpoint import build_members
 
     src = stimuli.get_source("synthetic", split="test", n_per_class=1, seed=3)
     path = tmp_path / "gray.pt"

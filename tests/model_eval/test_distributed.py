@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from model_eval.checkpoint import load_checkpoint
+from model_eval.nets.checkpoint import load_checkpoint
 from tests.model_eval.test_cli import _stimulus_set
 
 

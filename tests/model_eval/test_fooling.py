@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import stimuli
-from model_eval.checkpoint import load_checkpoint
 from model_eval.cli import main
-from model_eval.fooling import Archive, FoolConfig, quantize, run_search
-from model_eval.fooling_cppn import Genome, initial_genome, mutate, render
+from model_eval.fooling.cppn import Genome, initial_genome, mutate, render
+from model_eval.fooling.search import Archive, FoolConfig, quantize, run_search
+from model_eval.nets.checkpoint import load_checkpoint
 
 from .digits import write_mnist_like
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model_eval.checkpoint import Classifier, build_members
-from model_eval.fri import classify_crops, derive_fri_maps, extract_crops, fri_for_side, side_for_ratio
-from model_eval.registry import Preprocessing
+from model_eval.fri.maps import classify_crops, derive_fri_maps, extract_crops, fri_for_side, side_for_ratio
+from model_eval.nets.checkpoint import Classifier, build_members
+from model_eval.nets.registry import Preprocessing
 
 
 def interpolated_crop(image: torch.Tensor, x: int, y: int, side: int, out: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 import stimuli
 from model_eval import predict_stimulus_set
 from model_eval.cli import main
-from model_eval.fri import classify_crops
+from model_eval.fri.maps import classify_crops
 from tests.model_eval.fake_nets import save_fake_checkpoint
 from tests.model_eval.test_fri import reference_crop
 
@@ -145,7 +145,7 @@ def test_srivastava_preset_asks_for_40_shrink_pairs(scored_checkpoint, tmp_path,
 
 
 def test_top5_correctness_maps_equal_a_reference(scored_checkpoint):
-    from model_eval.checkpoint import load_checkpoint
+    from model_eval.nets.checkpoint import load_checkpoint
 
     model = load_checkpoint(scored_checkpoint).classifier
     image = torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(5))
@@ -185,7 +185,7 @@ def test_bad_fri_options_are_one_line_before_any_work(scored_checkpoint, tmp_pat
 
 
 def test_predictions_score_models_on_the_declared_groups(scored_checkpoint, tmp_path):
-    from model_eval.checkpoint import load_checkpoint
+    from model_eval.nets.checkpoint import load_checkpoint
 
     m = _export(scored_checkpoint, tmp_path, "--groups", "gtsrb_superclasses", "--sample", "4")
     set_ = stimuli.load_stimulus_set(tmp_path / "set")

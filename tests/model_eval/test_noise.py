@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from model_eval.noise import GAConfig, minimum_noise_search, noise_sweep
+from model_eval.noise.search import GAConfig, minimum_noise_search
+from model_eval.noise.sweep import noise_sweep
 
 
 class _Brightness(nn.Module):
@@ -72,7 +73,7 @@ def test_noise_sweep_metrics_against_hand_computed_values():
 
 
 def test_aghdam_fitness_against_hand_computed_values():
-    from model_eval.noise import aghdam_fitness
+    from model_eval.noise.search import aghdam_fitness
 
     probs = torch.tensor([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.45, 0.5, 0.05]])
     c = torch.tensor([0, 0, 0])
@@ -97,7 +98,7 @@ class _Fixed(nn.Module):
 
 
 def test_misclassified_clean_images_are_skipped_and_c_is_the_prediction():
-    from model_eval.noise import minimum_noise_batch
+    from model_eval.noise.search import minimum_noise_batch
 
     images = torch.full((2, 1, 4, 4), 0.5)
     res = minimum_noise_batch(
@@ -112,7 +113,7 @@ def test_misclassified_clean_images_are_skipped_and_c_is_the_prediction():
 
 
 def test_batched_search_matches_each_image_and_keeps_per_sample_results():
-    from model_eval.noise import minimum_noise_batch
+    from model_eval.noise.search import minimum_noise_batch
 
     model = _Brightness()
     images = torch.stack([torch.full((1, 6, 6), v) for v in (0.56, 0.44, 0.58)])  # classes 1, 0, 1

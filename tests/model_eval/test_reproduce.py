@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from model_eval.checkpoint import load_checkpoint
 from model_eval.cli import main
 from model_eval.data import load_source
-from model_eval.paper_constants import AGHDAM_SIGMAS, HOSSEINI_HUMANS
+from model_eval.nets.checkpoint import load_checkpoint
+from model_eval.reproduce.papers.aghdam import AGHDAM_SIGMAS
+from model_eval.reproduce.papers.hosseini import HOSSEINI_HUMANS
 
 TINY = ["--n-per-class", "2", "--test-per-class", "1", "--epochs", "1", "--no-progress", "--device", "cpu"]
 

@@ -37,9 +37,9 @@ def test_bad_train_arguments_fail_before_rendering(no_rendering, tmp_path, capsy
 
 
 def test_presets_fill_what_the_user_left_out():
-    from model_eval.cli import build_parser, train_config
+    from model_eval.training import train_config
 
-    dnn = train_config(build_parser().parse_args(["train", "--arch", "hosseini_dnn", "--out", "x.pt"]))
+    dnn = train_config(arch="hosseini_dnn")
     assert (dnn.size, dnn.gray, dnn.equalize, dnn.val_fraction) == (28, True, True, 0.2)
-    mvgg = train_config(build_parser().parse_args(["train", "--out", "x.pt", "--batch-size", "8"]))
+    mvgg = train_config(batch_size=8)
     assert mvgg.arch == "mvgg8" and mvgg.batch_size == 8 and mvgg.max_minutes is None

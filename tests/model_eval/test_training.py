@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model_eval.checkpoint import load_checkpoint, read_checkpoint
 from model_eval.data import negative, random_reflect, random_translate
-from model_eval.train_data import spread_over_classes, stratified_split, to_gray, training_set
-from model_eval.train_state import training_done
-from model_eval.training import TrainConfig, TrainingStopped, train
+from model_eval.nets.checkpoint import load_checkpoint, read_checkpoint
+from model_eval.training.data import spread_over_classes, stratified_split, to_gray, training_set
+from model_eval.training.loop import TrainConfig, TrainingStopped, fit
+from model_eval.training.state import training_done
 
 
 def test_translate_moves_pixels_by_whole_shifts_with_zero_fill():
@@ -86,7 +86,7 @@ def test_every_training_option_in_one_tiny_run(tmp_path):
         progress=False,
         tag="robust",
     )
-    path = train(cfg, tmp_path / "e.pt")
+    path = fit(cfg, tmp_path / "e.pt")
     ck = load_checkpoint(path)
     assert len(ck.data["members"]) == 2 and ck.name == "lenet5-robust"
     assert [h["member"] for h in ck.data["history"]] == [0, 1]
@@ -95,7 +95,7 @@ def test_every_training_option_in_one_tiny_run(tmp_path):
     assert not torch.equal(a[0].weight, b[0].weight)  # independently initialised members
     # fine-tuning from that checkpoint starts from its weights
     ft_cfg = TrainConfig(arch="lenet5", n_per_class=2, epochs=0, init=str(path), ensemble=2, progress=False)
-    ft = train(ft_cfg, tmp_path / "ft.pt")
+    ft = fit(ft_cfg, tmp_path / "ft.pt")
     assert torch.equal(load_checkpoint(ft).classifier.members[0][0].weight, a[0].weight)
     for h in ck.data["history"]:  # accuracy on held-out negatives recorded beside validation accuracy
         assert 0 <= h["val_negative_accuracy"] <= 1 and h["val_accuracy"] == h["val_regular_accuracy"]
@@ -112,17 +112,17 @@ def _weights(path):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    return train(TrainConfig(**TINY), tmp_path_factory.mktemp("u") / "u.pt")
+    return fit(TrainConfig(**TINY), tmp_path_factory.mktemp("u") / "u.pt")
 
 
 def test_budget_stop_is_resumable_never_done_and_resumes_exactly(uninterrupted, tmp_path):
     out = tmp_path / "b.pt"
     with pytest.raises(TrainingStopped, match="not done"):
-        train(TrainConfig(**TINY, max_minutes=1e-9), out)  # the budget is gone after the first step
+        fit(TrainConfig(**TINY, max_minutes=1e-9), out)  # the budget is gone after the first step
     state = read_checkpoint(out)["train_state"]
     assert state["stopped"] == "time budget" and not state["done"] and not training_done(out)
     assert (state["member"], state["epoch"], state["step"]) == (0, 0, 1)
-    train(TrainConfig(**TINY), out, resume=True)
+    fit(TrainConfig(**TINY), out, resume=True)
     assert training_done(out)
     # the resumed run continues at the exact batch: the same weights as a run never stopped
     a, b = _weights(out), _weights(uninterrupted)
@@ -131,7 +131,7 @@ def test_budget_stop_is_resumable_never_done_and_resumes_exactly(uninterrupted, 
 
 
 def test_ctrl_c_leaves_a_resumable_checkpoint(uninterrupted, tmp_path, monkeypatch):
-    import model_eval.training as training
+    import model_eval.training.loop as training
 
     calls = {"n": 0}
     real = training.F.cross_entropy
@@ -145,19 +145,19 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(uninterrupted, tmp_path, monkeypat
     monkeypatch.setattr(training.F, "cross_entropy", interrupt_on_fifth_batch)
     out = tmp_path / "c.pt"
     with pytest.raises(KeyboardInterrupt):
-        train(TrainConfig(**TINY), out)
+        fit(TrainConfig(**TINY), out)
     monkeypatch.setattr(training.F, "cross_entropy", real)
     state = read_checkpoint(out)["train_state"]
     assert state["stopped"] == "interrupted" and not state["done"]
     # 103 training images (129 minus 20% of 3 per class = 1 per class held out) / 16 = 7 batches per epoch
     assert (state["epoch"], state["step"]) == (0, 4)
-    train(TrainConfig(**TINY), out, resume=True)
+    fit(TrainConfig(**TINY), out, resume=True)
     a, b = _weights(out), _weights(uninterrupted)
     assert training_done(out) and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
 def test_target_accuracy_stops_a_member_and_marks_done(tmp_path):
-    out = train(TrainConfig(**{**TINY, "epochs": 5}, target_accuracy=1e-6, ensemble=2), tmp_path / "t.pt")
+    out = fit(TrainConfig(**{**TINY, "epochs": 5}, target_accuracy=1e-6, ensemble=2), tmp_path / "t.pt")
     hist = read_checkpoint(out)["history"]
     assert [(h["member"], h["epoch"]) for h in hist] == [(0, 1), (1, 1)]
     assert training_done(out)
@@ -176,7 +176,7 @@ def test_gray_equalised_run_predicts_through_the_same_preprocessing(tmp_path):
         progress=False,
         device="cpu",
     )
-    ck = load_checkpoint(train(cfg, tmp_path / "g.pt"))
+    ck = load_checkpoint(fit(cfg, tmp_path / "g.pt"))
     assert ck.in_channels == 1 and ck.data["preprocessing"]["equalize"] is True
     x = torch.rand(3, 1, 28, 28)
     with torch.no_grad():
@@ -186,7 +186,7 @@ def test_gray_equalised_run_predicts_through_the_same_preprocessing(tmp_path):
 
 def test_fine_tuning_on_n_negatives_only_starts_from_init(uninterrupted, tmp_path):
     cfg = TrainConfig(**{**TINY, "epochs": 1}, init=str(uninterrupted), negatives_only=True, n_negatives=10)
-    out = train(cfg, tmp_path / "ft.pt")
+    out = fit(cfg, tmp_path / "ft.pt")
     hist = read_checkpoint(out)["history"]
     # negatives-only: the validation accuracy is the one on held-out negatives
     assert hist[0]["val_accuracy"] == hist[0]["val_negative_accuracy"]
@@ -200,15 +200,15 @@ def test_bad_arguments_fail_before_any_data_is_read(tmp_path, monkeypatch):
         raise AssertionError("data was read before the arguments were checked")
 
     monkeypatch.setattr(stimuli, "get_source", no_data)
-    from model_eval.torchvision_models import WeightsFileError
+    from model_eval.nets.pretrained import WeightsFileError
 
     with pytest.raises(WeightsFileError, match="not found"):
-        train(TrainConfig(arch="resnet18", weights=str(tmp_path / "nosuch.pth")), tmp_path / "x.pt")
+        fit(TrainConfig(arch="resnet18", weights=str(tmp_path / "nosuch.pth")), tmp_path / "x.pt")
     with pytest.raises(ValueError, match="n_negatives"):
-        train(TrainConfig(n_negatives=5), tmp_path / "x.pt")
+        fit(TrainConfig(n_negatives=5), tmp_path / "x.pt")
     with pytest.raises(ValueError, match="target_accuracy"):
-        train(TrainConfig(target_accuracy=1.5), tmp_path / "x.pt")
-    from model_eval.checkpoint import CheckpointError
+        fit(TrainConfig(target_accuracy=1.5), tmp_path / "x.pt")
+    from model_eval.nets.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="not found"):
-        train(TrainConfig(init=str(tmp_path / "none.pt")), tmp_path / "x.pt")
+        fit(TrainConfig(init=str(tmp_path / "none.pt")), tmp_path / "x.pt")

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 import stimuli
 from analysis.compare import main as compare_main
-from model_eval.checkpoint import build_members, load_checkpoint, save_checkpoint
-from model_eval.fooling import FoolConfig
-from model_eval.fooling_report import export_fooling_set, run_fooling
-from model_eval.registry import Preprocessing
+from model_eval.fooling.report import export_fooling_set, run_fooling
+from model_eval.fooling.search import FoolConfig
+from model_eval.nets.checkpoint import build_members, load_checkpoint, save_checkpoint
+from model_eval.nets.registry import Preprocessing
 from study_server import create_app
 from study_server.cli import upgrade_database
 from study_server.export import frame_from_session, to_csv

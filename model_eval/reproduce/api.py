@@ -1,0 +1,186 @@
+"""The typed entry point for paper reproductions: check every option, run, write the report.
+
+The runners are imported when called: the paper constants (:mod:`model_eval.reproduce.papers`) are
+read by the networks and the training code, which the runners themselves import.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from model_eval.reproduce.common import Section
+
+PAPERS = ("hosseini", "aghdam")
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A paper's tables beside ours (one :class:`Section` each) and the report written."""
+
+    paper: str
+    title: str
+    sections: list[Section]
+    report: Path
+
+
+def _check(
+    *,
+    paper: str,
+    source: str,
+    root: str | None,
+    mnist_root: str | None,
+    networks: Sequence[str] | None,
+    arch: str,
+    model: str | None,
+    max_minutes: float | None,
+    finetune_per_class: Sequence[int] | None,
+    positive: dict[str, int],
+) -> None:
+    """Every check that needs no data, before the first image is rendered."""
+    import stimuli
+    from model_eval.nets.checkpoint import read_checkpoint
+    from model_eval.nets.registry import get_entry
+    from model_eval.reproduce.hosseini import NETWORKS
+
+    if paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
+    for what, value in positive.items():
+        if value < 1:
+            raise ValueError(f"--{what.replace('_', '-')} must be positive")
+    if max_minutes is not None and not max_minutes > 0:
+        raise ValueError("--max-minutes must be positive")
+    if any(n < 1 for n in finetune_per_class or []):
+        raise ValueError("--finetune-per-class values must be positive")
+    for net in [*(networks or NETWORKS), arch]:
+        get_entry(net)
+    if source not in stimuli.sources.SOURCE_NAMES:
+        raise stimuli.DataSourceError(
+            f"unknown source {source!r}; choose one of {', '.join(stimuli.sources.SOURCE_NAMES)}"
+        )
+    for flag, where in (("--root", root), ("--mnist-root", mnist_root)):
+        if where is not None and not Path(where).exists():
+            raise stimuli.DataSourceError(f"{flag} {where} does not exist")
+    if source != "synthetic" and root is None:
+        raise stimuli.DataSourceError(f"source {source!r} reads from disk: pass --root")
+    if model is not None:
+        read_checkpoint(model)
+
+
+def reproduce_paper(
+    paper: str,
+    *,
+    out: str | Path | None = None,
+    source: str = "synthetic",
+    root: str | None = None,
+    mnist_root: str | None = None,
+    max_minutes: float | None = None,
+    networks: Sequence[str] | None = None,
+    arch: str = "mvgg8",
+    model: str | None = None,
+    epochs: int = 5,
+    finetune_epochs: int = 5,
+    finetune_per_class: Sequence[int] | None = None,
+    n_per_class: int = 150,
+    test_per_class: int = 30,
+    n_search: int = 86,
+    population: int = 40,
+    max_iterations: int = 300,
+    seed: int = 0,
+    device: str | None = None,
+    progress: bool = True,
+) -> Reproduction:
+    """Rerun ``paper``'s experiments ("hosseini": negative images; "aghdam": noise) and write
+    ``report.html`` + one CSV per table to ``out`` (default ``artifacts/reproduce/PAPER``).
+
+    Training runs share ``max_minutes``; a run the budget stopped is reported as such (and resumable),
+    never as finished.
+    """
+    from model_eval.reproduce.common import Budget, write_report
+    from model_eval.runtime.device import pick_device
+
+    _check(
+        paper=paper,
+        source=source,
+        root=root,
+        mnist_root=mnist_root,
+        networks=networks,
+        arch=arch,
+        model=model,
+        max_minutes=max_minutes,
+        finetune_per_class=finetune_per_class,
+        positive={
+            "epochs": epochs,
+            "finetune_epochs": finetune_epochs,
+            "n_per_class": n_per_class,
+            "test_per_class": test_per_class,
+            "n_search": n_search,
+            "population": population,
+            "max_iterations": max_iterations,
+        },
+    )
+    where = Path(out) if out is not None else Path("artifacts/reproduce") / paper
+    dev = pick_device(device)
+    budget = Budget(max_minutes)
+    start = time.monotonic()
+    common: dict[str, Any] = {
+        "source": source,
+        "root": root,
+        "n_per_class": n_per_class,
+        "test_per_class": test_per_class,
+        "epochs": epochs,
+        "seed": seed,
+        "device": device,
+        "progress": progress,
+    }
+    if paper == "hosseini":
+        from model_eval.reproduce.hosseini import NETWORKS, HosseiniOptions, run_hosseini
+
+        opts = HosseiniOptions(
+            **common,
+            mnist_root=mnist_root,
+            networks=tuple(networks or NETWORKS),
+            finetune_epochs=finetune_epochs,
+        )
+        if finetune_per_class:
+            opts.finetune_per_class = tuple(finetune_per_class)
+        if opts.base not in opts.networks:
+            opts.base = opts.networks[-1]
+        sections = run_hosseini(opts, where, budget, dev)
+        title = "Hosseini et al. 2017 (negative images): paper and ours"
+    else:
+        from model_eval.reproduce.aghdam import AghdamOptions, run_aghdam
+
+        opts_a = AghdamOptions(
+            **common,
+            arch=arch,
+            model=model,
+            n_search=n_search,
+            population=population,
+            max_iterations=max_iterations,
+        )
+        sections = run_aghdam(opts_a, where, budget, dev)
+        title = "Aghdam et al. 2016 (noise): paper and ours"
+    meta = {
+        "source": source,
+        "device": str(dev),
+        "seed": seed,
+        "training images per class": n_per_class,
+        "test images per class": test_per_class,
+        "epochs": epochs,
+        "time budget (min)": max_minutes,
+        "wall time (min)": round((time.monotonic() - start) / 60, 1),
+    }
+    report = write_report(
+        where,
+        title,
+        "Each table puts the paper's numbers (model_eval/reproduce/papers/, one module per paper, "
+        "cited there) beside ours; n/a marks a paper number not transcribed.",
+        sections,
+        meta,
+    )
+    return Reproduction(paper, title, sections, report)

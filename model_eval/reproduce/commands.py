@@ -1,0 +1,76 @@
+"""``python -m model_eval reproduce hosseini|aghdam``: parse, call :func:`reproduce_paper`, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from model_eval.commandline import command
+from model_eval.reproduce.api import PAPERS
+
+
+@command(
+    "reproduce",
+    variadic=("--networks", "--finetune-per-class"),
+    short_help="rerun a seed paper's experiments beside its tables",
+    help="Hosseini et al. 2017 (negative images) or Aghdam et al. 2016 (noise): "
+    "train, test, and write report.html + CSVs with the paper's numbers beside ours.",
+)
+@click.argument("paper", type=click.Choice(PAPERS))
+@click.option("--source", default="synthetic", help="synthetic (default), gtsrb, mnist, cifar10")
+@click.option("--root", default=None, help="data set folder for a real source")
+@click.option("--mnist-root", default=None, help="hosseini: LeNet-5 on MNIST from this folder")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="report folder (default artifacts/reproduce/PAPER)",
+)
+@click.option(
+    "--max-minutes",
+    type=float,
+    default=None,
+    help="time budget shared by the training runs (stopped runs are reported and resumable)",
+)
+@click.option("--networks", multiple=True, help="hosseini: networks of Table II")
+@click.option("--arch", default="mvgg8", help="aghdam: network to train (or --model)")
+@click.option("--model", default=None, help="aghdam: use this checkpoint instead of training")
+@click.option("--epochs", type=int, default=5)
+@click.option("--finetune-epochs", type=int, default=5)
+@click.option(
+    "--finetune-per-class",
+    type=int,
+    multiple=True,
+    help="hosseini: N negatives per class for the fine-tuning sweep (default 1 5 20)",
+)
+@click.option("--n-per-class", type=int, default=150, help="training images per class")
+@click.option("--test-per-class", type=int, default=30, help="test images per class")
+@click.option("--n-search", type=int, default=86, help="aghdam: images for the minimum-noise search")
+@click.option("--population", type=int, default=40)
+@click.option("--max-iterations", type=int, default=300)
+@click.option("--seed", type=int, default=0)
+@click.option("--device", default=None)
+@click.option("--no-progress", is_flag=True)
+def reproduce_command(
+    paper: str,
+    networks: tuple[str, ...],
+    finetune_per_class: tuple[int, ...],
+    no_progress: bool,
+    **options: Any,
+) -> int:
+    from model_eval.reproduce import reproduce_paper
+    from model_eval.reproduce.common import print_table
+
+    result = reproduce_paper(
+        paper,
+        networks=networks or None,
+        finetune_per_class=finetune_per_class or None,
+        progress=not no_progress,
+        **options,
+    )
+    for s in result.sections:
+        print_table(s)
+    print(f"\nreport: {result.report}")
+    return 0
