@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Install (when root and missing) and start what the tests use for real: Debian chromium and a
-# PostgreSQL server. Prints `export ...` lines for the caller to eval; all chatter goes to stderr.
+# Install (when root and missing) and start what the tests use for real: Debian chromium, a
+# PostgreSQL server, and poppler's pdftotext (to read the report's PDF). Prints `export ...` lines
+# for the caller to eval; all chatter goes to stderr.
 set -euo pipefail
 log() { echo "services: $*" >&2; }
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)  # the tests read the report's PDF text
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need[*]} from Debian"
