@@ -18,6 +18,7 @@ from analysis.sections import Options
 from analysis.stats.consistency import BOOT_UNITS, CEILING_POLICIES, KappaOptions
 from analysis.stats.exclusions import CatchRule
 from analysis.stats.replicates import parse_runs_argument
+from analysis.stats.timing import TimingRule
 
 MANY_VALUED = ("--predictions", "--checkpoint")
 """Options that take several values after one flag (`--predictions a.csv b.csv`), as the README shows."""
@@ -105,6 +106,12 @@ def cli() -> None:
     help="exclude participants below this accuracy on regular images (off by default)",
 )
 @click.option(
+    "--exclude-mistimed",
+    is_flag=True,
+    help="exclude timed trials whose frames shown differ from those requested by more than one frame, or "
+    "that dropped a frame (always counted and reported)",
+)
+@click.option(
     "--allow-mixed-simulated",
     is_flag=True,
     help="analyse simulated and real participants together (refused otherwise)",
@@ -156,6 +163,7 @@ def compare(ctx: click.Context, **o: Any) -> ReportResult:
             rt_min_ms=None if no_rt else o["rt_min"],
             rt_max_ms=None if no_rt else o["rt_max"],
             min_regular_accuracy=o["min_regular_accuracy"],
+            timing=TimingRule(apply=o["exclude_mistimed"]),
             runs=runs,
             allow_mixed_simulated=o["allow_mixed_simulated"],
             statistics=Options(
@@ -183,6 +191,8 @@ def compare(ctx: click.Context, **o: Any) -> ReportResult:
     except OSError as exc:
         raise UserError(f"cannot write the report to {o['out']}: {exc}") from None
     click.echo(result.headline())
+    for note in result.notes:
+        click.echo(note)
     click.echo(f"report: {result.report}" + (f" (and {result.pdf})" if result.pdf else ""))
     return result
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +29,16 @@ from analysis.inputs.load import (
     redact_url,
 )
 from analysis.inputs.provenance import collect_provenance
-from analysis.render.document import Document, Warning
+from analysis.render.document import Document, Paragraph, Warning
 from analysis.render.formatting import fmt, safe_name
 from analysis.render.html import render_html
 from analysis.render.markdown import render_md
-from analysis.render.pdf import render_pdf
+from analysis.render.pdf import PdfError, find_chromium, print_pdf
 from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
 from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
 from analysis.stats.replicates import group_runs
+from analysis.stats.timing import TimingRule
 
 __all__ = [
     "CompareOptions",
@@ -55,8 +57,9 @@ class CompareOptions:
 
     ``catch`` None applies the study's own screening rule (read from the export); pass
     ``CatchRule(None, "switched off")`` to keep everyone, or ``CatchRule(2, "my rule")`` for another.
-    ``runs`` names the training runs of one network (``{"mvgg8": ["mvgg8-a", "mvgg8-b"]}``); names
-    ending in -seedN, -runN, -mN are grouped without it.
+    ``timing`` flags timed trials whose frames shown missed those requested (TimingRule(apply=True)
+    excludes them). ``runs`` names the training runs of one network
+    (``{"mvgg8": ["mvgg8-a", "mvgg8-b"]}``); names ending in -seedN, -runN, -mN are grouped without it.
     """
 
     study: str | None = None
@@ -65,6 +68,7 @@ class CompareOptions:
     rt_min_ms: float | None = 200.0
     rt_max_ms: float | None = 30000.0
     min_regular_accuracy: float | None = None
+    timing: TimingRule = field(default_factory=TimingRule)
     runs: Mapping[str, Sequence[str]] = field(default_factory=dict)
     allow_mixed_simulated: bool = False
     statistics: Options = field(default_factory=Options)
@@ -91,11 +95,12 @@ class ReportResult:
     """What write_report wrote: the report's path, its tables and figures, and its headline numbers."""
 
     report: Path
-    pdf: Path | None
+    pdf: Path | None  # None when not asked for or when it could not be printed (see notes)
     tables: dict[str, pd.DataFrame]
     figures: dict[str, Path]  # name -> the SVG file (a 300-dpi PNG lies beside it)
     summary: dict[str, Any]  # the headline numbers of summary.json
     document: Document
+    notes: list[str] = field(default_factory=list)  # e.g. why the PDF was skipped
 
     @property
     def out_dir(self) -> Path:
@@ -141,6 +146,7 @@ def write_report(
         rt_min_ms=o.rt_min_ms,
         rt_max_ms=o.rt_max_ms,
         min_regular_accuracy=o.min_regular_accuracy,
+        timing=o.timing,
     )
     exclusions = apply_exclusions(table.trials, rules)
     models = sorted(table.trials.loc[table.trials["agent_type"] == "model", "agent"].unique())
@@ -163,16 +169,31 @@ def write_report(
         responses=answers,
     )
     doc, _ = build_report(ctx)
+    chromium = find_chromium() if o.pdf else None
+    notes = []
+    if o.pdf and chromium is None:
+        notes.append(PDF_SKIPPED)
+        doc.blocks.insert(0, Paragraph(PDF_SKIPPED))
+        doc.scalars["pdf"] = PDF_SKIPPED
     out_dir = Path(out)
-    path = write_outputs(doc, out_dir, o.format, pdf=o.pdf)
+    path, pdf = write_outputs(doc, out_dir, o.format, chromium=chromium)
+    if chromium is not None and pdf is None:
+        notes.append(str(doc.scalars["pdf"]))
     return ReportResult(
         report=path,
-        pdf=out_dir / "report.pdf" if o.pdf else None,
+        pdf=pdf,
         tables=doc.tables,
         figures={b.name: out_dir / "figures" / f"{safe_name(b.name)}.svg" for b in doc.figures},
         summary=dict(doc.scalars),
         document=doc,
+        notes=notes,
     )
+
+
+PDF_SKIPPED = (
+    "PDF skipped: no Chromium to print it with (set STUDY_CHROMIUM or install chromium); "
+    "the HTML report is complete."
+)
 
 
 def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:
@@ -245,8 +266,13 @@ def _jsonable(v: object) -> object:
     return v
 
 
-def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> Path:
-    """Write the report (html or md), its PDF, tables, figures and summary.json; return the report path."""
+def write_outputs(
+    doc: Document, out_dir: Path, fmt: str, chromium: str | None = None
+) -> tuple[Path, Path | None]:
+    """Write the report (html or md), tables, figures, summary.json and, given a Chromium, report.pdf.
+
+    Returns the report's path and the PDF's (None when none was printed; summary.json says why).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     tables_dir = out_dir / "tables"
     tables_dir.mkdir(exist_ok=True)
@@ -257,6 +283,28 @@ def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> P
     for block in doc.figures:
         for ext in ("svg", "png"):
             (fig_dir / f"{safe_name(block.name)}.{ext}").write_bytes(figure_bytes(block.figure, ext))
+    page = render_html(doc)
+    if fmt == "md":
+        path = out_dir / "report.md"
+        path.write_text(render_md(doc), encoding="utf-8")
+    else:
+        path = out_dir / "report.html"
+        path.write_text(page, encoding="utf-8")
+    pdf: Path | None = None
+    if chromium is not None:
+        source = path if fmt != "md" else out_dir / "report.print.html"
+        if fmt == "md":
+            source.write_text(page, encoding="utf-8")
+        try:
+            pdf = print_pdf(source, out_dir / "report.pdf", chromium)
+            doc.scalars["pdf"] = "report.pdf"
+        except (PdfError, OSError, subprocess.TimeoutExpired) as exc:
+            doc.scalars["pdf"] = f"PDF not written: {exc}"
+        finally:
+            if fmt == "md":
+                source.unlink(missing_ok=True)
+    else:
+        doc.scalars.setdefault("pdf", "not asked for")
     summary = {
         "title": doc.title,
         **{k: _jsonable(v) for k, v in doc.scalars.items()},
@@ -267,15 +315,7 @@ def write_outputs(doc: Document, out_dir: Path, fmt: str, pdf: bool = True) -> P
         },
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
-    if fmt == "md":
-        path = out_dir / "report.md"
-        path.write_text(render_md(doc), encoding="utf-8")
-    else:
-        path = out_dir / "report.html"
-        path.write_text(render_html(doc), encoding="utf-8")
-    if pdf:
-        render_pdf(doc, out_dir / "report.pdf")
-    return path
+    return path, pdf
 
 
 def text_summary(doc: Document) -> str:

@@ -48,9 +48,10 @@ from flask import (
 from sqlalchemy import ColumnElement, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from study_server.consent_check import consent_details_missing
 from study_server.db import write_lock
 from study_server.export import frame_from_session, participant_records, to_csv, to_json
-from study_server.lifecycle import COUNTS_FOR_LIST
+from study_server.lifecycle import COUNTS_FOR_LIST, STATUSES
 from study_server.models import (
     AdminLoginFailure,
     AdminSession,
@@ -63,6 +64,7 @@ from study_server.models import (
     utcnow,
 )
 from study_server.models import Response as TrialResponse
+from study_server.participant_table import participant_rows
 from study_server.ratelimit import client_address
 from study_server.settings import settings_table
 
@@ -455,6 +457,7 @@ def study_summary(study: Study) -> dict[str, Any]:
         .group_by(TrialList.id)
         .order_by(TrialList.index)
     ).all()
+    # people screened out by the catch rule are left out, as the analysis leaves them out
     rows = db.session.execute(
         select(Stimulus.condition, TrialResponse.catch, TrialResponse.correct, TrialResponse.rt_ms)
         .join(Participant, TrialResponse.participant_id == Participant.id)
@@ -462,7 +465,7 @@ def study_summary(study: Study) -> dict[str, Any]:
             Stimulus,
             (Stimulus.study_id == Participant.study_id) & (Stimulus.stimulus_id == TrialResponse.stimulus_id),
         )
-        .where(Participant.study_id == study.id)
+        .where(Participant.study_id == study.id, Participant.status != "screened_out")
     ).all()
     groups: dict[str, list[tuple[bool, float | None]]] = {}
     for condition, catch, correct, rt in rows:
@@ -497,19 +500,37 @@ def _study(slug: str) -> Study:
     return study
 
 
+def _status_filter() -> list[str]:
+    """The statuses asked for (?status=completed&status=started); unknown names are ignored."""
+    return sorted(set(request.args.getlist("status")) & set(STATUSES))
+
+
 @bp.get("/study/<slug>")
 @login_required
-def study_dashboard(slug: str) -> str:
+def study_dashboard(slug: str, note: str | None = None) -> str:
     study = _study(slug)
     settings = settings_table(study.config)
-    return render_template("admin/study.html", study=study, s=study_summary(study), settings=settings)
+    statuses = _status_filter()
+    people = participant_rows(db.session, study, current_app.config["SECRET_KEY"], statuses)
+    return render_template(
+        "admin/study.html",
+        study=study,
+        s=study_summary(study),
+        settings=settings,
+        people=people,
+        statuses=statuses,
+        all_statuses=STATUSES,
+        missing=consent_details_missing(study),
+        note=note,
+    )
 
 
 @bp.get("/study/<slug>/participants.json")
 @login_required
 def export_participants(slug: str) -> Response:
     study = _study(slug)
-    body = json.dumps(participant_records(db.session, current_app.config["SECRET_KEY"], study.slug), indent=1)
+    records = participant_records(db.session, current_app.config["SECRET_KEY"], study.slug, _status_filter())
+    body = json.dumps(records, indent=1)
     resp = make_response(body)
     resp.headers["Content-Type"] = "application/json"
     resp.headers["Content-Disposition"] = f'attachment; filename="{study.slug}-participants.json"'
@@ -521,7 +542,7 @@ def export_participants(slug: str) -> Response:
 @login_required
 def export(slug: str, fmt: str) -> Response:
     study = _study(slug)
-    frame = frame_from_session(db.session, current_app.config["SECRET_KEY"], study.slug)
+    frame = frame_from_session(db.session, current_app.config["SECRET_KEY"], study.slug, _status_filter())
     if fmt == "csv":
         body, mime = to_csv(frame), "text/csv; charset=utf-8"
     elif fmt == "json":
@@ -548,8 +569,4 @@ def allow_resume(slug: str) -> Any:
         note = f"{external_id} may now continue in another browser (once, within 24 hours)."
     except LookupError:
         note = f"No participant of this study has the id {external_id!r}."
-    settings = settings_table(study.config)
-    page = render_template(
-        "admin/study.html", study=study, s=study_summary(study), settings=settings, note=note
-    )
-    return make_response(page, 200)
+    return study_dashboard(slug, note)

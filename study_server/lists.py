@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from study_server.db import AnySession, write_lock
 from study_server.lifecycle import NOT_STARTED, idle_participants, release_idle, set_status
-from study_server.models import Participant, Study, TrialList, utcnow
+from study_server.models import Participant, Stimulus, Study, TrialList, utcnow
 from study_server.recruiters.base import EntryRefused
 from study_server.settings import effective
 
@@ -123,6 +123,24 @@ def participant_order(stimulus_ids: Sequence[str], rng: random.Random) -> list[s
     return order
 
 
+def with_repeats(order: Sequence[str], fraction: float, seed: int, catch: set[str]) -> list[str]:
+    """The order with round(fraction x its non-catch stimuli) of them shown a second time, for
+    test-retest consistency. The repeated stimuli come from the first half of the order and their second
+    showings are shuffled into the second half, so the two showings are always apart and the second
+    never comes first; catch trials are never repeated."""
+    out = list(order)
+    n_main = sum(1 for sid in out if sid not in catch)
+    k = round(fraction * n_main)
+    if k <= 0:
+        return out
+    half = len(out) // 2
+    rng = random.Random(f"repeat-{seed}")
+    candidates = [sid for sid in out[:half] if sid not in catch]
+    second = out[half:] + rng.sample(candidates, min(k, len(candidates)))
+    rng.shuffle(second)
+    return out[:half] + second
+
+
 def legend_order(class_ids: Sequence[int], rng: random.Random, *, shuffle: bool = True) -> list[int]:
     """The participant's shuffled legend, or the classes in the set's order when the study orders its
     legend by category (setting legend_order). In the study `rng` is a secret source of its own: the
@@ -208,6 +226,14 @@ def allocate_participant(
             target = secret_rng().choice([tl for tl in open_lists if tl.n_assigned == fewest])
             target.n_assigned += 1
             class_ids = [int(c["id"]) for c in study.classes]
+            seed = secrets.randbits(31)  # practice images and repeats only, never the order or legend
+            order = participant_order(target.stimulus_ids, secret_rng())
+            fraction = float(effective(study.config)["repeat_fraction"])
+            if fraction > 0:
+                catch = session.scalars(
+                    select(Stimulus.stimulus_id).where(Stimulus.study_id == study_id, Stimulus.catch)
+                ).all()
+                order = with_repeats(order, fraction, seed, set(catch))
             participant = Participant(
                 public_id=new_public_id(),
                 study_id=study_id,
@@ -216,8 +242,8 @@ def allocate_participant(
                 external_id=external_id,
                 recruiter_data=dict(recruiter_data or {}),
                 simulated=simulated,
-                seed=secrets.randbits(31),  # practice images only (study_server.participant)
-                trial_order=participant_order(target.stimulus_ids, secret_rng()),
+                seed=seed,
+                trial_order=order,
                 legend_order=legend_order(
                     class_ids, secret_rng(), shuffle=(study.config or {}).get("legend_order") != "category"
                 ),

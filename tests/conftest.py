@@ -43,7 +43,7 @@ def _restore_rng_state():
         torch.random.set_rng_state(t_state)
 
 
-def _require(what: str, available: bool, how: str) -> None:
+def require_service(what: str, available: bool, how: str) -> None:
     """Skip locally when a real service is absent; in CI its absence is a failure."""
     if available:
         return
@@ -56,7 +56,7 @@ def _require(what: str, available: bool, how: str) -> None:
 def postgres_url() -> str:
     """URL of the real PostgreSQL database that test.sh starts (STUDY_TEST_POSTGRES_URL)."""
     url = os.environ.get("STUDY_TEST_POSTGRES_URL", "")
-    _require("PostgreSQL", bool(url), "run the suite through ./test.sh, which starts it")
+    require_service("PostgreSQL", bool(url), "run the suite through ./test.sh, which starts it")
     return url
 
 
@@ -64,7 +64,7 @@ def postgres_url() -> str:
 def chromium_path() -> str:
     """Path of Debian's chromium, which Playwright drives (never a downloaded browser)."""
     path = os.environ.get("STUDY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    _require("chromium", os.path.exists(path), "apt-get install chromium (./test.sh does it as root)")
+    require_service("chromium", os.path.exists(path), "apt-get install chromium (./test.sh does it as root)")
     return path
 
 

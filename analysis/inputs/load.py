@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,12 @@ import pandas as pd
 MANIFEST_REQUIRED = ("stimulus_id", "source_id", "label", "family", "condition", "catch")
 RESPONSES_REQUIRED = ("participant", "stimulus_id", "response", "rt_ms", "trial_index")
 PREDICTIONS_REQUIRED = ("model", "stimulus_id", "response", "confidence", "prob_true")
+
+
+TIMING_TRIAL_COLUMNS = ("frames_requested", "frames_shown", "frames_dropped")
+"""Per timed trial, from the export (empty for untimed trials and in older exports)."""
+TIMING_PARTICIPANT_COLUMNS = ("refresh_hz", "distance_method", "viewing_distance_mm")
+"""Per participant: the measured refresh rate and how the viewing distance was set (blind_spot|assumed)."""
 
 
 class AnalysisInputError(ValueError):
@@ -34,6 +41,14 @@ class StimulusSetInfo:
     name: str
     label_groups: dict | None = None
     """stimulus_set.json's label groups (people answered among groups; see analysis.stats.fri_pairs)."""
+    conditions: tuple[str, ...] = ()
+    """The set's conditions in its own order (regular first), for every table and figure."""
+
+    def order(self, conditions: Iterable[object]) -> list[str]:
+        """The given conditions in the set's order; unknown ones after, alphabetically."""
+        rank = {c: i for i, c in enumerate(self.conditions)}
+        found = {str(c) for c in conditions}
+        return sorted(found, key=lambda c: (rank.get(c, len(rank)), c))
 
     @property
     def n_classes(self) -> int:
@@ -48,6 +63,9 @@ class LongTable:
     stimuli: StimulusSetInfo
     issues: list[str] = field(default_factory=list)
     simulated: bool = False
+    repeats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Second showings of repeated stimuli (the export's repeat = 1), scored like trials, kept out of
+    every other analysis: they measure each participant's test-retest consistency."""
 
 
 def _to_bool(series: pd.Series) -> pd.Series:
@@ -119,7 +137,26 @@ def load_stimulus_info(directory: str | Path) -> StimulusSetInfo:
         class_names=classes,
         name=str(meta.get("name", "")),
         label_groups=meta.get("label_groups") or None,
+        conditions=condition_order(meta, manifest),
     )
+
+
+# How the builder names conditions (stimuli.builder.COLOR_CONDITIONS), in the order a reader expects.
+KNOWN_ORDER = ("regular", "negative", "gray", "gray_negative")
+
+
+def condition_order(meta: dict, manifest: pd.DataFrame) -> tuple[str, ...]:
+    """regular first, then the conditions the set's build declared (stimulus_set.json params), then
+    noise levels by sigma, then the rest alphabetically; the manifest's row order carries no meaning."""
+    present = set(manifest["condition"].dropna().astype(str))
+    params = meta.get("params")
+    params = params if isinstance(params, dict) else {}
+    declared = [str(c) for c in params.get("conditions", []) if str(c) in present]
+    order = [c for c in ("regular", *declared, *KNOWN_ORDER) if c in present]
+    noise = manifest.dropna(subset=["sigma"]) if "sigma" in manifest else manifest.iloc[:0]
+    order += list(noise.sort_values("sigma")["condition"].astype(str).drop_duplicates())
+    order += sorted(present)
+    return tuple(dict.fromkeys(order))
 
 
 def redact_url(url: str) -> str:
@@ -262,6 +299,17 @@ def build_long_table(
     h["trial_index"] = pd.to_numeric(h["trial_index"], errors="coerce")
     h = _drop_unknown_stimuli(h, known, "responses", "trial(s)", issues)
     h = h.sort_values(["participant", "trial_index"], kind="stable")
+    for col in (*TIMING_TRIAL_COLUMNS, *TIMING_PARTICIPANT_COLUMNS):  # older exports lack them
+        if col not in h.columns:
+            h[col] = np.nan
+    for col in (*TIMING_TRIAL_COLUMNS, "refresh_hz", "viewing_distance_mm"):
+        h[col] = pd.to_numeric(h[col], errors="coerce")
+    is_repeat = (
+        pd.to_numeric(h["repeat"], errors="coerce").fillna(0).astype(int).eq(1) if "repeat" in h else None
+    )
+    repeats = h[is_repeat] if is_repeat is not None else h.iloc[:0]
+    if is_repeat is not None:
+        h = h[~is_repeat]
     dup = h.duplicated(["participant", "stimulus_id"], keep="first")
     if dup.any():
         issues.append(
@@ -311,7 +359,11 @@ def build_long_table(
         "simulated",
         "confidence",
         "prob_true",
+        *TIMING_TRIAL_COLUMNS,
+        *TIMING_PARTICIPANT_COLUMNS,
     ]
+    for col in (*TIMING_TRIAL_COLUMNS, *TIMING_PARTICIPANT_COLUMNS):
+        m[col] = np.nan
     both = pd.concat([h[cols], m[cols]], ignore_index=True)
     for col in ("response", "rt_ms", "trial_index", "confidence", "prob_true"):
         both[col] = pd.to_numeric(both[col], errors="coerce").astype(float)
@@ -324,14 +376,7 @@ def build_long_table(
                 f"(e.g. {grp['response'].iloc[0]:g}); kept and counted as wrong"
             )
     man_cols = [c for c in manifest.columns if c != "stimulus_id"]
-    trials = both.merge(manifest, on="stimulus_id", how="left", validate="many_to_one")
-    trials["answered"] = trials["response"].notna()
-    # A missing answer (timeout) counts as wrong, as in model-vs-human.
-    trials["correct"] = (trials["response"] == trials["label"]).astype(int)
-    if stimuli.label_groups:  # people answered among groups: score everyone on the groups (issue 18)
-        from analysis.stats.fri_pairs import score_on_groups
-
-        trials["correct"] = score_on_groups(trials, stimuli.label_groups)
+    trials = _scored(both.merge(manifest, on="stimulus_id", how="left", validate="many_to_one"), stimuli)
     trials = trials[
         [
             "agent",
@@ -350,6 +395,8 @@ def build_long_table(
             "simulated",
             "confidence",
             "prob_true",
+            *TIMING_TRIAL_COLUMNS,
+            *TIMING_PARTICIPANT_COLUMNS,
             *man_cols,
         ]
     ]
@@ -361,6 +408,23 @@ def build_long_table(
             present = (trials["agent_type"] == kind).any()
             if present and not (sub["agent_type"] == kind).any():
                 issues.append(f"condition {cond!r}: no {kind} trials (empty condition)")
+    rep = repeats.drop(columns=["catch"], errors="ignore").assign(agent=repeats["participant"])
+    rep = _scored(rep.merge(manifest, on="stimulus_id", how="left", validate="many_to_one"), stimuli)
     return LongTable(
-        trials=trials.reset_index(drop=True), stimuli=stimuli, issues=issues, simulated=simulated
+        trials=trials.reset_index(drop=True),
+        stimuli=stimuli,
+        issues=issues,
+        simulated=simulated,
+        repeats=rep.reset_index(drop=True),
     )
+
+
+def _scored(trials: pd.DataFrame, stimuli: StimulusSetInfo) -> pd.DataFrame:
+    """Add answered and correct: a missing answer (timeout) counts as wrong, as in model-vs-human."""
+    trials = trials.assign(answered=trials["response"].notna())
+    trials["correct"] = (trials["response"] == trials["label"]).astype(int)
+    if stimuli.label_groups:  # people answered among groups: score everyone on the groups (issue 18)
+        from analysis.stats.fri_pairs import score_on_groups
+
+        trials["correct"] = score_on_groups(trials, stimuli.label_groups)
+    return trials

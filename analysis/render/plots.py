@@ -6,6 +6,8 @@ Every accuracy axis carries the chance level; every legend sits outside the data
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -23,15 +25,11 @@ from analysis.render.style import (
     new_grid,
     styled,
 )
+from analysis.stats.metrics import wilson_interval
 from analysis.stats.psychometric import PsychometricFit
 
 CEILING_COLOUR = "#F0E442"  # Okabe-Ito yellow: not on the RdBu scale
 TOO_FEW_COLOUR = "#BBBBBB"
-
-
-def short_class(names: dict[int, str], c: int, width: int = 24) -> str:
-    name = names.get(int(c), str(c))
-    return f"{c}: {name if len(name) <= width else name[: width - 1] + '…'}"
 
 
 def _chance(ax: Axes, chance: float | None) -> None:
@@ -40,10 +38,11 @@ def _chance(ax: Axes, chance: float | None) -> None:
 
 
 @styled
-def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -> Figure:
-    """Pooled humans (Wilson 95% CI) and each model (mean over runs; dots = individual runs)."""
+def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None, order: list[str]) -> Figure:
+    """Pooled humans and each model, every bar with its Wilson 95% interval (trials pooled over a
+    model's runs); dots mark individual runs where a model has several."""
     humans = acc[acc["agent_type"] == "humans"]
-    conds = sorted(acc.loc[acc["agent_type"] != "human", "condition"].unique())
+    conds = [c for c in order if c in set(acc.loc[acc["agent_type"] != "human", "condition"])]
     groups = list(dict.fromkeys(runs["model"])) if len(runs) else []
     series = (["humans"] if len(humans) else []) + groups
     fig, ax = new_figure(max(4.5, 0.9 * len(conds) * max(1, len(series)) / 2 + 3), 3.2)
@@ -54,38 +53,27 @@ def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -
         xs = x0 + i * width - 0.4 + width / 2
         if name == "humans":
             g = humans.set_index("condition").reindex(conds)
-            err = np.clip(np.vstack([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]]), 0, None)
-            ax.bar(
-                xs,
-                g["accuracy"],
-                width,
-                yerr=err,
-                capsize=2,
-                color=HUMAN_COLOUR,
-                label="humans (pooled)",
-                error_kw={"lw": 0.8},
-            )
-            continue
-        colour = model_colour(i - (1 if len(humans) else 0))
-        r = runs[runs["model"] == name]
-        means = r.groupby("condition")["accuracy"].mean().reindex(conds)
-        n_runs = r["run"].nunique()
-        label = f"{name} ({n_runs} run{'s' if n_runs != 1 else ''})"
-        ax.bar(xs, means, width, color=colour, label=label)
-        if n_runs > 1:
-            for k, cond in enumerate(conds):
+            k, n = (g["accuracy"] * g["n"]).to_numpy(float), g["n"].to_numpy(float)
+            colour, label = HUMAN_COLOUR, "humans (pooled)"
+        else:
+            r = runs[runs["model"] == name]
+            members = acc[(acc["agent_type"] == "model") & acc["agent"].isin(set(r["run"]))]
+            g = members.assign(k=members["accuracy"] * members["n"]).groupby("condition")[["k", "n"]].sum()
+            g = g.reindex(conds)
+            k, n = g["k"].to_numpy(float), g["n"].to_numpy(float)
+            colour = model_colour(i - (1 if len(humans) else 0))
+            n_runs = r["run"].nunique()
+            label = f"{name} ({n_runs} run{'s' if n_runs != 1 else ''})"
+        p = np.divide(k, n, out=np.full(len(k), np.nan), where=n > 0)
+        lo, hi = (np.array(v) for v in zip(*(_wilson(a, b) for a, b in zip(k, n, strict=True)), strict=True))
+        err = np.clip(np.nan_to_num(np.vstack([p - lo, hi - p])), 0, None)
+        ax.bar(xs, p, width, yerr=err, capsize=2, color=colour, label=label, error_kw={"lw": 0.8})
+        if name != "humans" and r["run"].nunique() > 1:
+            for j, cond in enumerate(conds):
                 vals = r.loc[r["condition"] == cond, "accuracy"].to_numpy()
                 jitter = np.linspace(-width / 4, width / 4, len(vals)) if len(vals) > 1 else np.zeros(1)
-                ax.scatter(
-                    xs[k] + jitter,
-                    vals,
-                    s=8,
-                    color="white",
-                    edgecolor="black",
-                    lw=0.6,
-                    zorder=3,
-                    label=None if run_dots_labelled else "one training run",
-                )
+                ax.scatter(xs[j] + jitter, vals, s=8, color="white", edgecolor="black", lw=0.6, zorder=3,
+                           label=None if run_dots_labelled else "one training run")  # fmt: skip
                 run_dots_labelled = True
     _chance(ax, chance)
     ax.set_xticks(x0, conds, rotation=20, ha="right")
@@ -95,12 +83,18 @@ def accuracy_plot(acc: pd.DataFrame, runs: pd.DataFrame, chance: float | None) -
     return fig
 
 
+def _wilson(k: float, n: float) -> tuple[float, float]:
+    if not n or not np.isfinite(n):
+        return float("nan"), float("nan")
+    return wilson_interval(round(k), round(n))
+
+
 @styled
 def participant_dots(
-    per: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame, chance: float | None
+    per: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame, chance: float | None, order: list[str]
 ) -> Figure:
     """One dot per participant per condition, the participants' mean with a 95% CI, and model runs."""
-    conds = sorted(per["condition"].unique())
+    conds = [c for c in order if c in set(per["condition"])]
     fig, ax = new_figure(max(4.5, 1.1 * len(conds) + 2.5), 3.2)
     rng = np.random.default_rng(0)  # jitter only: the same figure on every run
     for k, cond in enumerate(conds):
@@ -149,27 +143,55 @@ def participant_dots(
     return fig
 
 
+def class_label(names: dict[int, str], c: int) -> str:
+    """A class as a reader names it: its id and full name (the id keeps equal names apart)."""
+    return f"{c} {names.get(int(c), str(c))}"
+
+
+def pair_label(names: dict[int, str], true: int, answered: int, width: int = 34) -> str:
+    """'true → answered' with full names, wrapped rather than cut."""
+    text = f"{class_label(names, true)} → {class_label(names, answered)}"
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def largest_confusions(shares: dict[str, np.ndarray], k: int, rows: int) -> list[tuple[int, int]]:
+    """The (true, answered) pairs among the ``rows`` largest off-diagonal shares of any condition."""
+    best: dict[tuple[int, int], float] = {}
+    for mat in shares.values():
+        off = mat[:, :k].copy()
+        np.fill_diagonal(off, 0.0)
+        for t, a in zip(*np.unravel_index(np.argsort(off, axis=None)[::-1][:rows], off.shape), strict=True):
+            if off[t, a] > 0:
+                best[(int(t), int(a))] = max(best.get((int(t), int(a)), 0.0), float(off[t, a]))
+    return sorted(best, key=lambda ta: -best[ta])[:rows]
+
+
 @styled
-def confusion_plot(mat: np.ndarray, class_names: dict[int, str], title: str, top: pd.DataFrame) -> Figure:
-    """Row-normalised confusions with class names; the top confusions are outlined and listed."""
-    rows = mat.sum(axis=1, keepdims=True)
-    norm = np.divide(mat, rows, out=np.zeros(mat.shape, float), where=rows > 0)
-    k = mat.shape[0]
-    side = max(3.5, min(9.0, 0.16 * k + 2.5))
-    fig, ax = new_figure(side + 1.2, side)
-    im = ax.imshow(norm, vmin=0, vmax=1, cmap=SEQUENTIAL_CMAP, aspect="equal")
-    labels = [short_class(class_names, c) for c in range(k)] + ["no valid answer"]
-    fs = 8 if k <= 12 else 5
-    ax.set_xticks(range(k + 1), labels, rotation=90, fontsize=fs)
-    ax.set_yticks(range(k), labels[:k], fontsize=fs)
-    ax.set_xlabel("answered class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    for _, r in top.iterrows():
-        ax.add_patch(
-            Rectangle((r["answered"] - 0.5, r["true"] - 0.5), 1, 1, fill=False, ec="#D55E00", lw=1.2)
-        )
-    fig.colorbar(im, ax=ax, fraction=0.04, label="share of the true class's trials")
+def confusion_changes_plot(
+    shares: dict[str, np.ndarray], class_names: dict[int, str], agent: str, rows: int = 12
+) -> Figure:
+    """The largest confusions of one agent type and how each changes across conditions.
+
+    ``shares``: condition (in the set's order) -> row-normalised confusion matrix (true x answered).
+    One row per (true, answered) pair that is among the ``rows`` largest in any condition; one column
+    per condition; each cell is the share of the true class's trials answered as that class.
+    """
+    conds = list(shares)
+    pairs = largest_confusions(shares, len(class_names), rows)
+    values = np.array([[shares[c][t, a] for c in conds] for t, a in pairs]).reshape(len(pairs), len(conds))
+    labels = [pair_label(class_names, t, a) for t, a in pairs]
+    fig, ax = new_figure(3.6 + 0.9 * len(conds), 0.9 + 0.32 * max(len(pairs), 2))
+    vmax = max(float(np.nanmax(values, initial=0.0)), 0.05)
+    im = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=vmax, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        if v > 0:
+            ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8,
+                    color="white" if v < 0.6 * vmax else "black")  # fmt: skip
+    ax.set_xticks(range(len(conds)), conds, rotation=20, ha="right")
+    ax.set_yticks(range(len(pairs)), labels)
+    ax.set_xlabel("condition")
+    ax.set_title(f"{agent}: largest confusions (true → answered)")
+    fig.colorbar(im, ax=ax, fraction=0.05, label="share of the true class's trials")
     return fig
 
 
@@ -188,7 +210,7 @@ def consistency_heatmap(
             for i, j in ((idx[a], idx[b]), (idx[b], idx[a])):
                 val[i, j] = kap
                 status[i, j] = st
-    side = max(3.2, min(8.0, 0.18 * k + 2.2))
+    side = max(3.2, 0.16 * k + 2.2)  # 8-pt labels need about 0.14 in each
     fig, ax = new_figure(side + 2.2, side)
     im = ax.imshow(np.where(status == "ok", val, np.nan), vmin=-1, vmax=1, cmap=DIVERGING_CMAP)
     ax.set_facecolor("white")
@@ -196,7 +218,7 @@ def consistency_heatmap(
         if st in ("ceiling", "floor"):
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=CEILING_COLOUR, lw=0))
             if st == "floor":
-                ax.text(j, i, "F", ha="center", va="center", fontsize=5)
+                ax.text(j, i, "F", ha="center", va="center", fontsize=8)
         elif st == "too_few_shared":
             ax.add_patch(
                 Rectangle((j - 0.5, i - 0.5), 1, 1, fc=TOO_FEW_COLOUR, ec="white", lw=0.2, hatch="////")
@@ -204,9 +226,8 @@ def consistency_heatmap(
     for i in range(k):
         ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color="#444444", lw=0))
     if k <= 40:
-        fs = 8 if k <= 12 else 5
-        ax.set_xticks(range(k), agents, rotation=90, fontsize=fs)
-        ax.set_yticks(range(k), agents, fontsize=fs)
+        ax.set_xticks(range(k), agents, rotation=90)
+        ax.set_yticks(range(k), agents)
     else:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -227,10 +248,10 @@ def consistency_heatmap(
 
 
 @styled
-def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
+def kappa_summary_plot(summary: pd.DataFrame, order: list[str]) -> Figure:
     """Mean kappa with its bootstrap 95% CI per condition: human-human and each model vs humans."""
     summary = summary[summary["comparison"] != "model-model"]  # pairs of runs: in the table only
-    conds = sorted(summary["condition"].unique())
+    conds = [c for c in order if c in set(summary["condition"])]
     series = list(dict.fromkeys(zip(summary["comparison"], summary["agent_b"], strict=True)))
     fig, ax = new_figure(max(4.5, 1.0 * len(conds) + 3), 3.0)
     model_names = list(dict.fromkeys(b for kind, b in series if kind == "human-model"))
@@ -266,9 +287,9 @@ def kappa_summary_plot(summary: pd.DataFrame) -> Figure:
 
 
 @styled
-def rt_plot(per: pd.DataFrame, by_condition: pd.DataFrame) -> Figure:
+def rt_plot(per: pd.DataFrame, by_condition: pd.DataFrame, order: list[str]) -> Figure:
     """Left: each participant's median RT and the group mean (95% CI); right: correct vs wrong."""
-    conds = sorted(per["condition"].unique())
+    conds = [c for c in order if c in set(per["condition"])]
     fig, (a1, a2) = new_grid(7.2, 3.0, ncols=2)
     rng = np.random.default_rng(0)
     for k, cond in enumerate(conds):
@@ -336,5 +357,33 @@ def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
     ax.set_xlabel("PSNR (dB)")
     ax.set_ylabel("proportion correct")
     ax.set_ylim(0, 1.02)
+    legend_outside(ax)
+    return fig
+
+
+@styled
+def ceiling_plot(side: pd.DataFrame, order: list[str]) -> Figure:
+    """Per condition: grey bar = human test-retest kappa; points = kappa of people with people and with
+    each model (bootstrap 95% intervals)."""
+    conds = [c for c in order if c in set(side["condition"])]
+    series = list(dict.fromkeys(side["comparison"]))
+    fig, ax = new_figure(max(4.5, 1.0 * len(conds) + 3), 3.0)
+    x = np.arange(len(conds))
+    ceiling = side.drop_duplicates("condition").set_index("condition").reindex(conds)
+    ax.bar(x, ceiling["human_test_retest_kappa"], 0.8, color="#DDDDDD", label="human test-retest (ceiling)")
+    for i, name in enumerate(series):
+        s = side[side["comparison"] == name].set_index("condition").reindex(conds)
+        err = np.clip(
+            np.nan_to_num(np.vstack([s["kappa"] - s["kappa_ci_low"], s["kappa_ci_high"] - s["kappa"]])),
+            0,
+            None,
+        )
+        colour = HUMAN_COLOUR if name == "human-human" else model_colour(i)
+        ax.errorbar(x + (i - (len(series) - 1) / 2) * 0.15, s["kappa"], yerr=err, fmt="o", ms=4, capsize=2,
+                    color=colour, label=name)  # fmt: skip
+    ax.axhline(0, **CHANCE_STYLE, label="kappa 0")
+    ax.set_xticks(x, conds, rotation=20, ha="right")
+    ax.set_ylim(min(-0.25, float(np.nanmin(side["kappa_ci_low"].to_numpy(float), initial=0.0)) - 0.05), 1.02)
+    ax.set_ylabel("error consistency (kappa)")
     legend_outside(ax)
     return fig

@@ -40,6 +40,9 @@ def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
     if r.table.empty:
         return not_applicable("Accuracy")
     main = r.table[r.table["agent_type"] != "human"]
+    multi_run = bool(len(r.population.runs)) and bool(
+        (r.population.runs.groupby("model")["run"].nunique() > 1).any()
+    )
     blocks: list[Block] = [
         Table(
             "accuracy",
@@ -49,9 +52,11 @@ def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
         ),
         FigureBlock(
             "accuracy",
-            plots.accuracy_plot(r.table, r.population.runs, ctx.chance),
-            "Accuracy by condition: pooled humans (Wilson 95% CI) and each model (mean over its training "
-            "runs; white dots: individual runs). Dashed line: chance.",
+            plots.accuracy_plot(r.table, r.population.runs, ctx.chance, ctx.conditions(r.table["condition"])),
+            "Accuracy by condition: people pooled and each network, with Wilson 95% intervals on every bar "
+            "(trials pooled; for a network with several training runs, its runs' trials pooled"
+            + (", and white dots mark the individual runs" if multi_run else "")
+            + "). Dashed line: chance.",
         ),
     ]
     if len(r.population.spread):

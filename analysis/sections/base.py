@@ -10,7 +10,7 @@ nothing. This module imports no section, so sections import it without a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from analysis.inputs.load import LongTable
 from analysis.inputs.provenance import Provenance
 from analysis.render.document import Block, Heading
 from analysis.stats.consistency import KappaOptions
-from analysis.stats.exclusions import ExclusionResult
+from analysis.stats.exclusions import ExclusionResult, ExclusionRules
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,6 @@ class Options:
     alpha: float = 0.05
     power: float = 0.8
     kappa: KappaOptions = field(default_factory=KappaOptions)
-    max_confusion_figures: int = 8
     top_confusions: int = 5
 
 
@@ -52,8 +51,17 @@ class Context:
         return self.exclusions.kept
 
     @property
+    def exclusions_rules(self) -> ExclusionRules:
+        """The rules the exclusions applied (the timing rule's threshold among them)."""
+        return self.exclusions.applied
+
+    @property
     def chance(self) -> float:
         return 1.0 / self.table.stimuli.n_classes
+
+    def conditions(self, present: Iterable[object]) -> list[str]:
+        """The conditions in ``present`` in the stimulus set's own order (regular first)."""
+        return self.table.stimuli.order(present)
 
     @property
     def class_names(self) -> dict[int, str]:

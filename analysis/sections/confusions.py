@@ -27,26 +27,44 @@ def compute_confusions(ctx: Context, _: dict[str, Any]) -> ConfusionResult:
     )
 
 
+def agent_type_shares(r: ConfusionResult, ctx: Context) -> dict[str, dict[str, np.ndarray]]:
+    """Per agent type (people pooled; networks pooled), condition -> row-normalised confusions."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for kind, is_kind in (
+        ("people", lambda a: a == metrics.HUMANS_POOLED),
+        ("networks", lambda a: a != metrics.HUMANS_POOLED),
+    ):
+        counts: dict[str, np.ndarray] = {}
+        for (agent, cond), mat in r.matrices.items():
+            if is_kind(agent):
+                counts[cond] = counts.get(cond, 0) + mat
+        if counts:
+            out[kind] = {c: _row_shares(counts[c]) for c in ctx.table.stimuli.order(counts)}
+    return out
+
+
+def _row_shares(mat: np.ndarray) -> np.ndarray:
+    rows = mat.sum(axis=1, keepdims=True)
+    return np.divide(mat, rows, out=np.zeros(mat.shape, float), where=rows > 0)
+
+
 def present_confusions(r: ConfusionResult, ctx: Context) -> list[Block]:
     if not r.matrices:
         return not_applicable("Confusion matrices")
     blocks: list[Block] = []
-    items = sorted(r.matrices.items())
-    for i, ((agent, cond), mat) in enumerate(items):
-        if i >= ctx.options.max_confusion_figures:
-            blocks.append(
-                Paragraph(f"{len(items) - i} further confusion matrices are in tables/confusion_*.csv.")
-            )
-            break
-        top = r.top[(r.top["agent"] == agent) & (r.top["condition"] == cond)]
-        named = "; ".join(f"{t.true_name} → {t.answered_name} ({t.count})" for t in top.head(3).itertuples())
+    for kind, shares in agent_type_shares(r, ctx).items():
+        who = "all participants' trials pooled" if kind == "people" else "all networks' answers pooled"
+        if not plots.largest_confusions(shares, len(ctx.class_names), 1):
+            blocks.append(Paragraph(f"Confusions of {kind}: none (every answer was the true class)."))
+            continue
         blocks.append(
             FigureBlock(
-                f"confusion_{agent}_{cond}",
-                plots.confusion_plot(mat, ctx.class_names, f"{agent} — {cond}", top),
-                f"Confusions, {agent}, {cond} (row-normalised; outlined: the top confusions"
-                + (f": {named}" if named else "")
-                + ").",
+                f"confusions_{kind}",
+                plots.confusion_changes_plot(shares, ctx.class_names, kind, ctx.options.top_confusions * 2),
+                f"Confusions of {kind} ({who}): the class pairs (true → answered) that are among the "
+                f"{ctx.options.top_confusions * 2} most frequent in any condition, with the share of the "
+                "true class's trials answered as that class in each condition (0% left blank). Every agent's "
+                "full matrix per condition is in tables/confusion_<agent>_<condition>.csv.",
             )
         )
     blocks.append(Table("most_confused", r.top, "Most confused class pairs (true → answered).", preview=10))

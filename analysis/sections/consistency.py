@@ -65,7 +65,7 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         Table("error_consistency", s, "Error consistency per comparison x condition."),
         FigureBlock(
             "kappa_summary",
-            plots.kappa_summary_plot(s),
+            plots.kappa_summary_plot(s, ctx.conditions(s["condition"])),
             "Mean error consistency with bootstrap 95% intervals, human-human and each model vs humans "
             "(model-model pairs are in the table); dashed line: kappa 0.",
         ),
@@ -73,7 +73,7 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
     agents = [a for runs in ctx.groups.values() for a in runs]
     humans = ctx.kept[ctx.kept["agent_type"] == "human"].groupby("agent")["list_id"].first()
     agents += list(humans.sort_values(kind="stable").index)
-    for cond in sorted(r.pairs["condition"].unique()):
+    for cond in ctx.conditions(r.pairs["condition"]):
         present = set(r.pairs.loc[r.pairs["condition"] == cond, ["agent_a", "agent_b"]].to_numpy().ravel())
         row = s[(s["condition"] == cond) & (s["comparison"] == "human-human")]
         counts = ""

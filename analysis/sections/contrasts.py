@@ -21,6 +21,21 @@ class TestsResult:
     within_models: pd.DataFrame
 
 
+HUMAN_VS_MODEL_COLUMNS = {
+    "acc_a": "accuracy_model",
+    "acc_b": "accuracy_people",
+    "n_a": "n_trials_model",
+    "n_b": "n_trials_people",
+}
+WITHIN_COLUMNS = {
+    "acc_a": "accuracy_baseline",
+    "acc_b": "accuracy_tested",
+    "n_a": "n_trials_baseline",
+    "n_b": "n_trials_tested",
+}
+"""Column names that say what they hold (binary_contrast's a/b are the baseline and the tested group)."""
+
+
 def compute_tests(ctx: Context, results: dict[str, Any]) -> TestsResult:
     pop: replicates.PopulationResult = results["accuracy"].population
     return TestsResult(
@@ -69,20 +84,27 @@ def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
             Paragraph(inference.GEE_WHY),
             Table(
                 "human_vs_model",
-                r.human_vs_model.drop(columns=["label"]),
-                "Per model run: GEE (humans clustered on participant, the run's answers on item), "
-                "Holm across "
-                "rows. acc_a = model, acc_b = humans.",
+                r.human_vs_model.drop(columns=["label"]).rename(columns=HUMAN_VS_MODEL_COLUMNS),
+                "Per model run: GEE (humans clustered on participant, the run's answers on item), Holm "
+                "across rows; diff = accuracy_people - accuracy_model.",
             ),
         ]
     if len(r.within_humans):
-        blocks.append(Table("within_humans", r.within_humans, "Within participants: acc_b vs acc_a (GEE)."))
+        blocks.append(
+            Table(
+                "within_humans",
+                r.within_humans.drop(columns=["condition"]).rename(columns=WITHIN_COLUMNS),
+                "Within participants (GEE): for 'negative vs regular', tested = negative and baseline = "
+                "regular; diff = accuracy_tested - accuracy_baseline.",
+            )
+        )
     if len(r.within_models):
         blocks.append(
             Table(
                 "within_models_mcnemar",
-                r.within_models,
-                "Within each model: McNemar's exact test on images paired by source_id.",
+                r.within_models.rename(columns={"acc_a": "accuracy_a", "acc_b": "accuracy_b"}),
+                "Within each model: McNemar's exact test on images paired by source_id; for "
+                "'regular vs negative', a = regular and b = negative.",
             )
         )
     return blocks

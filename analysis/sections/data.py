@@ -10,6 +10,7 @@ import numpy as np
 from analysis.render.document import Block, Paragraph, Table, Warning
 from analysis.render.formatting import fmt
 from analysis.sections.base import Context, Section
+from analysis.stats.timing import TimingResult, timing_quality
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class DataSummary:
     issues: list[str]
     catch_trials: int
     catch_accuracy_mean: float
+    timing: TimingResult
 
 
 def compute_data(ctx: Context, _: dict[str, Any]) -> DataSummary:
@@ -33,6 +35,7 @@ def compute_data(ctx: Context, _: dict[str, Any]) -> DataSummary:
         issues=list(ctx.table.issues),
         catch_trials=len(catch),
         catch_accuracy_mean=float(catch.groupby("agent")["correct"].mean().mean()) if len(catch) else np.nan,
+        timing=timing_quality(t, ctx.exclusions_rules.timing),
     )
 
 
@@ -83,6 +86,44 @@ def present_data(r: DataSummary, ctx: Context) -> list[Block]:
                 f"{fmt(r.catch_accuracy_mean)} (before exclusions); catch trials are not part of "
                 "the analyses below."
             )
+        )
+    return blocks + _timing_blocks(r.timing)
+
+
+def _timing_blocks(t: TimingResult) -> list[Block]:
+    """How the screen was measured and whether the browser kept time: reported whatever the rule."""
+    blocks: list[Block] = []
+    methods = t.distance_methods
+    if methods:
+        said = {"blind_spot": "measured with the blind-spot method", "assumed": "assumed, not measured"}
+        parts = [f"{n} participant(s) {said.get(m, m)}" for m, n in methods.items()]
+        blocks.append(Paragraph("Viewing distance: " + "; ".join(parts) + "."))
+    else:
+        blocks.append(Paragraph("Viewing distance: not recorded in this export (assumed by the study)."))
+    if t.n_timed:
+        blocks.append(
+            Paragraph(
+                f"Timing: {t.n_mistimed} of {t.n_timed} timed trials ({t.n_mistimed / t.n_timed:.1%}) missed "
+                f"the requested duration ({t.rule.describe()}); "
+                + (
+                    "they are excluded."
+                    if t.rule.apply
+                    else "they are kept (--exclude-mistimed removes them)."
+                )
+            )
+        )
+        blocks.append(
+            Table(
+                "timing_per_participant",
+                t.per_participant,
+                "Per participant: measured refresh rate, viewing-distance method and distance, timed trials "
+                "and those whose presentation missed the requested number of frames.",
+                preview=8,
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph("Timing: no timed trials (untimed presentation, or an export without frame counts).")
         )
     return blocks
 

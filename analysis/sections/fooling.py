@@ -47,7 +47,7 @@ def contact_sheet_figure(result: FoolingResult, info: StimulusSetInfo, *, max_im
     imgs = result.images.head(max_images)
     cols = min(10, max(1, len(imgs)))
     rows = -(-len(imgs) // cols)
-    fig, axes = new_grid(1.45 * cols, 1.75 * rows + 0.3, ncols=cols, nrows=rows)
+    fig, axes = new_grid(1.9 * cols, 2.1 * rows + 0.3, ncols=cols, nrows=rows)
     for ax in axes:
         ax.axis("off")
     for ax, r in zip(axes, imgs.itertuples(), strict=False):
@@ -60,7 +60,7 @@ def contact_sheet_figure(result: FoolingResult, info: StimulusSetInfo, *, max_im
         ax.set_title(
             f"{r.condition}\nnet: {r.network_label_name[:14]} {r.network_confidence:.4f}\n"
             f"people: {people[:22]}",
-            fontsize=6,
+            fontsize=8,
         )
     return fig
 

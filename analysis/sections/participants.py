@@ -32,7 +32,7 @@ def present_participants(r: ParticipantResult, ctx: Context) -> list[Block]:
     return [
         FigureBlock(
             "participants",
-            plots.participant_dots(r.per, r.summary, r.runs, ctx.chance),
+            plots.participant_dots(r.per, r.summary, r.runs, ctx.chance, ctx.conditions(r.per["condition"])),
             "Each participant's accuracy per condition (gray), the participants' mean with a 95% t interval "
             "over participants (black), and each model's runs (diamonds). Dashed line: chance.",
         ),

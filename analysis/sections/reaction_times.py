@@ -26,7 +26,9 @@ def present_rt(r: rt.RTResult, ctx: Context) -> list[Block]:
             "RT on correct vs wrong answers (paired per participant).",
         ),
         FigureBlock(
-            "rt", plots.rt_plot(r.per_participant, r.by_condition), "Reaction times (answered trials)."
+            "rt",
+            plots.rt_plot(r.per_participant, r.by_condition, ctx.conditions(r.per_participant["condition"])),
+            "Reaction times (answered trials).",
         ),
         Table("rt_per_participant", r.per_participant, "Median RT per participant x condition.", preview=0),
     ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.stats.timing import TimingRule, is_timed, mistimed
+
 # study_server's default `catch_fail_threshold` (study_server/settings.py); used only for exports
 # that do not carry the study's own setting. tests/analysis/test_exclusions.py keeps the two equal.
 SERVER_DEFAULT_CATCH_FAILURES = 1
@@ -69,6 +71,7 @@ class ExclusionRules:
     rt_min_ms: float | None = 200.0
     rt_max_ms: float | None = 30000.0
     min_regular_accuracy: float | None = None
+    timing: TimingRule = field(default_factory=TimingRule)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ExclusionResult:
     rules: pd.DataFrame
     participants: pd.DataFrame
     catch_rule: CatchRule
+    applied: ExclusionRules = field(default_factory=lambda: ExclusionRules())
 
     @property
     def removed(self) -> pd.DataFrame:
@@ -207,9 +211,19 @@ def apply_exclusions(trials: pd.DataFrame, rules: ExclusionRules) -> ExclusionRe
         int(bad.sum()),
     )
     kept = kept[~bad]
+
+    # 5. Mistimed trials (timed studies only; older exports carry no frame counts): flagged always,
+    # excluded when the rule is applied, listed in the rules table like the others.
+    if is_timed(kept).any():
+        late = mistimed(kept, rules.timing)
+        record("mistimed trials", rules.timing.apply, rules.timing.describe(), set(),
+               int(late.sum()) if rules.timing.apply else 0)  # fmt: skip
+        if rules.timing.apply:
+            kept = kept[~late]
     return ExclusionResult(
         kept=kept.reset_index(drop=True),
         rules=pd.DataFrame(rows),
         participants=people.reset_index(),
         catch_rule=rule,
+        applied=rules,
     )

@@ -220,7 +220,7 @@ def within_human_tests(trials: pd.DataFrame) -> pd.DataFrame:
                 db["correct"].to_numpy(),
                 db["agent"].to_numpy(),
                 label=f"{b} vs {a}",
-                condition=f"{a}/{b}",
+                condition=f"{b} vs {a}",
             )
             rows.append(r.as_row())
     return holm(pd.DataFrame(rows))

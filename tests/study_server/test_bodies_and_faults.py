@@ -18,7 +18,7 @@ from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Response, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 from .tcp_proxy import CuttableProxy
 
@@ -103,7 +103,7 @@ def test_postgresql_outage_under_load_is_503_never_500(pg_schema_url, tmp_path, 
         }
     )  # fmt: skip
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny", config={"calibration": "none"})
+        import_stimulus_set(db.session, small_set, slug="tiny", config={**OPEN, "calibration": "none"})
         db.session.remove()
     statuses: Counter[int] = Counter()
     lock = threading.Lock()

@@ -1,0 +1,113 @@
+"""The report's figures a journal takes (every text >= 8 pt, no two equal tick labels on an axis,
+conditions in the set's order) and its PDF printed from the HTML by Chromium, every column kept."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import analysis
+from tests.analysis import simulate
+from tests.conftest import require_service
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> analysis.ReportResult:
+    root = tmp_path_factory.mktemp("figures")
+    set_dir = simulate.build_set(root / "set")
+    manifest = pd.read_csv(set_dir / "manifest.csv", dtype={"stimulus_id": str, "source_id": str})
+    manifest["catch"] = manifest["catch"].astype(str).str.lower() == "true"
+    simulate.simulate_responses(manifest, n_participants=6).to_csv(root / "responses.csv", index=False)
+    simulate.simulate_predictions(manifest).to_csv(root / "predictions.csv", index=False)
+    return analysis.write_report(
+        root / "responses.csv",
+        set_dir,
+        root / "report",
+        [root / "predictions.csv"],
+        options=analysis.CompareOptions(
+            statistics=analysis.Options(n_boot=20), pdf=shutil.which("chromium") is not None
+        ),
+    )
+
+
+def _font_sizes(svg: ET.Element) -> list[float]:
+    return [
+        float(m)
+        for t in svg.iter(f"{SVG}text")
+        for m in re.findall(r"font-size:\s*([\d.]+)px", t.get("style", ""))
+    ]
+
+
+def _tick_labels(svg: ET.Element) -> list[list[str]]:
+    """Per axis of every panel, the tick labels' text (a wrapped label's lines joined)."""
+    axes = []
+    for g in svg.iter(f"{SVG}g"):
+        if not (g.get("id") or "").startswith("matplotlib.axis"):
+            continue
+        labels = []
+        for tick in g:
+            if re.match(r"[xy]tick_\d+", tick.get("id") or ""):
+                text = " ".join("".join(t.itertext()) for t in tick.iter(f"{SVG}text")).strip()
+                if text:
+                    labels.append(text)
+        axes.append(labels)
+    return axes
+
+
+def test_every_figure_has_8pt_text_and_distinct_tick_labels(report: analysis.ReportResult) -> None:
+    svgs = sorted((report.out_dir / "figures").glob("*.svg"))
+    assert {p.stem for p in svgs} >= {"accuracy", "confusions_people", "confusions_networks", "kappa_summary"}
+    for path in svgs:
+        svg = ET.parse(path).getroot()
+        # one SVG user unit is one point: the width in pt equals the viewBox width (no scaling)
+        width_pt = float(svg.get("width", "0").removesuffix("pt"))
+        assert width_pt == pytest.approx(float(svg.get("viewBox", "0 0 0 0").split()[2])), path.name
+        sizes = _font_sizes(svg)
+        assert sizes and min(sizes) >= 8, f"{path.name}: text at {min(sizes)} pt"
+        for labels in _tick_labels(svg):
+            assert len(labels) == len(set(labels)), f"{path.name}: repeated tick labels {labels}"
+
+
+def test_conditions_in_the_sets_order_regular_first(report: analysis.ReportResult) -> None:
+    svg = ET.parse(report.figures["accuracy"]).getroot()
+    x_labels = _tick_labels(svg)[0]
+    assert x_labels[0] == "regular"
+    assert x_labels.index("noise_s10") < x_labels.index("noise_s20") < x_labels.index("noise_s80")
+
+
+def test_one_confusion_figure_per_agent_type(report: analysis.ReportResult) -> None:
+    confusion_figures = [name for name in report.figures if name.startswith("confusion")]
+    assert sorted(confusion_figures) == ["confusions_networks", "confusions_people"]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium to print the PDF")
+def test_pdf_is_the_html_printed_with_every_column(report: analysis.ReportResult) -> None:
+    assert report.pdf is not None and report.pdf.read_bytes()[:5] == b"%PDF-"
+    has_pdftotext = shutil.which("pdftotext") is not None
+    require_service("pdftotext", has_pdftotext, "install poppler-utils (scripts/services.sh)")
+    text = subprocess.run(
+        ["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words = set(re.findall(r"[a-z_]+", text))
+    for name in ("people_vs_models", "within_humans", "power"):
+        missing = [c for c in report.tables[name].columns if c not in words and "_" in c]
+        assert not missing, f"{name}: columns not in the PDF: {missing}"
+
+
+def test_without_chromium_the_pdf_is_skipped_in_one_line(tmp_path: Path, monkeypatch, report) -> None:
+    monkeypatch.setenv("STUDY_CHROMIUM", str(tmp_path / "no-chromium"))
+    root = report.out_dir.parent
+    options = analysis.CompareOptions(statistics=analysis.Options(n_boot=0))
+    result = analysis.write_report(
+        root / "responses.csv", root / "set", tmp_path / "o", [root / "predictions.csv"], options=options
+    )
+    assert result.pdf is None and not (tmp_path / "o" / "report.pdf").exists()
+    assert result.notes == [analysis.report.PDF_SKIPPED] and "PDF skipped" in result.report.read_text()
