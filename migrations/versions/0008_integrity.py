@@ -1,7 +1,7 @@
 """consent nonce and cross-browser resume per participant, known admin addresses, rate-limit hits
 
 Revision ID: 0008_integrity
-Revises: 0007_screen_calibration
+Revises: 0010_trial_timing
 Create Date: 2026-12-05 09:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_integrity"
-down_revision: str | Sequence[str] | None = "0007_screen_calibration"
+down_revision: str | Sequence[str] | None = "0010_trial_timing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
