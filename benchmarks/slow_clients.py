@@ -102,7 +102,12 @@ def prepare_study(database_url: str, set_dir: Path, instance: Path) -> list[int]
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(instance)})
     upgrade_database(database_url)
     with app.app_context():
-        config = {"demo": True, "calibration": "none", "catch_fail_threshold": None, "idle_release_minutes": None}
+        config = {
+            "demo": True,
+            "calibration": "none",
+            "catch_fail_threshold": None,
+            "idle_release_minutes": None,
+        }
         study, _ = import_stimulus_set(db.session, set_dir, slug=SLUG, config=config)
         classes = [int(c["id"]) for c in study.classes]
         db.session.remove()

@@ -25,13 +25,13 @@ from benchmarks.slow_clients import (
 )
 from study_server.models import Participant, Response
 
-from ..conftest import _require
+from ..conftest import require_service
 
 
 @pytest.fixture
 def nginx() -> str:
     binary = nginx_binary()
-    _require("nginx", binary is not None, "apt-get install nginx-light (scripts/services.sh does it as root)")
+    require_service("nginx", binary is not None, "apt-get install nginx-light (scripts/services.sh does it as root)")
     assert binary is not None
     return binary
 
