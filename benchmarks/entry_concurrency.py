@@ -88,7 +88,9 @@ def _person(port: int, label: str) -> dict[str, tuple[int, float]]:
     if "/p/" not in location:
         return out
     pid = location.split("/p/")[1].split("/")[0]
-    code, _, t = _request(port, "POST", f"/p/{pid}/calibrate", "card_px=340")  # before start can start
+    code, _, t = _request(
+        port, "POST", f"/p/{pid}/calibrate", "card_px=340&blindspot_px=540"
+    )  # before start can start
     out["calibrate"] = (code, t)
     code, _, t = _request(port, "POST", f"/p/{pid}/start")
     out["start"] = (code, t)

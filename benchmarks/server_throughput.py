@@ -450,7 +450,7 @@ class OurServer(Server):
         p.uid = location.split("/p/")[1].split("/")[0]
         # the card calibration (the study's default; the trials start only once it is stored), then start
         steps = (
-            (f"/p/{p.uid}/calibrate", b"card_px=340", "/instructions"),
+            (f"/p/{p.uid}/calibrate", b"card_px=340&blindspot_px=540", "/instructions"),
             (f"/p/{p.uid}/start", b"", "/trials"),
         )
         for target, body, goal in steps:

@@ -67,9 +67,11 @@ def simulate_study(
             p.simulated = True
             db.session.commit()
             order = list(p.trial_order)
-        # the card calibration as a person makes it (340 px: about 4 px/mm; the page redirects away
-        # when the study calibrates nothing), then the trials, which start only once it is stored
-        steps = ((f"/p/{public_id}/calibrate", {"card_px": "340"}), (f"/p/{public_id}/start", None))
+        # the calibration as a person makes it (a 340 px card: about 4 px/mm; the blind spot 540 px
+        # away: about 57 cm; the page redirects away when the study calibrates nothing), then the
+        # trials, which start only once it is stored
+        card = {"card_px": "340", "blindspot_px": "540"}
+        steps = ((f"/p/{public_id}/calibrate", card), (f"/p/{public_id}/start", None))
         for path, form in steps:
             r = client.post(path, data=form)
             if r.status_code not in (200, 302):

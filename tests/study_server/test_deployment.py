@@ -31,7 +31,8 @@ from ..conftest import require_service
 @pytest.fixture
 def nginx() -> str:
     binary = nginx_binary()
-    require_service("nginx", binary is not None, "apt-get install nginx-light (scripts/services.sh does it as root)")
+    how = "apt-get install nginx-light (scripts/services.sh does it as root)"
+    require_service("nginx", binary is not None, how)
     assert binary is not None
     return binary
 

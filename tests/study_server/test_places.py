@@ -16,7 +16,7 @@ from study_server.admin import create_admin
 from study_server.lists import allocate_participant
 from study_server.models import Participant, StatusEvent, Study, TrialList, db, utcnow
 
-from .helpers import enter
+from .helpers import calibrate, enter
 
 PID, STUDY, SESSION = "a1" * 12, "b2" * 12, "c3" * 12
 
@@ -191,7 +191,7 @@ def test_start_is_refused_until_the_calibration_is_stored(app):
     resp = client.post(f"/p/{pid}/start")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/calibrate")
     assert [p.status for p in _people(app)] == ["consented"]
-    assert client.post(f"/p/{pid}/calibrate", data={"card_px": "340"}).status_code == 302
+    calibrate(client, pid)
     assert client.post(f"/p/{pid}/start").headers["Location"].endswith("/trials")
 
 
