@@ -83,6 +83,41 @@ def test_conditions_in_the_sets_order_regular_first(report: analysis.ReportResul
     assert x_labels.index("noise_s10") < x_labels.index("noise_s20") < x_labels.index("noise_s80")
 
 
+# The simulated set's conditions in its own order: regular, then negative (a declared colour
+# condition), noise by sigma, then the rest (the FRI pairs) alphabetically (simulate.build_set).
+SET_ORDER = ["regular", "negative", "noise_s10", "noise_s20", "noise_s40", "noise_s80", "fri", "fri_partner"]
+
+
+def test_every_table_lists_conditions_in_the_sets_order(report: analysis.ReportResult) -> None:
+    csvs = sorted((report.out_dir / "tables").glob("*.csv"))
+    checked = []
+    for path in csvs:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "condition" not in df.columns or df.empty:
+            continue
+        # rows of one agent / participant / model (the text columns left of condition) list the
+        # conditions in the set's order, each condition in one run
+        left = [c for c in df.columns[: list(df.columns).index("condition")] if not _numeric(df[c])]
+        groups = df.groupby(left, sort=False) if left else [("all", df)]
+        for key, g in groups:
+            seen = list(dict.fromkeys(g["condition"]))
+            assert seen == [c for c in SET_ORDER if c in seen], f"{path.name} {key}: {seen}"
+            runs = (g["condition"] != g["condition"].shift()).sum()
+            assert runs == len(seen), f"{path.name} {key}: conditions interleaved"
+        checked.append(path.stem)
+    assert {"accuracy", "accuracy_per_participant", "people_vs_models", "human_vs_model", "power"} <= set(
+        checked
+    )
+    assert {"error_consistency", "participant_summary", "rt_per_participant"} <= set(checked)
+    html = report.report.read_text()  # the HTML shows the rows in the CSV's order
+    first = html.index("tables/accuracy_per_participant.csv")
+    assert html.index(">regular<", first) < html.index(">negative<", first) < html.index(">noise_s10<", first)
+
+
+def _numeric(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values, errors="coerce").notna().all())
+
+
 def test_one_confusion_figure_per_agent_type(report: analysis.ReportResult) -> None:
     confusion_figures = [name for name in report.figures if name.startswith("confusion")]
     assert sorted(confusion_figures) == ["confusions_networks", "confusions_people"]
