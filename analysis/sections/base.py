@@ -73,7 +73,7 @@ class Context:
         if "condition" not in frame.columns or frame.empty:
             return frame
         before = list(frame.columns)[: list(frame.columns).index("condition")]
-        keys = [c for c in before if frame[c].dtype == object]
+        keys = [c for c in before if not pd.api.types.is_numeric_dtype(frame[c])]
         rank = {c: i for i, c in enumerate(self.conditions(frame["condition"].dropna()))}
         sort = pd.DataFrame(
             {f"k{i}": pd.factorize(frame[c])[0] for i, c in enumerate(keys)}, index=frame.index

@@ -99,6 +99,9 @@ def test_every_table_lists_conditions_in_the_sets_order(report: analysis.ReportR
         # conditions in the set's order, each condition in one run
         left = [c for c in df.columns[: list(df.columns).index("condition")] if not _numeric(df[c])]
         groups = df.groupby(left, sort=False) if left else [("all", df)]
+        if left:  # each agent's (participant's, model's) rows stay together
+            key = df[left].astype(str).agg("|".join, axis=1)
+            assert (key != key.shift()).sum() == key.nunique(), f"{path.name}: {left} interleaved"
         for key, g in groups:
             seen = list(dict.fromkeys(g["condition"]))
             assert seen == [c for c in SET_ORDER if c in seen], f"{path.name} {key}: {seen}"
@@ -131,6 +134,7 @@ def test_pdf_is_the_html_printed_with_every_column(report: analysis.ReportResult
     text = subprocess.run(
         ["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
+    text = text.replace("_\n", "_")  # a long column name may wrap after an underscore
     words = set(re.findall(r"[a-z_]+", text))
     for name in ("people_vs_models", "within_humans", "power"):
         missing = [c for c in report.tables[name].columns if c not in words and "_" in c]
