@@ -116,13 +116,16 @@ def present(result: FoolingResult | None, ctx: Context) -> list[Block]:
         FigureBlock(
             "fooling_rates_plot",
             rates_figure(result),
-            "Share of trials on which people chose the network's class or 'none' (95% Wilson intervals), "
-            "per encoding; dashed: chance.",
+            "Share of trials on which people chose the network's class and on which they answered 'none', "
+            "per condition and over all conditions ('all'), with 95% Wilson intervals; dashed: chance "
+            "(1 / number of classes).",
         ),
         FigureBlock(
             "fooling_contact_sheet",
             contact_sheet_figure(result, ctx.table.stimuli),
-            "Fooling images with the network's label and confidence and people's most frequent answer.",
+            "Fooling images (at most 90; every one is in tables/fooling_images.csv). Each title: the "
+            "condition; the network's class and its confidence; people's most frequent answer, with its "
+            "share of the image's answers and their number.",
         ),
         Table(
             "fooling_images",

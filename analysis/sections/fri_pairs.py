@@ -78,7 +78,12 @@ def present(result: FriPairsResult, ctx: Context) -> list[Block]:
         *[Paragraph(note) for note in result.notes],
         Table("fri_pairs_pooled", result.pooled_frame(), POOLED_CAPTION),
         FigureBlock(
-            "fri_pairs", gap_figure(result), "Human accuracy gap against network gap, one point per pair."
+            "fri_pairs",
+            gap_figure(result),
+            "One point per FRI pair and network (circles: shifted crops, squares: shrunk crops): the "
+            "network's confidence gap, p(true) on the FRI crop minus on its partner (x), against people's "
+            "accuracy gap, FRI minus partner (y), with Newcombe 95% intervals (vertical bars). Dotted: "
+            "y = x (people as fragile as the network); dashed: zero.",
         ),
         Table("fri_pairs", result.pairs, PAIRS_CAPTION),
     ]
