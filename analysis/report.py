@@ -36,6 +36,7 @@ from analysis.render.markdown import render_md
 from analysis.render.pdf import PdfError, find_chromium, print_pdf
 from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
+from analysis.sections.consistency import KAPPA_COLUMNS
 from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
 from analysis.stats.replicates import group_runs
 from analysis.stats.timing import TimingRule
@@ -242,7 +243,8 @@ def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:
     )
     cons = results.get("consistency")
     if cons is not None and len(cons.pairs):
-        doc.extra_tables["error_consistency_pairs"] = ctx.in_set_order(cons.pairs)
+        pairs = cons.pairs.rename(columns=KAPPA_COLUMNS)
+        doc.extra_tables["error_consistency_pairs"] = ctx.in_set_order(pairs)
     conf = results.get("confusions")
     if conf is not None:
         agents = list(dict.fromkeys(agent for agent, _ in conf.matrices))
@@ -345,13 +347,13 @@ def text_summary(doc: Document) -> str:
         for _, r in acc.iterrows():
             lines.append(
                 f"accuracy {r['agent']:>20} {r['condition']:>16}: {r['accuracy']:.3f} "
-                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] n={int(r['n'])}"
+                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] n={int(r['n_trials'])}"
             )
     pvm = tables.get("people_vs_models")
     if pvm is not None:
         for _, r in pvm.iterrows():
             lines.append(
-                f"humans - {r['model']} ({r['condition']}): diff {r['diff']:+.3f} "
+                f"humans - {r['model']} ({r['condition']}): diff {r['diff_humans_minus_model']:+.3f} "
                 f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], p_holm {fmt(r['p_holm'], 'p_holm')} "
                 f"({r['variance_sources']})"
             )

@@ -68,7 +68,17 @@ def present_confusions(r: ConfusionResult, ctx: Context) -> list[Block]:
                 "agent's full matrix per condition is in tables/confusion_<agent>_<condition>.csv.",
             )
         )
-    blocks.append(Table("most_confused", r.top, "Most confused class pairs (true → answered).", preview=10))
+    top = r.top.rename(
+        columns={
+            "true": "true_class",
+            "true_name": "true_class_name",
+            "answered": "answered_class",
+            "answered_name": "answered_class_name",
+            "count": "n_trials",
+            "share_of_true": "share_of_true_class_trials",
+        }
+    )
+    blocks.append(Table("most_confused", top, "Most confused class pairs (true → answered).", preview=10))
     return blocks
 
 

@@ -10,6 +10,14 @@ from analysis.render.formatting import fmt
 from analysis.sections.base import Context, Section
 from analysis.stats.consistency import ConsistencyResult, error_consistency_analysis
 
+KAPPA_COLUMNS = {
+    "c_obs": "observed_agreement",
+    "c_exp": "expected_agreement",
+    "acc_diff_sq": "accuracy_difference_squared",
+    "n_shared": "n_shared_stimuli",
+}
+"""Names that say what the kappa tables hold (here and in tables/error_consistency_pairs.csv)."""
+
 
 def compute_consistency(ctx: Context, _: dict[str, Any]) -> ConsistencyResult:
     return error_consistency_analysis(ctx.kept, ctx.options.kappa, ctx.groups)
@@ -62,7 +70,12 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
             )
         )
     blocks += [
-        Table("error_consistency", s, "Error consistency per comparison x condition."),
+        Table(
+            "error_consistency",
+            s.rename(columns=KAPPA_COLUMNS),
+            "Error consistency per comparison x condition: mean kappa with its 95% interval, the pairs "
+            "behind it, and the mean observed and expected (from the two accuracies) agreement.",
+        ),
         FigureBlock(
             "kappa_summary",
             plots.kappa_summary_plot(s, ctx.conditions(s["condition"])),

@@ -41,7 +41,7 @@ def present_noise(r: tuple[pd.DataFrame, list[psychometric.PsychometricFit]], ct
             "to the agent's "
             "clean accuracy, fitted by maximum likelihood; the threshold is the PSNR halfway between the two."
         ),
-        Table("noise_levels", levels, "Accuracy per noise level."),
+        Table("noise_levels", levels.rename(columns={"n": "n_trials"}), "Accuracy per noise level."),
         Table("noise_thresholds", fits_df, "Psychometric fits and halfway thresholds."),
         FigureBlock(
             "noise",

@@ -3,6 +3,7 @@ conditions in the set's order) and its PDF printed from the HTML by Chromium, ev
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -131,14 +132,34 @@ def test_pdf_is_the_html_printed_with_every_column(report: analysis.ReportResult
     assert report.pdf is not None and report.pdf.read_bytes()[:5] == b"%PDF-"
     has_pdftotext = shutil.which("pdftotext") is not None
     require_service("pdftotext", has_pdftotext, "install poppler-utils (scripts/services.sh)")
-    text = subprocess.run(
-        ["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    text = text.replace("_\n", "_")  # a long column name may wrap after an underscore
-    words = set(re.findall(r"[a-z_]+", text))
-    for name in ("people_vs_models", "within_humans", "power"):
-        missing = [c for c in report.tables[name].columns if c not in words and "_" in c]
+    words = _pdf_words(report.pdf)
+    for name in ("people_vs_models", "within_humans", "power", "human_vs_model", "error_consistency"):
+        missing = [c for c in report.tables[name].columns if c not in words]
         assert not missing, f"{name}: columns not in the PDF: {missing}"
+
+
+def _pdf_words(pdf: Path) -> set[str]:
+    """Every word of the PDF, with a column name that wraps after an underscore joined again: a
+    header is right-aligned, so its next line is the word just below with the same right edge."""
+    xhtml = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    box = r'xMin="[\d.]+" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<'
+    words = [
+        (page, float(x1), float(top), float(bottom), html.unescape(text))
+        for page, body in enumerate(xhtml.split("<page "))
+        for top, x1, bottom, text in re.findall(box, body)
+    ]
+    out = {w[4] for w in words}
+    for page, right, _, bottom, text in words:
+        while text.endswith("_"):
+            below = [w for w in words if w[0] == page and abs(w[1] - right) < 0.5 and 0 <= w[2] - bottom < 3]
+            if not below:
+                break
+            _, right, _, bottom, rest = below[0]
+            text += rest
+        out.add(text)
+    return out
 
 
 def test_without_chromium_the_pdf_is_skipped_in_one_line(tmp_path: Path, monkeypatch, report) -> None:
