@@ -49,7 +49,12 @@ MCNEMAR_COLUMNS = {
     "a_right_b_wrong": "n_baseline_right_tested_wrong",
     "a_wrong_b_right": "n_baseline_wrong_tested_right",
 }
-POPULATION_COLUMNS = {"diff": "diff_humans_minus_model", "se": "se_diff", "z": "z_statistic"}
+POPULATION_COLUMNS = {
+    "diff": "diff_humans_minus_model",
+    "se": "se_diff",
+    "z": "z_statistic",
+    "n_items": "n_stimuli",
+}
 """Column names that say what they hold (binary_contrast's a/b are the baseline and the tested group)."""
 
 

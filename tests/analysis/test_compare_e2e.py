@@ -173,7 +173,7 @@ def test_fri_and_power_sections(run: dict, study: dict[str, Path]) -> None:
     power = _table(run["summary"], "power")
     assert {"participants_needed", "more_needed"} <= set(power.columns)
     target = power[power["basis"] == "target difference"]
-    assert len(target) > 0 and (target["difference"] == 0.05).all()
+    assert len(target) > 0 and (target["difference_to_detect"] == 0.05).all()
     # never below the stated minimum, and whole counterbalancing cycles
     assert (power["participants_needed"] >= 20).all()
     assert "solver" not in run["html"] and "did not converge" not in run["html"]
