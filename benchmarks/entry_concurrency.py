@@ -48,7 +48,7 @@ def _prepare(url: str, tmp: Path, secret: str) -> None:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "INSTANCE_PATH": str(tmp / "inst")})
     upgrade_database(url)
     with app.app_context():
-        import_stimulus_set(db.session, build_small_set(tmp / "set"), slug="bench")
+        import_stimulus_set(db.session, build_small_set(tmp / "set"), slug="bench", config={"demo": True})
         db.session.remove()
         db.engine.dispose()
 

@@ -530,7 +530,7 @@ def _prepare_study(url: str, stimulus_set: Path, round_dir: Path) -> int:
     )
     upgrade_database(url)
     with app.app_context():
-        study, _ = import_stimulus_set(db.session, stimulus_set, slug=SLUG)
+        study, _ = import_stimulus_set(db.session, stimulus_set, slug=SLUG, config={"demo": True})
         length = min(len(tl.stimulus_ids) for tl in study.lists)
         db.session.remove()
         db.engine.dispose()

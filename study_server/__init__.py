@@ -108,7 +108,13 @@ def _register_error_pages(app: Flask) -> None:
 
 
 from study_server.export import responses_frame  # noqa: E402  (needs the app factory's modules)
-from study_server.studies import ImportReport, import_study, prepare_database, save_admin  # noqa: E402
+from study_server.studies import (  # noqa: E402
+    ImportReport,
+    import_study,
+    prepare_database,
+    save_admin,
+    study_settings,
+)
 
 __all__ = [
     "ImportReport",
@@ -119,4 +125,5 @@ __all__ = [
     "prepare_database",
     "responses_frame",
     "save_admin",
+    "study_settings",
 ]

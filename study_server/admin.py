@@ -44,9 +44,10 @@ from flask import (
 from sqlalchemy import ColumnElement, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from study_server.consent_check import consent_details_missing
 from study_server.db import write_lock
 from study_server.export import frame_from_session, participant_records, to_csv, to_json
-from study_server.lifecycle import COUNTS_FOR_LIST
+from study_server.lifecycle import COUNTS_FOR_LIST, STATUSES
 from study_server.models import (
     AdminLoginFailure,
     AdminSession,
@@ -59,6 +60,7 @@ from study_server.models import (
     utcnow,
 )
 from study_server.models import Response as TrialResponse
+from study_server.participant_table import participant_rows
 from study_server.settings import settings_table
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -363,6 +365,7 @@ def study_summary(study: Study) -> dict[str, Any]:
         .group_by(TrialList.id)
         .order_by(TrialList.index)
     ).all()
+    # people screened out by the catch rule are left out, as the analysis leaves them out
     rows = db.session.execute(
         select(Stimulus.condition, TrialResponse.catch, TrialResponse.correct, TrialResponse.rt_ms)
         .join(Participant, TrialResponse.participant_id == Participant.id)
@@ -370,7 +373,7 @@ def study_summary(study: Study) -> dict[str, Any]:
             Stimulus,
             (Stimulus.study_id == Participant.study_id) & (Stimulus.stimulus_id == TrialResponse.stimulus_id),
         )
-        .where(Participant.study_id == study.id)
+        .where(Participant.study_id == study.id, Participant.status != "screened_out")
     ).all()
     groups: dict[str, list[tuple[bool, float | None]]] = {}
     for condition, catch, correct, rt in rows:
@@ -405,19 +408,36 @@ def _study(slug: str) -> Study:
     return study
 
 
+def _status_filter() -> list[str]:
+    """The statuses asked for (?status=completed&status=started); unknown names are ignored."""
+    return sorted(set(request.args.getlist("status")) & set(STATUSES))
+
+
 @bp.get("/study/<slug>")
 @login_required
 def study_dashboard(slug: str) -> str:
     study = _study(slug)
     settings = settings_table(study.config)
-    return render_template("admin/study.html", study=study, s=study_summary(study), settings=settings)
+    statuses = _status_filter()
+    people = participant_rows(db.session, study, current_app.config["SECRET_KEY"], statuses)
+    return render_template(
+        "admin/study.html",
+        study=study,
+        s=study_summary(study),
+        settings=settings,
+        people=people,
+        statuses=statuses,
+        all_statuses=STATUSES,
+        missing=consent_details_missing(study),
+    )
 
 
 @bp.get("/study/<slug>/participants.json")
 @login_required
 def export_participants(slug: str) -> Response:
     study = _study(slug)
-    body = json.dumps(participant_records(db.session, current_app.config["SECRET_KEY"], study.slug), indent=1)
+    records = participant_records(db.session, current_app.config["SECRET_KEY"], study.slug, _status_filter())
+    body = json.dumps(records, indent=1)
     resp = make_response(body)
     resp.headers["Content-Type"] = "application/json"
     resp.headers["Content-Disposition"] = f'attachment; filename="{study.slug}-participants.json"'
@@ -429,7 +449,7 @@ def export_participants(slug: str) -> Response:
 @login_required
 def export(slug: str, fmt: str) -> Response:
     study = _study(slug)
-    frame = frame_from_session(db.session, current_app.config["SECRET_KEY"], study.slug)
+    frame = frame_from_session(db.session, current_app.config["SECRET_KEY"], study.slug, _status_filter())
     if fmt == "csv":
         body, mime = to_csv(frame), "text/csv; charset=utf-8"
     elif fmt == "json":

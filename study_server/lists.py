@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 
 from study_server.db import AnySession, write_lock
 from study_server.lifecycle import set_status
-from study_server.models import Participant, Study, TrialList
+from study_server.models import Participant, Stimulus, Study, TrialList
 from study_server.recruiters.base import EntryRefused
+from study_server.settings import effective
 
 DEFAULT_VIEWERS_PER_STIMULUS = 20
 """People per crop in Srivastava et al. 2019's FRI study ("separate groups of 20"), as model_eval cites it."""
@@ -114,6 +115,24 @@ def participant_order(stimulus_ids: Sequence[str], seed: int) -> list[str]:
     return order
 
 
+def with_repeats(order: Sequence[str], fraction: float, seed: int, catch: set[str]) -> list[str]:
+    """The order with round(fraction x its non-catch stimuli) of them shown a second time, for
+    test-retest consistency. The repeated stimuli come from the first half of the order and their second
+    showings are shuffled into the second half, so the two showings are always apart and the second
+    never comes first; catch trials are never repeated."""
+    out = list(order)
+    n_main = sum(1 for sid in out if sid not in catch)
+    k = round(fraction * n_main)
+    if k <= 0:
+        return out
+    half = len(out) // 2
+    rng = random.Random(f"repeat-{seed}")
+    candidates = [sid for sid in out[:half] if sid not in catch]
+    second = out[half:] + rng.sample(candidates, min(k, len(candidates)))
+    rng.shuffle(second)
+    return out[:half] + second
+
+
 def legend_order(class_ids: Sequence[int], seed: int, *, shuffle: bool = True) -> list[int]:
     """The participant's shuffled legend (a different stream from the trial order), or the classes in
     the set's order when the study orders its legend by category (setting legend_order)."""
@@ -182,6 +201,13 @@ def allocate_participant(
             target.n_assigned += 1
             seed = secrets.randbits(31)
             class_ids = [int(c["id"]) for c in study.classes]
+            order = participant_order(target.stimulus_ids, seed)
+            fraction = float(effective(study.config)["repeat_fraction"])
+            if fraction > 0:
+                catch = session.scalars(
+                    select(Stimulus.stimulus_id).where(Stimulus.study_id == study_id, Stimulus.catch)
+                ).all()
+                order = with_repeats(order, fraction, seed, set(catch))
             participant = Participant(
                 public_id=new_public_id(),
                 study_id=study_id,
@@ -191,7 +217,7 @@ def allocate_participant(
                 recruiter_data=dict(recruiter_data or {}),
                 simulated=simulated,
                 seed=seed,
-                trial_order=participant_order(target.stimulus_ids, seed),
+                trial_order=order,
                 legend_order=legend_order(
                     class_ids, seed, shuffle=(study.config or {}).get("legend_order") != "category"
                 ),

@@ -135,6 +135,9 @@ class Participant(Base):
     screen size); NULL until it is made. See `study_server.calibration`."""
     fullscreen_exits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Times the participant left fullscreen during practice or trials."""
+    display: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the trial page measured just before the trials: refresh rate, device pixel ratio and the
+    stimulus as drawn (scale, CSS px, degrees); NULL until then. See `study_server.display`."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     study: Mapped[Study] = relationship()
@@ -177,6 +180,12 @@ class Response(Base):
     rt_ms: Mapped[float | None] = mapped_column(Float)
     shown_ms: Mapped[float | None] = mapped_column(Float)
     """Measured on-screen time of a timed image (display frames from onset to mask); NULL if untimed."""
+    frames_requested: Mapped[int | None] = mapped_column(Integer)
+    """A timed image's duration in display frames: presentation_ms / the measured frame interval."""
+    frames_shown: Mapped[int | None] = mapped_column(Integer)
+    """Frames from image onset to mask onset, as the page measured them (shown_ms / frame interval)."""
+    frames_dropped: Mapped[int | None] = mapped_column(Integer)
+    """Display frames the page missed while the image was up (0: every frame was drawn on time)."""
     catch: Mapped[bool] = mapped_column(Boolean, default=False)
     correct: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

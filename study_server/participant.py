@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() returns
 
 from study_server.calibration import CARD_HEIGHT_MM, CARD_WIDTH_MM, CalibrationError, calibration_record
+from study_server.consent_check import NOT_OPEN, consent_details_missing
 from study_server.db import write_lock
 from study_server.images import clean_png
 from study_server.lifecycle import LEFT, is_finished, set_status
@@ -118,6 +119,8 @@ def entry(slug: str) -> Any:
     form, same query string) creates the participant: see `_consent_and_allocate`.
     """
     study = get_study_or_404(slug)
+    if consent_details_missing(study):  # a real study opens only with contact and ethics text set
+        return message("This study is not open yet", NOT_OPEN, 503)
     recruiter = get_recruiter(study.recruiter)
     try:
         ent = recruiter.parse_entry(study, request.args)
@@ -335,6 +338,7 @@ def runner_payload(p: Participant, settings: dict[str, Any], mode: str, trials: 
         "trials": trials,
         # stimulus size: from the calibration, or a fixed CSS size when calibration is off
         "stimulus_px": cal.get("stimulus_px") or settings["stimulus_px"],
+        "scaling": settings["stimulus_scaling"],
         "frame_ms": cal.get("frame_ms"),
         # timing, on display frames
         "presentation_ms": settings["presentation_ms"],
@@ -399,6 +403,7 @@ def trials(public_id: str) -> Any:
     payload = runner_payload(p, settings, "main", items)
     payload.update(
         api=url_for("api.post_response", public_id=p.public_id),
+        display_api=url_for("api.display", public_id=p.public_id),
         debrief=url_for("participant.debrief", public_id=p.public_id),
         answered=sorted(answered),
     )

@@ -52,7 +52,7 @@ def simulate_study(
     url = f"sqlite:///{database_path.resolve()}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret_key, "WTF_CSRF_ENABLED": False})
     prepare_database(app)
-    import_study(app, stimulus_dir, slug=slug)
+    import_study(app, stimulus_dir, slug=slug, settings={"demo": True})  # nobody real is asked to consent
 
     rng = np.random.default_rng(seed)
     bar = tqdm(range(participants), desc="simulated participants", unit="participant", disable=not progress)

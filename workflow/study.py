@@ -205,7 +205,11 @@ def server_app(paths: Paths, database_url: str | None = None) -> tuple[Flask, st
     url = database_url or f"sqlite:///{paths.database.resolve()}"
     app = study_server.create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
     study_server.prepare_database(app)
-    report = study_server.import_study(app, paths.stimuli, slug=DEFAULT_SLUG)
+    # the default study is a demo (its consent page says so) until the researcher makes it a real one with
+    # a contact and ethics text; a later run never turns a real study back into a demo
+    first = study_server.study_settings(app, DEFAULT_SLUG) is None
+    settings = {"demo": True} if first else None
+    report = study_server.import_study(app, paths.stimuli, slug=DEFAULT_SLUG, settings=settings)
     print(report.summary())
     for note in report.notes:
         print(f"note: {note}")
@@ -234,11 +238,19 @@ def serve(app: Flask, paths: Paths, *, host: str = "127.0.0.1", port: int = 5000
     """Serve the study until Ctrl-C (the development server; production is gunicorn, see README)."""
     from werkzeug.serving import make_server
 
+    import study_server
+
     user, where = ensure_admin(app, paths)
     server = make_server(host, port, app, threaded=True)
     base = f"http://{host}:{server.server_port}"
     print(f"\nParticipant link: {base}/s/{DEFAULT_SLUG}/")
     print(f"Admin:            {base}/admin/   user '{user}', password in {where}")
+    if (study_server.study_settings(app, DEFAULT_SLUG) or {}).get("demo"):
+        print(
+            "This is a demo study (its consent page says so). For a real one: python -m study_server "
+            f"import-stimuli {paths.stimuli} --slug {DEFAULT_SLUG} --set demo=false "
+            "--set researcher_contact=... --set ethics_approval=..."
+        )
     print("Production: gunicorn 'study_server:create_app()' (see README). Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()  # werkzeug ends this quietly on Ctrl-C

@@ -134,6 +134,8 @@ def test_fri_study_end_to_end(tmp_path: Path, groups: str | None) -> None:
                 f"viewers_per_stimulus={VIEWERS}",
                 "--set",
                 "practice_trials=0",
+                "--set",
+                "demo=true",
             ],
         )
         == 0

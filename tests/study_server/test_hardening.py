@@ -25,7 +25,7 @@ from study_server.lifecycle import (
 from study_server.models import Participant, Study, db
 from study_server.secret import WeakSecretError
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 SUBMIT = "https://workersandbox.mturk.com"
@@ -96,7 +96,11 @@ def test_repeat_worker_racing_into_two_studies_of_one_exclusion_group_gets_one_p
         study.recruiter, study.config = "mturk", {**study.config, "exclusion_group": "signs"}
         db.session.commit()
         import_stimulus_set(
-            db.session, small_set, slug="tiny2", recruiter="mturk", config={"exclusion_group": "signs"}
+            db.session,
+            small_set,
+            slug="tiny2",
+            recruiter="mturk",
+            config={**OPEN, "exclusion_group": "signs"},
         )
         db.session.remove()
 
@@ -246,7 +250,7 @@ def test_read_only_database_is_reported_as_a_storage_fault(tmp_path, small_set, 
     )
     upgrade_database(url)
     with writable.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
         db.session.remove()
     pid = enter(writable.test_client())
     start(writable.test_client(), pid)
@@ -318,7 +322,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
     )
     upgrade_database(url)
     with setup.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
         db.session.remove()
         db.engine.dispose()
     srv = LiveServer(url, SECRET, tmp_path / "i", tmp_path / "server.log")
