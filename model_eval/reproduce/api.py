@@ -88,6 +88,9 @@ def reproduce_paper(
     n_per_class: int = 150,
     test_per_class: int = 30,
     n_search: int = 86,
+    draws: int = 150,
+    ensemble: int = 5,
+    noise_copies: int = 15,
     population: int = 40,
     max_iterations: int = 300,
     seed: int = 0,
@@ -119,10 +122,13 @@ def reproduce_paper(
             "n_per_class": n_per_class,
             "test_per_class": test_per_class,
             "n_search": n_search,
+            "draws": draws,
             "population": population,
             "max_iterations": max_iterations,
         },
     )
+    if ensemble < 0 or noise_copies < 0:
+        raise ValueError("--ensemble and --noise-copies must be >= 0 (0 skips that run)")
     where = Path(out) if out is not None else Path("artifacts/reproduce") / paper
     dev = pick_device(device)
     budget = Budget(max_minutes)
@@ -160,6 +166,9 @@ def reproduce_paper(
             arch=arch,
             model=model,
             n_search=n_search,
+            draws=draws,
+            ensemble=ensemble,
+            noise_copies=noise_copies,
             population=population,
             max_iterations=max_iterations,
         )

@@ -48,6 +48,11 @@ from model_eval.reproduce.api import PAPERS
 @click.option("--n-per-class", type=int, default=150, help="training images per class")
 @click.option("--test-per-class", type=int, default=30, help="test images per class")
 @click.option("--n-search", type=int, default=86, help="aghdam: images for the minimum-noise search")
+@click.option("--draws", type=int, default=150, help="aghdam: noisy images per sigma per test image")
+@click.option("--ensemble", type=int, default=5, help="aghdam: networks in the ensemble (0: none)")
+@click.option(
+    "--noise-copies", type=int, default=15, help="aghdam: noisy copies per training image (0: no such run)"
+)
 @click.option("--population", type=int, default=40)
 @click.option("--max-iterations", type=int, default=300)
 @click.option("--seed", type=int, default=0)
