@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from model_eval.reproduce.common import Section
 
-PAPERS = ("hosseini", "aghdam")
+PAPERS = ("hosseini", "aghdam", "srivastava")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ def _check(
     source: str,
     root: str | None,
     mnist_root: str | None,
+    imagenet_root: str | None,
     networks: Sequence[str] | None,
     arch: str,
     model: str | None,
@@ -62,7 +63,7 @@ def _check(
         raise stimuli.DataSourceError(
             f"unknown source {source!r}; choose one of {', '.join(stimuli.sources.SOURCE_NAMES)}"
         )
-    for flag, where in (("--root", root), ("--mnist-root", mnist_root)):
+    for flag, where in (("--root", root), ("--mnist-root", mnist_root), ("--imagenet-root", imagenet_root)):
         if where is not None and not Path(where).exists():
             raise stimuli.DataSourceError(f"{flag} {where} does not exist")
     if source != "synthetic" and root is None:
@@ -89,6 +90,8 @@ def reproduce_paper(
     test_per_class: int = 30,
     n_search: int = 86,
     draws: int = 150,
+    n_images: int = 20,
+    imagenet_root: str | None = None,
     ensemble: int = 5,
     noise_copies: int = 15,
     population: int = 40,
@@ -97,7 +100,8 @@ def reproduce_paper(
     device: str | None = None,
     progress: bool = True,
 ) -> Reproduction:
-    """Rerun ``paper``'s experiments ("hosseini": negative images; "aghdam": noise) and write
+    """Rerun ``paper``'s experiments ("hosseini": negative images; "aghdam": noise; "srivastava": FRIs)
+    and write
     ``report.html`` + one CSV per table to ``out`` (default ``artifacts/reproduce/PAPER``).
 
     Training runs share ``max_minutes``; a run the budget stopped is reported as such (and resumable),
@@ -111,6 +115,7 @@ def reproduce_paper(
         source=source,
         root=root,
         mnist_root=mnist_root,
+        imagenet_root=imagenet_root,
         networks=networks,
         arch=arch,
         model=model,
@@ -123,6 +128,7 @@ def reproduce_paper(
             "test_per_class": test_per_class,
             "n_search": n_search,
             "draws": draws,
+            "n_images": n_images,
             "population": population,
             "max_iterations": max_iterations,
         },
@@ -158,6 +164,18 @@ def reproduce_paper(
             opts.base = opts.networks[-1]
         sections = run_hosseini(opts, where, budget, dev)
         title = "Hosseini et al. 2017 (negative images): paper and ours"
+    elif paper == "srivastava":
+        from model_eval.reproduce.srivastava import SrivastavaOptions, run_srivastava
+
+        opts_s = SrivastavaOptions(
+            **{k: v for k, v in common.items() if k != "test_per_class"},
+            arch=arch,
+            model=model,
+            n_images=n_images,
+            imagenet_root=imagenet_root,
+        )
+        sections = run_srivastava(opts_s, where, budget, dev)
+        title = "Srivastava et al. 2019 (fragile recognition images): paper and ours"
     else:
         from model_eval.reproduce.aghdam import AghdamOptions, run_aghdam
 
