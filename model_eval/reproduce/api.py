@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 if TYPE_CHECKING:
     from model_eval.reproduce.common import Section
 
 PAPERS = ("hosseini", "aghdam", "srivastava")
+ALL = "all"  # every paper, as one scorecard (:func:`reproduce_all`)
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,13 @@ def _check(
     paper: str,
     source: str,
     root: str | None,
-    mnist_root: str | None,
-    imagenet_root: str | None,
+    roots: dict[str, str | None],
     networks: Sequence[str] | None,
     arch: str,
     model: str | None,
     max_minutes: float | None,
     finetune_per_class: Sequence[int] | None,
+    eps: Sequence[float] | None,
     positive: dict[str, int],
 ) -> None:
     """Every check that needs no data, before the first image is rendered."""
@@ -57,13 +60,15 @@ def _check(
         raise ValueError("--max-minutes must be positive")
     if any(n < 1 for n in finetune_per_class or []):
         raise ValueError("--finetune-per-class values must be positive")
+    if any(not 0 < e <= 1 for e in eps or []):
+        raise ValueError("--eps values must lie in (0, 1]")
     for net in [*(networks or NETWORKS), arch]:
         get_entry(net)
     if source not in stimuli.sources.SOURCE_NAMES:
         raise stimuli.DataSourceError(
             f"unknown source {source!r}; choose one of {', '.join(stimuli.sources.SOURCE_NAMES)}"
         )
-    for flag, where in (("--root", root), ("--mnist-root", mnist_root), ("--imagenet-root", imagenet_root)):
+    for flag, where in (("--root", root), *roots.items()):
         if where is not None and not Path(where).exists():
             raise stimuli.DataSourceError(f"{flag} {where} does not exist")
     if source != "synthetic" and root is None:
@@ -79,6 +84,8 @@ def reproduce_paper(
     source: str = "synthetic",
     root: str | None = None,
     mnist_root: str | None = None,
+    cifar_root: str | None = None,
+    gtsrb_root: str | None = None,
     max_minutes: float | None = None,
     networks: Sequence[str] | None = None,
     arch: str = "mvgg8",
@@ -86,6 +93,7 @@ def reproduce_paper(
     epochs: int = 5,
     finetune_epochs: int = 5,
     finetune_per_class: Sequence[int] | None = None,
+    eps: Sequence[float] | None = None,
     n_per_class: int = 150,
     test_per_class: int = 30,
     n_search: int = 86,
@@ -114,13 +122,18 @@ def reproduce_paper(
         paper=paper,
         source=source,
         root=root,
-        mnist_root=mnist_root,
-        imagenet_root=imagenet_root,
+        roots={
+            "--mnist-root": mnist_root,
+            "--cifar-root": cifar_root,
+            "--gtsrb-root": gtsrb_root,
+            "--imagenet-root": imagenet_root,
+        },
         networks=networks,
         arch=arch,
         model=model,
         max_minutes=max_minutes,
         finetune_per_class=finetune_per_class,
+        eps=eps,
         positive={
             "epochs": epochs,
             "finetune_epochs": finetune_epochs,
@@ -155,11 +168,15 @@ def reproduce_paper(
         opts = HosseiniOptions(
             **common,
             mnist_root=mnist_root,
+            cifar_root=cifar_root,
+            gtsrb_root=gtsrb_root,
             networks=tuple(networks or NETWORKS),
             finetune_epochs=finetune_epochs,
         )
         if finetune_per_class:
             opts.finetune_per_class = tuple(finetune_per_class)
+        if eps is not None:
+            opts.eps = tuple(eps)
         if opts.base not in opts.networks:
             opts.base = opts.networks[-1]
         sections = run_hosseini(opts, where, budget, dev)
@@ -211,3 +228,58 @@ def reproduce_paper(
         meta,
     )
     return Reproduction(paper, title, sections, report)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """Every paper number beside ours (:mod:`model_eval.reproduce.scorecard`), and the files written."""
+
+    table: pd.DataFrame
+    csv: Path
+    html: Path
+    not_run: list[str]  # papers whose module has no scorecard function yet
+
+
+def reproduce_all(
+    out: str | Path,
+    *,
+    quick: bool = False,
+    mnist_root: str | None = None,
+    cifar_root: str | None = None,
+    gtsrb_root: str | None = None,
+    max_minutes: float | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    progress: bool = True,
+) -> Scorecard:
+    """Run every paper's experiments (small ones with ``quick``) and write one scorecard to ``out``:
+    ``scorecard.csv``, ``scorecard.html``, and each paper's own report in ``out/<paper>``."""
+    import stimuli
+    from model_eval.reproduce.scorecard import ScorecardRun, build_scorecard, write_scorecard
+
+    roots = {"mnist": mnist_root, "cifar10": cifar_root, "gtsrb": gtsrb_root}
+    for name, where in roots.items():
+        if where is not None and not Path(where).exists():
+            raise stimuli.DataSourceError(f"--{name.replace('10', '')}-root {where} does not exist")
+    if max_minutes is not None and not max_minutes > 0:
+        raise ValueError("--max-minutes must be positive")
+    start = time.monotonic()
+    run = ScorecardRun(
+        out=Path(out),
+        quick=quick,
+        seed=seed,
+        device=device,
+        progress=progress,
+        max_minutes=max_minutes,
+        roots={k: v for k, v in roots.items() if v is not None},
+    )
+    table, not_run = build_scorecard(run)
+    meta = {
+        "command": "python -m model_eval reproduce all" + (" --quick" if quick else ""),
+        "data sets given": ", ".join(f"{k}: {v}" for k, v in run.roots.items()) or "none (stand-ins)",
+        "seed": seed,
+        "papers without a scorecard yet": ", ".join(not_run) or "none",
+        "wall time (min)": round((time.monotonic() - start) / 60, 1),
+    }
+    csv, page = write_scorecard(table, Path(out), title="Paper numbers beside ours", meta=meta)
+    return Scorecard(table, csv, page, not_run)

@@ -30,7 +30,8 @@ from model_eval.metrics import chance_level
 from model_eval.nets.checkpoint import build_members
 from model_eval.nets.registry import Preprocessing, get_entry
 from model_eval.reproduce.papers.aghdam import AGHDAM_SIGMAS
-from model_eval.reproduce.papers.hosseini import HOSSEINI_DNN, HOSSEINI_VAL_FRACTION
+from model_eval.reproduce.papers.hosseini import HOSSEINI_VAL_FRACTION
+from model_eval.reproduce.papers.hosseini_short import HOSSEINI_DNN
 from model_eval.runtime import distributed
 from model_eval.runtime.device import autocast, pick_device, prepare_model, to_device
 from model_eval.training.data import TrainingData, load_data
