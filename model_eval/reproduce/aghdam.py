@@ -331,7 +331,7 @@ def scorecard(run: ScorecardRun) -> list[ScorecardRow]:
             source=source, root=root, seed=run.seed, device=run.device, progress=run.progress
         )
         if run.quick:
-            opts.n_per_class, opts.test_per_class, opts.epochs, opts.draws = 20, 2, 1, 3
+            opts.n_per_class, opts.test_per_class, opts.epochs, opts.draws = 5, 2, 1, 3
             opts.n_search, opts.population, opts.max_iterations = 4, 8, 5
         out = run.out / "aghdam" / source
         budget = Budget(run.max_minutes / len(sources) if run.max_minutes else None)

@@ -138,20 +138,29 @@ def run_fri_rates(opts: SrivastavaOptions, out: Path, budget: Budget) -> Srivast
             + (" (stopped early by --max-minutes)" if run.stopped_early else "")
         )
     common = {"ratios": opts.ratios, "seed": opts.seed, "device": opts.device, "progress": opts.progress}
-    first = fri_maps(
-        stand_in,
-        out / "maps" / "stand_in",
-        source=opts.source,
-        root=opts.root,
-        n_images=opts.n_images,
-        image_size=opts.image_size,
-        export=out / "human_study_set",
-        selection=pair_selection(seed=opts.seed, preset="srivastava"),
-        preset="srivastava",
-        **common,
-    )
+    maps = {
+        "source": opts.source,
+        "root": opts.root,
+        "n_images": opts.n_images,
+        "image_size": opts.image_size,
+    }
+    try:
+        first = fri_maps(
+            stand_in,
+            out / "maps" / "stand_in",
+            export=out / "human_study_set",
+            selection=pair_selection(seed=opts.seed, preset="srivastava"),
+            preset="srivastava",
+            **maps,
+            **common,
+        )
+    except ValueError as exc:  # maps without a single FRI pair: report zero pairs, keep the rates
+        if "no FRI pairs" not in str(exc):
+            raise
+        notes.append("no shrink FRI pair on the stand-in's maps, so no human-study set")
+        first = fri_maps(stand_in, out / "maps" / "stand_in", **maps, **common)
     fractions = [first.fractions.assign(model=f"{first.model} (stand-in, {opts.source})")]
-    pairs, groups = first.exported_pairs, None
+    pairs, groups = first.exported_pairs or 0, None
     if first.export is not None:
         import stimuli
 
@@ -244,7 +253,7 @@ def scorecard(run: ScorecardRun) -> list[ScorecardRow]:
         progress=run.progress,
     )
     if run.quick:
-        opts.n_per_class, opts.epochs, opts.n_images, opts.image_size = 20, 1, 2, 24
+        opts.n_per_class, opts.epochs, opts.n_images, opts.image_size = 20, 1, 4, 32
         opts.ratios, opts.imagenet_images = (0.6, 0.8), 1
     out = run.out / "srivastava"
     sections = run_srivastava(opts, out, Budget(run.max_minutes), torch.device("cpu"))
