@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
 
-from model_eval.fri.api import fri_maps, pair_selection
+from model_eval.fri.api import FriRun, fri_maps, pair_selection
 from model_eval.fri.rates import fri_rates, plot_fri_rates
 from model_eval.reproduce.common import Budget, Section, train_run
 from model_eval.reproduce.papers.srivastava import (
@@ -137,28 +137,33 @@ def run_fri_rates(opts: SrivastavaOptions, out: Path, budget: Budget) -> Srivast
             f"stand-in network: {opts.arch} trained {run.epochs_done} epochs on {opts.source}"
             + (" (stopped early by --max-minutes)" if run.stopped_early else "")
         )
-    common = {"ratios": opts.ratios, "seed": opts.seed, "device": opts.device, "progress": opts.progress}
-    maps = {
-        "source": opts.source,
-        "root": opts.root,
-        "n_images": opts.n_images,
-        "image_size": opts.image_size,
-    }
+
+    def maps(model: Path, folder: str, **kwargs: Any) -> FriRun:
+        return fri_maps(
+            model,
+            out / "maps" / folder,
+            ratios=opts.ratios,
+            seed=opts.seed,
+            device=opts.device,
+            progress=opts.progress,
+            **kwargs,
+        )
+
+    own = {"source": opts.source, "root": opts.root, "n_images": opts.n_images, "image_size": opts.image_size}
     try:
-        first = fri_maps(
+        first = maps(
             stand_in,
-            out / "maps" / "stand_in",
+            "stand_in",
             export=out / "human_study_set",
             selection=pair_selection(seed=opts.seed, preset="srivastava"),
             preset="srivastava",
-            **maps,
-            **common,
+            **own,
         )
     except ValueError as exc:  # maps without a single FRI pair: report zero pairs, keep the rates
         if "no FRI pairs" not in str(exc):
             raise
         notes.append("no shrink FRI pair on the stand-in's maps, so no human-study set")
-        first = fri_maps(stand_in, out / "maps" / "stand_in", **maps, **common)
+        first = maps(stand_in, "stand_in", **own)
     fractions = [first.fractions.assign(model=f"{first.model} (stand-in, {opts.source})")]
     pairs, groups = first.exported_pairs or 0, None
     if first.export is not None:
@@ -170,14 +175,13 @@ def run_fri_rates(opts: SrivastavaOptions, out: Path, budget: Budget) -> Srivast
         notes.append(note)
         if ckpt is None:
             continue
-        run_i = fri_maps(
+        run_i = maps(
             ckpt,
-            out / "maps" / IMAGENET_NETWORKS[paper_name],
+            IMAGENET_NETWORKS[paper_name],
             source="imagefolder",
             root=opts.imagenet_root,
             n_images=opts.imagenet_images,
             image_size=opts.imagenet_size,
-            **common,
         )
         fractions.append(run_i.fractions.assign(model=f"{paper_name} ({IMAGENET_NETWORKS[paper_name]})"))
     rates = fri_rates(pd.concat(fractions, ignore_index=True))
