@@ -1,5 +1,5 @@
-"""`python -m analysis` is `python -m analysis.compare`."""
+"""`python -m analysis CMD` (e.g. `python -m analysis compare ...`): delegates to analysis.cli."""
 
-from analysis.compare import main
+from analysis.cli import main
 
 raise SystemExit(main())

@@ -1,7 +1,8 @@
-"""Assemble the report from the section registry and write it out. No statistics here.
+"""The report as a Python function: read the inputs, apply the exclusions, run the sections, write files.
 
-build_report walks analysis.sections.SECTIONS: each section computes its typed result and presents it as
-document blocks. write_outputs writes report.html (or report.md), report.pdf beside it, every table as
+write_report is what `python -m analysis.compare` runs, with typed arguments. Inside it, build_report
+walks analysis.sections.SECTIONS (each section computes its typed result and presents it as document
+blocks) and write_outputs writes report.html (or report.md), report.pdf beside it, every table as
 tables/<name>.csv, every figure as figures/<name>.svg and a 300-dpi .png, and summary.json.
 """
 
@@ -9,18 +10,169 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from analysis.document import Document, Warning
-from analysis.render import fmt, render_html, render_md, render_pdf, safe_name
+from analysis.inputs.load import (
+    AnalysisInputError,
+    build_long_table,
+    is_database_url,
+    load_predictions,
+    load_responses,
+    load_stimulus_info,
+    redact_url,
+)
+from analysis.inputs.provenance import collect_provenance
+from analysis.render.document import Document, Warning
+from analysis.render.formatting import fmt, safe_name
+from analysis.render.html import render_html
+from analysis.render.markdown import render_md
+from analysis.render.pdf import render_pdf
+from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
-from analysis.style import figure_bytes
+from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
+from analysis.stats.replicates import group_runs
 
-__all__ = ["Options", "build_report", "text_summary", "write_outputs"]
+__all__ = [
+    "CompareOptions",
+    "Options",
+    "ReportResult",
+    "build_report",
+    "text_summary",
+    "write_outputs",
+    "write_report",
+]
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """How to compare: which responses, which exclusion rules, which statistics; defaults are the CLI's.
+
+    ``catch`` None applies the study's own screening rule (read from the export); pass
+    ``CatchRule(None, "switched off")`` to keep everyone, or ``CatchRule(2, "my rule")`` for another.
+    ``runs`` names the training runs of one network (``{"mvgg8": ["mvgg8-a", "mvgg8-b"]}``); names
+    ending in -seedN, -runN, -mN are grouped without it.
+    """
+
+    study: str | None = None
+    catch: CatchRule | None = None
+    keep_incomplete: bool = False
+    rt_min_ms: float | None = 200.0
+    rt_max_ms: float | None = 30000.0
+    min_regular_accuracy: float | None = None
+    runs: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    allow_mixed_simulated: bool = False
+    statistics: Options = field(default_factory=Options)
+    format: Literal["html", "md"] = "html"
+    pdf: bool = True
+
+    def __post_init__(self) -> None:
+        fractions = {
+            "min_regular_accuracy": self.min_regular_accuracy,
+            "catch min_accuracy": self.catch.min_accuracy if self.catch else None,
+            "power_difference": self.statistics.power_difference,
+        }
+        for name, v in fractions.items():
+            if v is not None and not 0 <= v <= 1:
+                raise AnalysisInputError(f"{name} must be between 0 and 1, got {v}")
+        if self.catch is not None and self.catch.max_failures is not None and self.catch.max_failures < 0:
+            raise AnalysisInputError("catch max_failures must be 0 or more")
+        if self.format not in ("html", "md"):
+            raise AnalysisInputError(f"format must be 'html' or 'md', got {self.format!r}")
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What write_report wrote: the report's path, its tables and figures, and its headline numbers."""
+
+    report: Path
+    pdf: Path | None
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, Path]  # name -> the SVG file (a 300-dpi PNG lies beside it)
+    summary: dict[str, Any]  # the headline numbers of summary.json
+    document: Document
+
+    @property
+    def out_dir(self) -> Path:
+        return self.report.parent
+
+    def headline(self) -> str:
+        """A few lines for a terminal: participants, exclusions and the headline numbers."""
+        return text_summary(self.document)
+
+
+def write_report(
+    responses: str | Path,
+    stimuli: str | Path,
+    out: str | Path,
+    predictions: Sequence[str | Path] = (),
+    *,
+    checkpoints: Sequence[str | Path] = (),
+    options: CompareOptions | None = None,
+    command: Sequence[str] = (),
+) -> ReportResult:
+    """Compare people with networks on one stimulus set and write the report into ``out``.
+
+    responses: a CSV export or a database URL (read-only, through the study server's export);
+    predictions: model_eval's predictions CSVs (each network's training record is read from the
+    sidecar beside each, X.networks.json); checkpoints: network files to list with their SHA-256 in
+    the provenance (never loaded). ``command`` is the command line to record (the CLI's argv).
+    Raises AnalysisInputError for bad input before anything is written; OSError if ``out`` is not
+    writable.
+    """
+    o = options or CompareOptions()
+    missing = [c for c in checkpoints if not Path(c).is_file()]
+    if missing:
+        raise AnalysisInputError(f"checkpoint file not found: {missing[0]}")
+    info = load_stimulus_info(stimuli)
+    answers = load_responses(responses, study=o.study)
+    preds = load_predictions(list(predictions))
+    table = build_long_table(answers, preds, info, allow_mixed_simulated=o.allow_mixed_simulated)
+    if table.trials.empty:
+        raise AnalysisInputError("no trials left after matching responses and predictions to the manifest")
+    rules = ExclusionRules(
+        catch=o.catch if o.catch is not None else study_catch_rule(answers),
+        drop_incomplete=not o.keep_incomplete,
+        rt_min_ms=o.rt_min_ms,
+        rt_max_ms=o.rt_max_ms,
+        min_regular_accuracy=o.min_regular_accuracy,
+    )
+    exclusions = apply_exclusions(table.trials, rules)
+    models = sorted(table.trials.loc[table.trials["agent_type"] == "model", "agent"].unique())
+    runs = {name: list(members) for name, members in o.runs.items()}
+    unknown = [r for members in runs.values() for r in members if r not in models]
+    if unknown:
+        raise AnalysisInputError(f"--runs names model {unknown[0]!r}, which no predictions file has")
+    source = redact_url(str(responses)) if is_database_url(str(responses)) else str(responses)
+    inputs = [("stimulus set", str(stimuli)), ("responses", source)]
+    inputs += [("predictions", str(p)) for p in predictions]
+    inputs += [("checkpoint", str(c)) for c in checkpoints]
+    provenance = collect_provenance(Path(stimuli), inputs, [redact_url(a) for a in command])
+    ctx = Context(
+        table,
+        exclusions,
+        o.statistics,
+        group_runs(models, runs),
+        provenance,
+        predictions=preds,
+        responses=answers,
+    )
+    doc, _ = build_report(ctx)
+    out_dir = Path(out)
+    path = write_outputs(doc, out_dir, o.format, pdf=o.pdf)
+    return ReportResult(
+        report=path,
+        pdf=out_dir / "report.pdf" if o.pdf else None,
+        tables=doc.tables,
+        figures={b.name: out_dir / "figures" / f"{safe_name(b.name)}.svg" for b in doc.figures},
+        summary=dict(doc.scalars),
+        document=doc,
+    )
 
 
 def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:

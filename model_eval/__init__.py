@@ -43,11 +43,12 @@ from model_eval.predictions import (
     PREDICTION_COLUMNS,
     PredictResult,
     StimulusSetInvalid,
+    accuracy_table,
     predict,
     predict_stimulus_set,
 )
 from model_eval.reproduce import Reproduction, reproduce_paper
-from model_eval.training import TrainConfig, TrainingStopped, TrainResult, train, train_config
+from model_eval.training import TrainConfig, TrainingStopped, TrainResult, train, train_config, training_done
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -65,6 +66,7 @@ __all__ = [
     "TrainingStopped",
     "UnknownModelError",
     "WeightsFileError",
+    "accuracy_table",
     "fool",
     "fri_maps",
     "get_model",
@@ -79,4 +81,5 @@ __all__ = [
     "reproduce_paper",
     "train",
     "train_config",
+    "training_done",
 ]

@@ -1,6 +1,12 @@
 """Flask study server: participant pages, JSON API, admin, recruiters.
 
 Production: `gunicorn 'study_server:create_app()'` with STUDY_SECRET_KEY and STUDY_DATABASE_URL set.
+
+Python API (what the commands call): `create_app(config)` builds the app; with it,
+`prepare_database(app)` brings the schema to the newest migration, `import_study(app, set_dir,
+slug=...)` creates or updates a study from a stimulus set (an `ImportReport`), `save_admin(app, user,
+password)` creates an admin; `responses_frame(database_url, slug, secret_key=...)` reads the responses
+export (pseudonymised) as a data frame. The recruiters have theirs in `study_server.recruiters`.
 """
 
 from __future__ import annotations
@@ -101,4 +107,16 @@ def _register_error_pages(app: Flask) -> None:
         return render_template("message.html", title=exc.name, text=text), code
 
 
-__all__ = ["create_app", "csrf", "db"]
+from study_server.export import responses_frame  # noqa: E402  (needs the app factory's modules)
+from study_server.studies import ImportReport, import_study, prepare_database, save_admin  # noqa: E402
+
+__all__ = [
+    "ImportReport",
+    "create_app",
+    "csrf",
+    "db",
+    "import_study",
+    "prepare_database",
+    "responses_frame",
+    "save_admin",
+]

@@ -13,12 +13,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
+
+import commandline
+from commandline import UserError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -41,64 +44,30 @@ def upgrade_database(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-class UserError(click.ClickException):
-    """A user error: one line `error: ...` on stderr and exit code 2, never a traceback."""
-
-    exit_code = 2
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class OneLineErrors(click.Command):
-    """A command that turns expected failures into a UserError (one line, exit 2), however it is run.
-
-    `user_errors` returns the exception types a user's input or setup causes (imported only when one
-    is raised, so the command line starts fast); a database error (unreachable, no schema) is always one.
-    """
-
-    def __init__(
-        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.user_errors = user_errors
+class OneLineErrors(commandline.OneLineErrors):
+    """A command whose database errors (unreachable, no schema) are user errors too: one line, exit 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
         except SQLAlchemyError as exc:
             first = str(exc).splitlines()[0]
             raise UserError(f"database problem ({first}); did you run init-db?") from None
-        except Exception as exc:
-            if isinstance(exc, self.user_errors()):
-                raise UserError(str(exc)) from None
-            raise
 
 
-class CommandGroup(AppGroup):
-    """A group whose commands are OneLineErrors commands with the group's `user_errors`.
+class CommandGroup(commandline.OneLineGroup, AppGroup):
+    """The project's one-line-error group, as a Flask AppGroup (commands run in the app context).
 
     The commands carry the error handling themselves because `flask --app study_server` runs them
     without this group.
     """
 
-    def __init__(
-        self, *args: Any, user_errors: Callable[[], tuple[type[Exception], ...]] = tuple, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.user_errors = user_errors
-
-    # click types command() as overloads (bare decorator or with arguments); like Flask's AppGroup.command,
-    # this override takes the argument form only, which is how every command here is declared.
     def command(  # type: ignore[override]
         self, *args: Any, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], click.Command]:
         kwargs.setdefault("cls", OneLineErrors)
-        kwargs.setdefault("user_errors", self.user_errors)
         return super().command(*args, **kwargs)
 
 
@@ -180,51 +149,19 @@ def import_stimuli(
 
     Settings and recruiter are checked before anything is imported; the output says what changed.
     """
-    from study_server.importer import import_stimulus_set
-    from study_server.models import Study, db
-    from study_server.practice import practice_images
-    from study_server.recruiters import get_recruiter
-    from study_server.settings import changed_keys, effective
+    from study_server.studies import import_study
 
-    config = _parse_settings(settings)
-    if recruiter is not None:
-        try:
-            get_recruiter(recruiter)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    session = db.session()  # the Session behind Flask-SQLAlchemy's scoped proxy
-    old = session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
-    before = (dict(old.config), old.recruiter, old.stimulus_hash) if old is not None else None
-    study, changed = import_stimulus_set(
-        session, stimulus_dir, slug=slug, name=name, recruiter=recruiter, config=config
+    report = import_study(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        stimulus_dir,
+        slug=slug,
+        name=name,
+        recruiter=recruiter,
+        settings=_parse_settings(settings),
     )
-    if before is None:
-        verb = "imported"
-    elif not changed:
-        verb = "unchanged (same stimulus set, settings and recruiter)"
-    else:
-        keys = changed_keys(before[0], study.config)
-        parts = [f"{k} {before[0].get(k)!r} -> {study.config.get(k)!r}" for k in keys]
-        if before[1] != study.recruiter:
-            parts.append(f"recruiter {before[1]} -> {study.recruiter}")
-        if before[2] != study.stimulus_hash:
-            parts.append("new stimulus set")
-        verb = "imported, updated " + ("; ".join(parts) or "name")
-    click.echo(
-        f"study {study.slug}: {verb}; {len(study.stimuli)} stimuli, {len(study.lists)} lists, "
-        f"conditions {', '.join(study.conditions)}"
-    )
-    effective_settings = effective(study.config)
-    if effective_settings["practice_trials"] and not practice_images(study.stimulus_dir):
-        click.echo(
-            "note: this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
-            "participants get no practice trials"
-        )
-    if not str(effective_settings["researcher_contact"]).strip():
-        click.echo(
-            "note: researcher_contact is empty; participants see no contact on the consent page "
-            "(--set researcher_contact='Dr A. B., ab@example.org')"
-        )
+    click.echo(report.summary())
+    for note in report.notes:
+        click.echo(f"note: {note}")
 
 
 cli.add_command(import_stimuli, "create-study")
@@ -263,10 +200,10 @@ def _password() -> str:
 @click.argument("username")
 def create_admin(username: str) -> None:
     """Create or reset an admin user; the password comes from env STUDY_ADMIN_PASSWORD or a prompt."""
-    from study_server.admin import create_admin as save_admin
+    from study_server.studies import save_admin
 
     try:
-        save_admin(username, _password())
+        save_admin(current_app._get_current_object(), username, _password())  # type: ignore[attr-defined]
     except ValueError as exc:
         raise UserError(str(exc)) from None
     click.echo(f"admin user {username} saved")

@@ -17,9 +17,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from stimuli import load_stimulus_set
-from study_server import create_app
-from study_server.cli import run_command
-from study_server.export import responses_frame
+from study_server import create_app, import_study, prepare_database, responses_frame
 from study_server.models import Participant, db
 from workflow.observer import ObserverModel, answer, item_difficulties
 
@@ -53,9 +51,8 @@ def simulate_study(
         Path(f"{database_path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{database_path.resolve()}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret_key, "WTF_CSRF_ENABLED": False})
-    for argv in (["init-db"], ["import-stimuli", str(stimulus_dir), "--slug", slug]):
-        if run_command(app, argv) != 0:
-            raise SimulationError(f"study_server {' '.join(argv[:1])} failed")
+    prepare_database(app)
+    import_study(app, stimulus_dir, slug=slug)
 
     rng = np.random.default_rng(seed)
     bar = tqdm(range(participants), desc="simulated participants", unit="participant", disable=not progress)

@@ -164,7 +164,7 @@ def fooling_stimulus_rows(
     random (a seeded id drawn in class order would encode the class). Each row's label is the class the
     network assigns to the 8-bit image; elites below ``min_confidence`` are left out.
     """
-    from stimuli.stimulus_set import new_ids
+    from stimuli import new_ids
 
     n_classes = len(results[0].archive.confidence)
     source_ids = ["f" + h for h in new_ids(n_classes, nbytes=8)]
@@ -212,8 +212,7 @@ def export_fooling_set(
     attention check is not confounded with "none of these".
     """
     import stimuli
-    from stimuli.builder import n_catch
-    from stimuli.stimulus_set import new_ids
+    from stimuli import n_catch, new_ids
 
     rows, images, facts = fooling_stimulus_rows(results, model_name, min_confidence=min_confidence)
     if not rows:

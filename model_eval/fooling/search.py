@@ -291,7 +291,7 @@ class _GradientStep(_Step):
 
 def write_results(out_dir: Path, results: list[FoolResult], class_names: dict[int, str]) -> Path:
     """Per encoding and class: the best image (PNG), its confidence and generation; summary.csv; genomes."""
-    from stimuli.stimulus_set import png_bytes
+    from stimuli import png_bytes
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []

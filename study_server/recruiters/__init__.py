@@ -1,10 +1,18 @@
-"""Recruiters: how people arrive at a study and how they are handed back (link, Prolific, MTurk)."""
+"""Recruiters: how people arrive at a study and how they are handed back (link, Prolific, MTurk).
+
+- `base`: the one interface every recruiter implements, and the registry (`get_recruiter`).
+- `link`: the plain-link recruiter.
+- `prolific/`, `mturk/`: each paid platform's recruiter, client, review and payments, and commands.
+- `ledger` (with the tables in `models`): every paid action, recorded before and after the call.
+- `exclusion`: one person per exclusion group of studies, checked by the server itself.
+- `cli`: `python -m study_server.recruiters mturk|prolific CMD`.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from study_server.recruiters import base, link, models, mturk, prolific
+from study_server.recruiters import base, ledger, link, models, mturk, prolific
 from study_server.recruiters.base import get_recruiter, list_recruiters
 
 
@@ -19,4 +27,14 @@ def init_app(app: Flask) -> None:
     cli.register_cli(app)
 
 
-__all__ = ["base", "get_recruiter", "init_app", "link", "list_recruiters", "models", "mturk", "prolific"]
+__all__ = [
+    "base",
+    "get_recruiter",
+    "init_app",
+    "ledger",
+    "link",
+    "list_recruiters",
+    "models",
+    "mturk",
+    "prolific",
+]

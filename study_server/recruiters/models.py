@@ -17,9 +17,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from study_server.models import Base, utcnow
 
 LEDGER_ACTIONS = ("create_hit", "approve", "reject", "bonus", "expire", "create_study", "publish")
-LEDGER_STATUSES = ("pending", "paying", "succeeded", "failed")
-""""paying": a Prolific bulk bonus whose pay call was (about to be) sent and whose outcome is unknown
-(e.g. the process died); it is never paid again before Prolific's state has been checked."""
+LEDGER_STATUSES = ("pending", "paying", "submitted", "confirmed", "succeeded", "failed")
+"""MTurk: pending -> succeeded | failed. Prolific approvals and bonuses, done asynchronously by
+Prolific: pending -> ("paying": a bonus whose pay call was, or was about to be, sent with an unknown
+outcome; never paid again before Prolific's state is read) -> "submitted" (Prolific accepted the call)
+-> "confirmed" (the submission, read back, shows it) | failed."""
 LEDGER_PLATFORMS = ("mturk", "prolific")
 
 
@@ -66,7 +68,7 @@ class PaymentLedger(Base):
     amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     """Money paid to the worker (reward x assignments for create_hit, the bonus for bonus)."""
     fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
-    """MTurk's commission on `amount`, as estimated by study_server.recruiters.mturk_fees."""
+    """MTurk's commission on `amount`, as estimated by study_server.recruiters.mturk.fees."""
     request_token: Mapped[str] = mapped_column(String(64))
     batch_id: Mapped[str | None] = mapped_column(String(64))
     """Prolific: the bulk bonus payment id a bonus was set up in (the id the pay call uses)."""

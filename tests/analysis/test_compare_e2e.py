@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.consistency import error_consistency
-from analysis.metrics import HUMANS_POOLED
+from analysis.stats.consistency import error_consistency
+from analysis.stats.metrics import HUMANS_POOLED
 from tests.analysis import simulate
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.consistency import KappaOptions, error_consistency, error_consistency_analysis, pair_stats
+from analysis.stats.consistency import KappaOptions, error_consistency, error_consistency_analysis, pair_stats
 
 
 def _rows(agent: str, kind: str, cond: str, wrong: set[int], stims: range) -> list[dict]:

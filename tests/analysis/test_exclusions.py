@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from analysis.compare import main
-from analysis.exclusions import SERVER_DEFAULT_CATCH_FAILURES, study_catch_rule
+from analysis.stats.exclusions import SERVER_DEFAULT_CATCH_FAILURES, study_catch_rule
 from study_server.settings import SETTINGS
 from tests.analysis import simulate
 from workflow.observer import ObserverModel

@@ -14,8 +14,8 @@ import pytest
 
 import stimuli
 from analysis.compare import main
-from analysis.fooling import fooling_analysis
-from analysis.load import build_long_table, load_responses, load_stimulus_info
+from analysis.inputs.load import build_long_table, load_responses, load_stimulus_info
+from analysis.stats.fooling import fooling_analysis
 
 CLASSES = [stimuli.ClassInfo(i, f"class {i}") for i in range(4)]
 

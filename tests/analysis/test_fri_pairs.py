@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.fri_pairs import fri_pair_analysis, gee_gap, newcombe_interval, score_on_groups
-from analysis.fri_pairs_render import gap_figure
-from analysis.style import figure_bytes
+from analysis.render.style import figure_bytes
+from analysis.sections.fri_pairs import gap_figure
+from analysis.stats.fri_pairs import fri_pair_analysis, gee_gap, newcombe_interval, score_on_groups
 
 
 def test_newcombe_interval_matches_the_papers_worked_example():

@@ -10,7 +10,7 @@ import pytest
 from scipy import special, stats
 from statsmodels.stats.contingency_tables import mcnemar
 
-from analysis.inference import (
+from analysis.stats.inference import (
     binary_contrast,
     holm,
     human_vs_model_tests,

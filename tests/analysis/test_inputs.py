@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.exclusions import CatchRule, ExclusionRules, apply_exclusions
-from analysis.load import AnalysisInputError, build_long_table, load_responses, load_stimulus_info
+from analysis.inputs.load import AnalysisInputError, build_long_table, load_responses, load_stimulus_info
+from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions
 from tests.analysis import simulate
 
 

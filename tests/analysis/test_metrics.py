@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.consistency import KappaOptions, error_consistency, error_consistency_analysis
-from analysis.metrics import (
+from analysis.stats.consistency import KappaOptions, error_consistency, error_consistency_analysis
+from analysis.stats.metrics import (
     HUMANS_POOLED,
     accuracy_by_condition,
     confusion_matrices,

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from analysis.compare import main
-from analysis.metrics import HUMANS_POOLED
+from analysis.inputs.provenance import networks_sidecar
+from analysis.stats.metrics import HUMANS_POOLED
 from tests.analysis import simulate
 
 
@@ -71,6 +72,7 @@ def test_compare_on_real_model_predictions(tmp_path: Path, capsys: pytest.Captur
         "cpu",
     )
 
+    assert networks_sidecar(preds).exists()  # model_eval's side of the contract
     manifest = pd.read_csv(set_dir / "manifest.csv", dtype={"stimulus_id": str, "source_id": str})
     manifest["catch"] = manifest["catch"].astype(str).str.lower() == "true"
     n_classes = len(json.loads((set_dir / "stimulus_set.json").read_text())["classes"])

@@ -8,7 +8,7 @@ import warnings
 import pytest
 from scipy import stats
 
-from analysis.power import MIN_PARTICIPANTS, participants_needed
+from analysis.stats.power import MIN_PARTICIPANTS, participants_needed
 
 
 def test_power_matches_hand_formula() -> None:

@@ -1,4 +1,4 @@
-"""Provenance: the checkpoint's training summary as model_eval stores it, hashes, versions, command."""
+"""Provenance: each network's training summary from the predictions' sidecar, hashes, versions, command."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
-from analysis.load import redact_url
-from analysis.provenance import checkpoint_summary, collect_provenance
-from model_eval.nets.checkpoint import save_checkpoint
+from analysis.inputs.load import redact_url
+from analysis.inputs.provenance import collect_provenance
+from model_eval.nets.checkpoint import CheckpointError, save_checkpoint
 from model_eval.nets.registry import Preprocessing
+from model_eval.predictions.provenance import network_entry, write_sidecar
 
 
 def _checkpoint(path: Path) -> Path:
@@ -37,14 +39,15 @@ def _checkpoint(path: Path) -> Path:
 
 def test_checkpoint_training_summary(tmp_path: Path) -> None:
     path = _checkpoint(tmp_path / "m.pt")
-    row = checkpoint_summary(path)
+    row = network_entry("lenet5-seed3", path)  # what model_eval writes beside its predictions
     assert (row["name"], row["arch"], row["members"], row["seed"]) == ("lenet5-seed3", "lenet5", 2, 3)
     assert row["epochs_run"] == 2 and row["epochs_planned"] == 2
     assert row["val_accuracy"] == "0.7500, 0.7000"  # the last epoch of each member
     assert row["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert "not readable" in checkpoint_summary(bad)["note"]
+    with pytest.raises(CheckpointError):  # model_eval refuses a foreign file rather than describe it
+        network_entry("bad", bad)
 
 
 def test_collect_provenance(tmp_path: Path) -> None:
@@ -53,10 +56,15 @@ def test_collect_provenance(tmp_path: Path) -> None:
     (tmp_path / "set" / "manifest.csv").write_text("stimulus_id\n1\n")
     (tmp_path / "r.csv").write_text("participant\n")
     url = "postgresql+psycopg://user:hunter2@db/study"
+    (tmp_path / "p.csv").write_text("model,stimulus_id\n")
+    write_sidecar(tmp_path / "p.csv", [network_entry("lenet5-seed3", _checkpoint(tmp_path / "m.pt"))])
     prov = collect_provenance(
         tmp_path / "set",
-        [("responses", str(tmp_path / "r.csv")), ("responses", redact_url(url))],
-        [_checkpoint(tmp_path / "m.pt")],
+        [
+            ("responses", str(tmp_path / "r.csv")),
+            ("responses", redact_url(url)),
+            ("predictions", str(tmp_path / "p.csv")),
+        ],
         ["--responses", redact_url(url), "--out", "o u t"],
     )
     stim = dict(zip(prov.stimulus_set["quantity"], prov.stimulus_set["value"], strict=True))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from analysis.psychometric import fit_psychometric
+from analysis.stats.psychometric import fit_psychometric
 
 
 def test_fit_recovers_known_threshold() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.replicates import group_runs, parse_runs_argument, population_analysis
-from analysis.rt import rt_analysis
+from analysis.stats.replicates import group_runs, parse_runs_argument, population_analysis
+from analysis.stats.rt import rt_analysis
 
 
 def _human(agent: str, cond: str, rts: list[float], correct: list[int]) -> list[dict]:

@@ -261,10 +261,8 @@ def test_fri_writes_maps_and_exports_a_valid_stimulus_set(hashing_checkpoint, tm
 
 @pytest.mark.parametrize("command", ["models", "train", "predict", "fri", "noise", "min-noise"])
 def test_every_subcommand_has_help(command, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
-    assert exc.value.code == 0
-    assert "usage" in capsys.readouterr().out
+    assert main([command, "--help"]) == 0
+    assert "Usage:" in capsys.readouterr().out
 
 
 def test_interrupted_run_resumes_to_completion(tmp_path):

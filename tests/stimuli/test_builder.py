@@ -179,17 +179,13 @@ def test_cli_user_errors_are_one_line(tmp_path: Path, capsys):
     assert "does not exist" in err and len(err.strip().splitlines()) == 1
     assert main(["preview", str(tmp_path / "none"), "--out", str(tmp_path / "s.png")]) == 2
     assert "not a directory" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        main(["build", "--preset", "nope", "--out", "x"])
-    assert exc.value.code == 2
+    assert main(["build", "--preset", "nope", "--out", "x"]) == 2  # click's usage error
 
 
 @pytest.mark.parametrize("cmd", ["build", "validate", "preview", "presets"])
 def test_every_subcommand_has_help(cmd: str, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([cmd, "--help"])
-    assert exc.value.code == 0
-    assert "usage:" in capsys.readouterr().out
+    assert main([cmd, "--help"]) == 0
+    assert "Usage:" in capsys.readouterr().out
 
 
 def test_bad_parameters_are_rejected():

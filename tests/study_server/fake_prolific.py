@@ -3,13 +3,17 @@
 Each request is checked against the documented shape (method, path, JSON fields and their types, the
 `Authorization: Token <token>` header); a request that breaks it is answered 400 (or 401) and recorded
 in `violations`, which every test asserts is empty. Answers follow the docs (docs.prolific.com/
-api-reference): studies are created UNPUBLISHED and published by the PUBLISH transition; submissions
-are listed page by page with `_links.next.href`; a bulk bonus is set up from "<participant_id>,<amount>"
-CSV lines and paid by a separate call which, as documented, is not idempotent (paying twice pays twice).
+api-reference): studies are created UNPUBLISHED and published by the PUBLISH transition; lists page
+with `limit` / `offset` (at most `max_limit` items a page), give the total in `meta.count` and a
+root-relative `_links.next.href` (/api/v1/...); completion codes take only the documented code types;
+a bulk approve is accepted (202) and done later (`approve_lag`, then `process()`); a bulk bonus is set
+up from "<participant_id>,<amount>" CSV lines (its answer gives amount, fees, VAT and total) and paid by
+a separate call which, as documented, is not idempotent (paying twice pays twice); the study cost
+calculator and the workspace balance answer in the workspace's currency with its fee and VAT rates.
 
-Faults: `fail_next` answers the next matching requests with 429 (and Retry-After) or a 5xx; `hold`
-parks a matching request (before or after its effect) until the test releases it, so a test can kill
-the client at a known point.
+Faults: `fail_next` answers the next matching requests with 429 (and Retry-After) or a 5xx before they
+run, `fail_after` after they ran (a lost answer); `hold` parks a matching request (before or after its
+effect) until the test releases it, so a test can kill the client at a known point.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from werkzeug.serving import make_server
 
 TOKEN = "test-prolific-token-0123456789"
 PAGE_SIZE = 2
+"""The fake's largest page (Prolific's is larger; small here so that a few submissions span pages)."""
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
 PLACEHOLDERS = ("{{%PROLIFIC_PID%}}", "{{%STUDY_ID%}}", "{{%SESSION_ID%}}")
 STUDY_FIELDS = {
@@ -53,7 +58,17 @@ REQUIRED_STUDY = (
     "estimated_completion_time",
     "reward",
 )
-CODE_TYPES = {"COMPLETED", "FAILED_ATTENTION_CHECK", "NO_CONSENT", "OTHER", "SCREENED_OUT"}
+CODE_TYPES = {
+    "COMPLETED",
+    "FAILED_ATTENTION_CHECK",
+    "FOLLOW_UP_STUDY",
+    "GIVE_BONUS",
+    "INCOMPATIBLE_DEVICE",
+    "NO_CONSENT",
+    "OTHER",
+    "FIXED_SCREENOUT",
+}
+"""The documented `code_type` values of a completion code (api-reference/studies, create a study)."""
 CODE_ACTIONS = {
     "AUTOMATICALLY_APPROVE",
     "MANUALLY_REVIEW",
@@ -101,7 +116,22 @@ class FakeProlific:
         self.submissions: dict[str, dict[str, Any]] = {}
         self.bulk_bonuses: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
+        self.max_limit = PAGE_SIZE
+        self.currency, self.fee_rate, self.vat_rate = "GBP", FEE, Decimal(0)
+        """The workspace's currency, Prolific's fee on rewards and bonuses, and VAT on that fee."""
+        self.screen_out_payments = True
+        """Whether the workspace may use FIXED_SCREENOUT codes (only some workspaces can)."""
+        self.approve_lag = False
+        """True: bulk approvals are accepted and wait in `queued` until `process()`."""
+        self.queued: list[str] = []
+        self.omit_next = False
+        """True: pages carry no next link (the client must page by offset up to meta.count)."""
+        self.count_bias = 0
+        """Added to meta.count: a total the list does not reach (the client must refuse to act)."""
+        self.after_faults: list[tuple[str, str, int]] = []
         self.calls: list[tuple[str, str, Any]] = []
+        self.queries: list[tuple[str, dict[str, str]]] = []
+        """Each GET's path and query parameters."""
         self.violations: list[str] = []
         self.faults: list[tuple[str, str, int, str | None]] = []
         self.holds: list[Hold] = []
@@ -129,6 +159,23 @@ class FakeProlific:
 
     def fail_next(self, method: str, pattern: str, status: int, retry_after: str | None = None) -> None:
         self.faults.append((method, pattern, status, retry_after))
+
+    def fail_after(self, method: str, pattern: str, status: int) -> None:
+        """The next matching request runs, but its answer is replaced by `status` (a lost answer)."""
+        self.after_faults.append((method, pattern, status))
+
+    def process(self) -> None:
+        """Prolific finishes the queued bulk approvals."""
+        for i in self.queued:
+            if self.submissions[i]["status"] == "AWAITING REVIEW":
+                self.submissions[i]["status"] = "APPROVED"
+        self.queued.clear()
+
+    def fees(self, cents: int) -> tuple[int, int]:
+        """Prolific's fee and the VAT on it, in cents, for `cents` paid to participants."""
+        fee = int((Decimal(cents) * self.fee_rate).to_integral_value(rounding="ROUND_HALF_UP"))
+        vat = int((Decimal(fee) * self.vat_rate).to_integral_value(rounding="ROUND_HALF_UP"))
+        return fee, vat
 
     def hold(self, method: str, pattern: str, *, after_effect: bool, drop: bool = False) -> Hold:
         h = Hold(method, pattern, after_effect, drop)
@@ -165,6 +212,10 @@ class FakeProlific:
         }
         return sub_id
 
+    def changes(self) -> list[tuple[str, str, Any]]:
+        """The calls that change something on Prolific (every POST but the cost calculator's)."""
+        return [c for c in self.calls if c[0] == "POST" and not c[1].endswith("/study-cost-calculator/")]
+
     def paid_calls(self) -> list[str]:
         return [p for m, p, _ in self.calls if m == "POST" and p.endswith("/pay/")]
 
@@ -181,6 +232,8 @@ class FakeProlific:
             body = request.get_json(silent=True) if request.method == "POST" else None
             with self.lock:
                 self.calls.append((request.method, request.path, body))
+                if request.method == "GET":
+                    self.queries.append((request.path, dict(request.args)))
             if request.headers.get("Authorization") != f"Token {TOKEN}":
                 return self._bad("missing or wrong 'Authorization: Token <token>' header", 401)
             if request.method == "POST" and not request.is_json:
@@ -200,11 +253,52 @@ class FakeProlific:
 
         @app.after_request
         def park(resp: Any) -> Any:
+            for i, (method, pattern, status) in enumerate(self.after_faults):
+                if method == request.method and re.search(pattern, request.path):
+                    del self.after_faults[i]
+                    resp = app.make_response(
+                        (jsonify({"error": {"title": "fault", "detail": str(status)}}), status)
+                    )
+                    break
             h = self._take_hold(after_effect=True)
             if h is not None:
                 h.arrived.set()
                 h.release.wait(30)
             return resp
+
+        def page_of(items: list[dict[str, Any]]) -> Any:
+            """One page as the API gives it: limit / offset, meta.count, a root-relative next link."""
+            unknown = set(request.args) - {"limit", "offset"}
+            if unknown:
+                return self._bad(f"unknown list parameters {sorted(unknown)} (lists page with limit/offset)")
+            try:
+                limit = int(request.args.get("limit", str(self.max_limit)))
+                offset = int(request.args.get("offset", "0"))
+            except ValueError:
+                return self._bad("limit and offset are whole numbers")
+            if limit < 1 or offset < 0:
+                return self._bad("limit >= 1 and offset >= 0")
+            size = min(limit, self.max_limit)
+            chunk = items[offset : offset + size]
+            more = offset + len(chunk) < len(items)
+            nxt = (
+                f"{request.path}?limit={limit}&offset={offset + len(chunk)}"
+                if more and not self.omit_next
+                else None
+            )
+            prev = f"{request.path}?limit={limit}&offset={max(0, offset - size)}" if offset else None
+            return jsonify(
+                {
+                    "results": chunk,
+                    "_links": {
+                        "self": {"href": request.full_path.rstrip("?"), "title": "Current page"},
+                        "next": {"href": nxt, "title": "Next page"},
+                        "previous": {"href": prev, "title": "Previous page"},
+                        "last": {"href": f"{request.path}?limit={limit}&offset={max(0, len(items) - size)}"},
+                    },
+                    "meta": {"count": len(items) + self.count_bias},
+                }
+            )
 
         @app.post("/api/v1/studies/")
         def create_study() -> Any:
@@ -230,9 +324,34 @@ class FakeProlific:
             for code in body["completion_codes"]:
                 if set(code) != {"code", "code_type", "actions"} or code["code_type"] not in CODE_TYPES:
                     return self._bad(f"bad completion code {code!r}")
+                actions = [a.get("action") for a in code["actions"]]
+                if code["code_type"] == "FIXED_SCREENOUT" and "FIXED_SCREEN_OUT_PAYMENT" not in actions:
+                    return self._bad("a FIXED_SCREENOUT code needs the FIXED_SCREEN_OUT_PAYMENT action")
                 for action in code["actions"]:
                     if action.get("action") not in CODE_ACTIONS:
                         return self._bad(f"bad completion code action {action!r}")
+                    screen_out = action["action"] == "FIXED_SCREEN_OUT_PAYMENT"
+                    if screen_out and code["code_type"] != "FIXED_SCREENOUT":
+                        return self._bad("FIXED_SCREEN_OUT_PAYMENT goes with code_type FIXED_SCREENOUT")
+                    if screen_out:
+                        if set(action) != {"action", "fixed_screen_out_reward", "slots"}:
+                            return self._bad(
+                                "FIXED_SCREEN_OUT_PAYMENT takes fixed_screen_out_reward and slots"
+                            )
+                        reward, slots = action["fixed_screen_out_reward"], action["slots"]
+                        if not isinstance(reward, int) or not 0 < reward < body["reward"]:
+                            return self._bad("fixed_screen_out_reward must be above 0 and below the reward")
+                        if not isinstance(slots, int) or not 0 < slots <= body["total_available_places"]:
+                            return self._bad("slots must lie between 1 and total_available_places")
+                        if not self.screen_out_payments:
+                            return jsonify(
+                                {
+                                    "error": {
+                                        "title": "Bad request",
+                                        "detail": "Screen-out payments are not enabled for this workspace.",
+                                    }
+                                }
+                            ), 400
                     if action["action"] == "ADD_TO_PARTICIPANT_GROUP" and action.get(
                         "participant_group"
                     ) not in (self.groups):
@@ -263,17 +382,7 @@ class FakeProlific:
             if sid not in self.studies:
                 return jsonify({"error": {"title": "Not found"}}), 404
             subs = [s for s in self.submissions.values() if s["study_id"] == sid]
-            page = int(request.args.get("page", "1"))
-            chunk = subs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-            more = page * PAGE_SIZE < len(subs)
-            nxt = f"{request.base_url}?page={page + 1}" if more else None
-            return jsonify(
-                {
-                    "results": [{k: v for k, v in s.items() if k != "bonus_payments"} for s in chunk],
-                    "_links": {"next": {"href": nxt, "title": "Next page"}},
-                    "meta": {"count": len(subs)},
-                }
-            )
+            return page_of([{k: v for k, v in s.items() if k != "bonus_payments"} for s in subs])
 
         @app.get("/api/v1/submissions/<sub_id>/")
         def get_submission(sub_id: str) -> Any:
@@ -289,10 +398,14 @@ class FakeProlific:
             if set(body or {}) != {"submission_ids"} or not isinstance(ids, list) or not ids:
                 return self._bad("bulk approve takes {'submission_ids': [...]} here")
             for i in ids:
-                if self.submissions.get(i, {}).get("status") != "AWAITING REVIEW":
-                    return self._bad(f"submission {i} is not awaiting review")
-            for i in ids:
-                self.submissions[i]["status"] = "APPROVED"
+                if i not in self.submissions:
+                    return self._bad(f"submission {i} does not exist")
+            if any(self.submissions[i]["status"] != "AWAITING REVIEW" for i in ids):
+                # as a real retry meets it: part of the batch went through already
+                return jsonify({"error": {"title": "Submissions not awaiting review"}}), 400
+            self.queued.extend(ids)
+            if not self.approve_lag:
+                self.process()
             return "Bulk approve in progress", 202
 
         @app.post("/api/v1/submissions/<sub_id>/transition/")
@@ -332,15 +445,18 @@ class FakeProlific:
                 rows.append((pid, int(value * 100)))
             bid = new_id()
             total = sum(c for _, c in rows)
-            fees = int((Decimal(total) * FEE).to_integral_value())
+            # in cents with two decimals, as the docs' example answer (amount 850, fees 283.34)
+            fees = (Decimal(total) * self.fee_rate).quantize(Decimal("0.01"))
+            vat = (fees * self.vat_rate).quantize(Decimal("0.01"))
             self.bulk_bonuses[bid] = {"study": body["study_id"], "rows": rows, "paid": 0}
             return jsonify(
                 {
                     "id": bid,
                     "study": body["study_id"],
                     "amount": total,
-                    "fees": fees,
-                    "total_amount": total + fees,
+                    "fees": float(fees),
+                    "vat": float(vat),
+                    "total_amount": float(total + fees + vat),
                 }
             ), 201
 
@@ -355,6 +471,32 @@ class FakeProlific:
                     if s["participant_id"] == pid and s["study_id"] == bulk["study"]:
                         s["bonus_payments"].append(cents)
             return jsonify({}), 202
+
+        @app.post("/api/v1/study-cost-calculator/")
+        def cost_calculator() -> Any:
+            body = request.get_json() or {}
+            values = [body.get(k) for k in ("reward", "total_available_places")]
+            if set(body) != {"reward", "total_available_places"} or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values
+            ):
+                return self._bad("the cost calculator takes {'reward': cents, 'total_available_places': n}")
+            paid = int(values[0] * values[1])
+            fee, vat = self.fees(paid)
+            return jsonify({"total_cost": paid + fee + vat})
+
+        @app.get("/api/v1/workspaces/<wid>/balance/")
+        def balance(wid: str) -> Any:
+            if not HEX24.match(wid):
+                return jsonify({"error": {"title": "Not found"}}), 404
+            return jsonify(
+                {
+                    "currency_code": self.currency,
+                    "total_balance": 100000,
+                    "balance_breakdown": {"rewards": 75000, "fees": 25000, "vat": 0},
+                    "available_balance": 100000,
+                    "available_balance_breakdown": {"rewards": 75000, "fees": 25000, "vat": 0},
+                }
+            )
 
         @app.post("/api/v1/participant-groups/")
         def create_group() -> Any:

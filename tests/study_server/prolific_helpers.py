@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import secrets
 
+import pytest
 from sqlalchemy import select
 
 from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, db
 from study_server.recruiters.cli import run
+from study_server.recruiters.models import PaymentLedger
+from study_server.recruiters.prolific.client import ProlificClient
 
-from .fake_prolific import TOKEN
+from .fake_prolific import TOKEN, FakeProlific
 from .helpers import enter
 
 SETTINGS = {
@@ -74,3 +77,33 @@ def participant(app, public: str) -> Participant:
         p = db.session.scalars(select(Participant).where(Participant.public_id == public)).one()
         db.session.expunge(p)
         return p
+
+
+@pytest.fixture
+def fake():
+    f = FakeProlific().start()
+    yield f
+    f.stop()
+    assert f.violations == []
+
+
+@pytest.fixture
+def sleeps(app, fake, monkeypatch):
+    """The app's Prolific client talks to the fake; its back-off sleeps are recorded, not slept."""
+    monkeypatch.setenv("PROLIFIC_TOKEN", TOKEN)
+    monkeypatch.setenv("PROLIFIC_API_URL", fake.url)
+    slept: list[float] = []
+    app.extensions["prolific_client_factory"] = lambda: ProlificClient(TOKEN, fake.url, sleep=slept.append)
+    use_prolific(app)
+    return slept
+
+
+def ledger(app, action: str | None = None) -> list[PaymentLedger]:
+    with app.app_context():
+        query = select(PaymentLedger).order_by(PaymentLedger.id)
+        if action:
+            query = query.where(PaymentLedger.action == action)
+        rows = list(db.session.scalars(query))
+        for r in rows:
+            db.session.expunge(r)
+        return rows

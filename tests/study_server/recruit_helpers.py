@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import boto3
 from botocore.stub import Stubber
 
-from study_server.recruiters.mturk_client import LIVE_ENDPOINT, SANDBOX_ENDPOINT
+from study_server.recruiters.mturk.client import LIVE_ENDPOINT, SANDBOX_ENDPOINT
 
 WORKER = "A1WORKER0000001"
 WORKER2 = "A2WORKER0000002"

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from study_server.recruiters.mturk_client import (
+from study_server.recruiters.mturk.client import (
     LIVE_ENDPOINT,
     SANDBOX_ENDPOINT,
     MTurkError,
@@ -21,14 +21,14 @@ from study_server.recruiters.mturk_client import (
     make_client,
     paginate,
 )
-from study_server.recruiters.mturk_fees import (
+from study_server.recruiters.mturk.fees import (
     assignment_fee,
     bonus_cost,
     bonus_fee,
     hit_cost,
     parse_amount,
 )
-from study_server.recruiters.mturk_hits import (
+from study_server.recruiters.mturk.hits import (
     EXTERNAL_QUESTION_SCHEMA,
     QUAL_APPROVAL_RATE,
     QUAL_LOCALE,

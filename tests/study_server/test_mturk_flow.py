@@ -19,8 +19,8 @@ from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, db
 from study_server.recruiters.cli import run
 from study_server.recruiters.models import MTurkHIT, PaymentLedger
-from study_server.recruiters.mturk_hits import build_hit
-from study_server.recruiters.mturk_review import bonus_token, record_action
+from study_server.recruiters.mturk.hits import build_hit
+from study_server.recruiters.mturk.review import bonus_token, record_action
 
 from .recruit_helpers import (
     ASSIGNMENT,
@@ -211,7 +211,7 @@ def test_create_hit_dry_run_then_once_per_batch(app, mturk):
         "create_hit", "ThrottlingException", "Rate exceeded", expected_params=plan.params
     )
     mturk["stub"].add_response("create_hit", hit_response(), expected_params=plan.params)
-    from study_server.recruiters import mturk_client
+    from study_server.recruiters.mturk import client as mturk_client
 
     orig = mturk_client.time.sleep
     mturk_client.time.sleep = lambda _s: None  # the CLI's default sleep; the retry itself is real
@@ -321,7 +321,7 @@ def test_approve_reject_bonus_are_ledgered_and_idempotent(app, client, mturk):
     queue_listing(stub)
     for _ in range(5):  # every attempt throttled: the ledger row ends "failed", exit code 2
         stub.add_client_error("send_bonus", "ThrottlingException", "Rate exceeded", expected_params=params)
-    from study_server.recruiters import mturk_client
+    from study_server.recruiters.mturk import client as mturk_client
 
     orig = mturk_client.time.sleep
     mturk_client.time.sleep = lambda _s: None
@@ -442,7 +442,7 @@ def test_assignments_match_on_worker_and_assignment_together(app, client, mturk)
 
 def test_admit_refuses_a_worker_already_in_this_study(app, client, mturk):
     from study_server.recruiters.base import Entry, EntryRefused
-    from study_server.recruiters.mturk import MTurkRecruiter
+    from study_server.recruiters.mturk.recruiter import MTurkRecruiter
 
     grant(mturk["stub"])
     assert client.post("/s/tiny/" + entry_query(), data={"agree": "yes"}).status_code == 302

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from study_server.lifecycle import set_status
 from study_server.models import Participant, Study, db
 from study_server.recruiters.base import BadEntry, Finish
-from study_server.recruiters.prolific import ProlificRecruiter
+from study_server.recruiters.prolific.recruiter import ProlificRecruiter
 
 PID = "5f8d0d55b54764421b7156c3"
 STUDY = "60a7c1a4e3f0b2d9a1c3e5f7"

@@ -16,41 +16,23 @@ from sqlalchemy import func, select
 
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Study, TrialList, db
-from study_server.recruiters.models import PaymentLedger
-from study_server.recruiters.prolific_client import ProlificClient
+from study_server.recruiters.prolific.client import ProlificClient
 
-from .fake_prolific import TOKEN, FakeProlific
-from .prolific_helpers import ENTRY, SETTINGS, cli, join, participant, pid, set_prolific, use_prolific
+from . import prolific_helpers
+from .fake_prolific import TOKEN
+from .prolific_helpers import (
+    ENTRY,
+    SETTINGS,
+    cli,
+    join,
+    ledger,
+    participant,
+    pid,
+    set_prolific,
+    use_prolific,
+)
 
-
-@pytest.fixture
-def fake():
-    f = FakeProlific().start()
-    yield f
-    f.stop()
-    assert f.violations == []
-
-
-@pytest.fixture
-def sleeps(app, fake, monkeypatch):
-    """The app's Prolific client talks to the fake; its back-off sleeps are recorded, not slept."""
-    monkeypatch.setenv("PROLIFIC_TOKEN", TOKEN)
-    monkeypatch.setenv("PROLIFIC_API_URL", fake.url)
-    slept: list[float] = []
-    app.extensions["prolific_client_factory"] = lambda: ProlificClient(TOKEN, fake.url, sleep=slept.append)
-    use_prolific(app)
-    return slept
-
-
-def ledger(app, action: str | None = None) -> list[PaymentLedger]:
-    with app.app_context():
-        query = select(PaymentLedger).order_by(PaymentLedger.id)
-        if action:
-            query = query.where(PaymentLedger.action == action)
-        rows = list(db.session.scalars(query))
-        for r in rows:
-            db.session.expunge(r)
-        return rows
+fake, sleeps = prolific_helpers.fake, prolific_helpers.sleeps  # fixtures
 
 
 def study_config(app, slug: str = "tiny") -> dict:
@@ -62,7 +44,10 @@ def test_create_study_dry_run_then_create_and_publish(app, fake, sleeps, caplog)
     caplog.set_level(logging.DEBUG)
     code, out = cli(app, "create-study", "--study", "tiny", "--url", ENTRY, "--dry-run")
     assert code == 0, out
-    assert fake.calls == []  # a dry run sends nothing
+    assert fake.changes() == []  # a dry run changes nothing; it only asks the cost calculator:
+    assert fake.calls == [
+        ("POST", "/api/v1/study-cost-calculator/", {"reward": 200, "total_available_places": 10})
+    ]
     # 10 places x £2.00 = £20.00; Prolific's one-third fee: 20.00 / 3 = 6.666... -> £6.67
     assert "£20.00 to participants + £6.67 Prolific service fee = £26.67" in out
     assert "{{%PROLIFIC_PID%}}" in out and '"reward": 200' in out
@@ -131,7 +116,7 @@ def test_bad_settings_and_missing_token_are_one_line_errors(app, fake, sleeps, m
     code, _ = cli(app, "create-study", "--study", "tiny", "--url", ENTRY)
     err = capsys.readouterr().err
     assert code == 2 and "PROLIFIC_TOKEN" in err and len(err.strip().splitlines()) == 1
-    assert fake.calls == []
+    assert fake.changes() == []
 
 
 def test_review_decides_from_the_servers_statuses(app, fake, sleeps):
@@ -176,7 +161,7 @@ def test_review_decides_from_the_servers_statuses(app, fake, sleeps):
 
     code, out = cli(app, "review", "--study", "tiny", "--dry-run")
     assert code == 0, out
-    assert [c for c in fake.calls if c[0] == "POST"] == []
+    assert fake.changes() == []
     assert "approvals: 1, £2.00 to participants + £0.67 Prolific service fee = £2.67" in out
 
     code, out = cli(app, "review", "--study", "tiny")
@@ -199,16 +184,16 @@ def test_review_decides_from_the_servers_statuses(app, fake, sleeps):
     with app.app_context():  # the returned and the timed-out participant gave their list slots back
         assert db.session.scalar(select(func.sum(TrialList.n_assigned))) == assigned_before - 2
     rows = {r.assignment_id: r for r in ledger(app)}
-    assert rows[subs["A"]].action == "approve" and rows[subs["A"]].status == "succeeded"
+    assert rows[subs["A"]].action == "approve" and rows[subs["A"]].status == "confirmed"
     assert rows[subs["A"]].detail == "completed every trial (status completed)"
     assert rows[subs["B"]].action == "reject" and rows[subs["B"]].detail.startswith("FAILED_CHECK: ")
     list_pages = [c for c in fake.calls if c[0] == "GET" and "/submissions/" in c[1]]
     assert len(list_pages) >= 4  # 7 submissions, 2 per page (plus the retried first page)
 
-    posts_before = len([c for c in fake.calls if c[0] == "POST"])
+    changes_before = len(fake.changes())
     code, out = cli(app, "review", "--study", "tiny")
     assert code == 0, out
-    assert len([c for c in fake.calls if c[0] == "POST"]) == posts_before  # nothing decided twice
+    assert len(fake.changes()) == changes_before  # nothing decided twice
 
 
 def test_bonus_is_paid_once_and_an_unknown_outcome_is_never_repaid_blindly(app, fake, sleeps, capsys):
@@ -248,7 +233,7 @@ def test_bonus_is_paid_once_and_an_unknown_outcome_is_never_repaid_blindly(app, 
     assert fake.submissions[sub_id]["bonus_payments"] == [50]
     (row,) = ledger(app, "bonus")
     assert (row.status, row.amount, row.fee, row.worker_id) == (
-        "succeeded",
+        "confirmed",
         Decimal("0.50"),
         Decimal("0.17"),
         person,
@@ -314,12 +299,13 @@ def test_client_retries_rate_limits_and_outages_but_never_a_payment(fake):
     sid = fake.add_study()
     fake.fail_next("GET", "/submissions/$", 429, retry_after="3")
     fake.fail_next("GET", "/submissions/$", 500)
-    assert list(client.pages(f"studies/{sid}/submissions/")) == []
+    assert client.collect(f"studies/{sid}/submissions/") == []
     assert slept[0] == 3.0 and 0.5 <= slept[1] <= 2.0  # Retry-After, then jittered back-off 2**1 * [0.5, 1)
-    fake.fail_next("POST", "/pay/$", 429, retry_after="1")  # refused unrun: safe to send again
-    with pytest.raises(Exception, match="404"):
+    fake.fail_next("POST", "/pay/$", 429, retry_after="1")  # wallet contention: a lost answer, not resent
+    before, naps = len(fake.paid_calls()), len(slept)
+    with pytest.raises(Exception, match="429"):
         client.post("bulk-bonus-payments/" + "0" * 24 + "/pay/", {}, repeatable=False)
-    assert slept[-1] == 1.0
+    assert len(fake.paid_calls()) == before + 1 and len(slept) == naps
     fake.fail_next("POST", "/pay/$", 503)
     before = len(fake.paid_calls())
     with pytest.raises(Exception, match="503") as err:
@@ -379,7 +365,7 @@ def test_api_url_and_retry_after_parsing():
     from datetime import UTC, datetime, timedelta
     from email.utils import format_datetime
 
-    from study_server.recruiters.prolific_client import ProlificError, api_url_from_env, retry_after_s
+    from study_server.recruiters.prolific.client import ProlificError, api_url_from_env, retry_after_s
 
     assert api_url_from_env({}) == "https://api.prolific.com/api/v1/"
     assert (

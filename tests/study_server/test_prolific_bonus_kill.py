@@ -7,7 +7,9 @@ SIGKILLs the command there, and then runs it again:
 * killed after the bulk bonus was set up on Prolific but before the ledger heard of it: the rerun sets
   up a fresh bulk bonus and pays that one once; the first stays unpaid;
 * killed after the pay call ran on Prolific but before its answer: the ledger says "paying", so the
-  rerun asks Prolific, finds the bonus on the submission and records it, without paying again.
+  rerun asks Prolific, finds the bonus on the submission and records it, without paying again;
+* killed after Prolific accepted the payment but before the submission was read back: the ledger says
+  "submitted", and `prolific reconcile` confirms it from the submission; nothing is paid again.
 """
 
 from __future__ import annotations
@@ -56,10 +58,10 @@ def bonus_case(app, fake):
     argv = [sys.executable, "-m", "study_server.recruiters", "prolific", "bonus", "--study", "tiny"]
     argv += ["--submission", sub_id, "--amount", "0.50", "--reason", "all catch trials right", "--yes"]
 
-    def start() -> subprocess.Popen:
-        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def start(command: list[str] = argv) -> subprocess.Popen:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    return {"start": start, "sub": sub_id, "person": person}
+    return {"start": start, "sub": sub_id, "person": person, "argv": argv}
 
 
 def rows(app) -> list[PaymentLedger]:
@@ -71,8 +73,8 @@ def rows(app) -> list[PaymentLedger]:
         return found
 
 
-def kill_at(fake: FakeProlific, start, pattern: str) -> None:
-    held = fake.hold("POST", pattern, after_effect=True)
+def kill_at(fake: FakeProlific, start, pattern: str, method: str = "POST") -> None:
+    held = fake.hold(method, pattern, after_effect=True)
     proc = start()
     try:
         assert held.arrived.wait(60), proc.communicate(timeout=5)[0]
@@ -103,7 +105,7 @@ def test_killed_after_setup_before_pay_reruns_with_one_payment(app, fake, bonus_
     assert [fake.bulk_bonuses[b]["paid"] for b in (first, second)] == [0, 1]
     assert fake.submissions[bonus_case["sub"]]["bonus_payments"] == [50]  # 50 pence, once
     (row,) = rows(app)
-    assert (row.status, row.batch_id, row.amount) == ("succeeded", second, Decimal("0.50"))
+    assert (row.status, row.batch_id, row.amount) == ("confirmed", second, Decimal("0.50"))
 
     assert "already paid" in rerun(bonus_case["start"])
     assert len(fake.paid_calls()) == 1
@@ -120,4 +122,20 @@ def test_killed_while_paying_is_confirmed_on_prolific_not_paid_again(app, fake, 
     assert len(fake.paid_calls()) == 1
     assert fake.submissions[bonus_case["sub"]]["bonus_payments"] == [50]
     (row,) = rows(app)
-    assert row.status == "succeeded" and "confirmed on Prolific" in row.detail
+    assert row.status == "confirmed" and "confirmed on Prolific" in row.detail
+
+
+def test_killed_between_pay_and_confirmation_is_reconciled_not_paid_again(app, fake, bonus_case):
+    sub = bonus_case["sub"]
+    kill_at(fake, bonus_case["start"], rf"/submissions/{sub}/$", method="GET")  # the read-back after pay
+    assert len(fake.paid_calls()) == 1 and fake.submissions[sub]["bonus_payments"] == [50]
+    (row,) = rows(app)
+    assert row.status == "submitted"  # Prolific accepted the payment; nobody has seen it arrive
+
+    reconcile = [*bonus_case["argv"][:4], "reconcile", "--study", "tiny"]
+    out = rerun(lambda: bonus_case["start"](reconcile))
+    assert f"bonus {sub} ({bonus_case['person']}): confirmed paid" in out
+    (row,) = rows(app)
+    assert row.status == "confirmed"
+    assert "already paid" in rerun(bonus_case["start"])
+    assert len(fake.paid_calls()) == 1 and fake.submissions[sub]["bonus_payments"] == [50]

@@ -22,7 +22,7 @@ from study_server import create_app
 from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Stimulus, db
-from study_server.recruiters.prolific_client import ProlificClient
+from study_server.recruiters.prolific.client import ProlificClient
 
 from .conftest import SECRET
 from .fake_prolific import TOKEN, FakeProlific

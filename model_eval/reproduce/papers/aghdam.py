@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stimuli.builder import AGHDAM_SIGMAS as _STIMULI_AGHDAM_SIGMAS
+from stimuli import AGHDAM_SIGMAS as _STIMULI_AGHDAM_SIGMAS
 
 NOT_GIVEN = "not given in the paper"
 
