@@ -37,11 +37,12 @@ from torch import nn
 from tqdm import tqdm
 
 from model_eval.fooling.cppn import Genome, initial_genome, mutate, render
+from model_eval.reproduce.papers.nguyen import NGUYEN_2015
 from model_eval.runtime.device import prepare_model, to_device
 
 ENCODINGS: tuple[str, ...] = ("direct", "cppn", "gradient")
-TARGET_CONFIDENCE = 0.9999
-"""The paper's headline figure: images labelled "with 99.99% confidence" (abstract)."""
+TARGET_CONFIDENCE = round(NGUYEN_2015["target_confidence"] / 100, 6)
+"""The paper's headline figure: images labelled "with 99.99% confidence" (abstract), as a fraction."""
 ARCHIVE_COLUMNS = ("encoding", "generation", "elapsed_s", "evaluations", "class", "confidence")
 
 

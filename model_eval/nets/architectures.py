@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from model_eval.nets.registry import register_model
-from model_eval.reproduce.papers.hosseini import HOSSEINI_DNN, HOSSEINI_MVGG
+from model_eval.reproduce.papers.hosseini import HOSSEINI_MVGG
+from model_eval.reproduce.papers.hosseini_short import HOSSEINI_DNN
 
 # Our modernised lists (not the paper's): a number is a 3x3 conv + BatchNorm + ReLU, "M" a 2x2 max-pool.
 MVGG_BN_LAYERS: dict[str, list[int | str]] = {

@@ -51,32 +51,46 @@ class Run:
 
 
 def train_run(
-    cfg: TrainConfig, path: Path, budget: Budget, work: float, work_left: float, data: TensorData | None
+    cfg: TrainConfig,
+    path: Path,
+    budget: Budget,
+    work: float,
+    work_left: float,
+    data: TensorData | None,
+    monitor: TensorData | None = None,
 ) -> Run:
-    """Train (or continue: a finished checkpoint is reused, a stopped one resumed) within its budget share."""
+    """Train (or continue: a finished checkpoint is reused, a stopped one resumed) within its budget
+    share; ``monitor``: test images measured after every epoch (:func:`fit`)."""
     cfg.max_minutes = budget.share(work, work_left)
     stopped = False
     try:
-        fit(cfg, path, resume=True, source_data=data)
+        fit(cfg, path, resume=True, source_data=data, monitor=monitor)
     except TrainingStopped:
         stopped = True
     hist = load_checkpoint(path).data["history"]
     return Run(path, len(hist), stopped)
 
 
+def predictions(
+    path: Path, images: torch.Tensor, device: torch.device, batch_size: int = 512
+) -> torch.Tensor:
+    """Top-1 classes of a checkpoint on NCHW images in [0, 1] (RGB images go gray for a gray network)."""
+    ck = load_checkpoint(path, device=device)
+    x = to_gray(images) if ck.in_channels == 1 else images
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(x), batch_size):
+            with autocast(device):
+                out.append(ck.classifier(to_device(x[s : s + batch_size], device)).argmax(1).cpu())
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
 def accuracy(
     path: Path, images: torch.Tensor, labels: torch.Tensor, device: torch.device, batch_size: int = 512
 ) -> float:
     """Test accuracy of a checkpoint on NCHW images in [0, 1] (RGB images go gray for a gray network)."""
-    ck = load_checkpoint(path, device=device)
-    x = to_gray(images) if ck.in_channels == 1 else images
-    correct = 0
-    with torch.inference_mode():
-        for s in range(0, len(x), batch_size):
-            with autocast(device):
-                pred = ck.classifier(to_device(x[s : s + batch_size], device)).argmax(1).cpu()
-            correct += int((pred == labels[s : s + batch_size]).sum())
-    return correct / max(len(x), 1)
+    pred = predictions(path, images, device, batch_size)
+    return int((pred == labels).sum()) / max(len(labels), 1)
 
 
 def load_test_split(
@@ -116,7 +130,8 @@ class Section:
 def print_table(section: Section) -> None:
     print(f"\n{section.title}")
     shown = section.table if section.print_rows is None else section.table.head(section.print_rows)
-    print(shown.to_string(index=False, na_rep="n/a"))
+    if len(shown):
+        print(shown.to_string(index=False, na_rep="n/a"))
     if len(shown) < len(section.table):
         print(f"... {len(section.table) - len(shown)} more rows in {section.csv_name}")
     if section.note:

@@ -25,15 +25,16 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from model_eval.data import TensorData, equalize_histogram_batch, random_reflect, random_translate
+from model_eval.data import TensorData, equalize_histogram_batch, negative, random_reflect, random_translate
 from model_eval.metrics import chance_level
 from model_eval.nets.checkpoint import build_members
 from model_eval.nets.registry import Preprocessing, get_entry
 from model_eval.reproduce.papers.aghdam import AGHDAM_SIGMAS
-from model_eval.reproduce.papers.hosseini import HOSSEINI_DNN, HOSSEINI_VAL_FRACTION
+from model_eval.reproduce.papers.hosseini import HOSSEINI_VAL_FRACTION
+from model_eval.reproduce.papers.hosseini_short import HOSSEINI_DNN
 from model_eval.runtime import distributed
 from model_eval.runtime.device import autocast, pick_device, prepare_model, to_device
-from model_eval.training.data import TrainingData, load_data
+from model_eval.training.data import TrainingData, load_data, to_gray
 from model_eval.training.state import (
     Position,
     check_init,
@@ -306,9 +307,18 @@ def train_one_epoch(
 
 
 def fit(
-    cfg: TrainConfig, out: str | Path, *, resume: bool = False, source_data: TensorData | None = None
+    cfg: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    source_data: TensorData | None = None,
+    monitor: TensorData | None = None,
 ) -> Path:
     """Train ``cfg.ensemble`` networks and write the checkpoint to ``out``; returns its path.
+
+    With ``monitor`` (test images of the run's input size), the history also records the accuracy on
+    them and on their negatives after every epoch (``test_regular_accuracy``, ``test_negative_accuracy``):
+    the curves of Hosseini et al.'s Fig. 3. They are measured, never trained on.
 
     Raises :class:`TrainingStopped` when the time budget ran out (the checkpoint is saved and
     resumable), and re-raises KeyboardInterrupt after saving the same way.
@@ -326,6 +336,9 @@ def fit(
             f"source_data holds {tuple(source_data.images.shape[-2:])} images, the run needs {size}"
         )
     data = load_data(cfg, size, source_data)
+    if monitor is not None and tuple(monitor.images.shape[-2:]) != (size, size):
+        raise ValueError(f"monitor holds {tuple(monitor.images.shape[-2:])} images, the run needs {size}")
+    monitor_x = None if monitor is None else to_gray(monitor.images) if cfg.gray else monitor.images
     pre = preprocessing_for(cfg, data.channels)
     num_classes = len(data.classes)
 
@@ -425,6 +438,11 @@ def fit(
                     "resume to continue"
                 )
             metrics = evaluate(net, data, device)
+            if monitor is not None and monitor_x is not None:
+                metrics["test_regular_accuracy"] = evaluate_accuracy(net, monitor_x, monitor.labels, device)
+                metrics["test_negative_accuracy"] = evaluate_accuracy(
+                    net, negative(monitor_x), monitor.labels, device
+                )
             pos.history.append(
                 {
                     "member": k,

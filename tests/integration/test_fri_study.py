@@ -178,7 +178,7 @@ def test_fri_study_end_to_end(tmp_path: Path, groups: str | None) -> None:
     assert rc == 0
     pairs = pd.read_csv(out / "tables" / "fri_pairs.csv")
     assert len(pairs) == n_pairs and set(pairs["pair_id"]) == set(manifest["pair_id"])
-    assert (pairs["n_fri"] == VIEWERS).all() and (pairs["n_partner"] == VIEWERS).all()
+    assert (pairs["n_trials_fri"] == VIEWERS).all() and (pairs["n_trials_partner"] == VIEWERS).all()
     if groups is None:  # class-level scoring: the network is right on every FRI and wrong on every partner
         assert (pairs["model_correct_fri"] == 1).all() and (pairs["model_correct_partner"] == 0).all()
     # the network's gap is p(true) on the FRI minus on its partner, from the predictions file
