@@ -1,7 +1,7 @@
 """consent nonce and cross-browser resume per participant, known admin addresses, rate-limit hits
 
-Revision ID: 0008_integrity
-Revises: 0010_trial_timing
+Revision ID: 0009_integrity
+Revises: 0008_trial_timing
 Create Date: 2026-12-05 09:30:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_integrity"
-down_revision: str | Sequence[str] | None = "0010_trial_timing"
+revision: str = "0009_integrity"
+down_revision: str | Sequence[str] | None = "0008_trial_timing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

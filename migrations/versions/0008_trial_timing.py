@@ -1,6 +1,6 @@
 """per-trial frame counts, the trial page's display measurement; started studies keep calibration "card"
 
-Revision ID: 0010_trial_timing
+Revision ID: 0008_trial_timing
 Revises: 0007_screen_calibration
 Create Date: 2026-12-05 09:40:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_trial_timing"
+revision: str = "0008_trial_timing"
 down_revision: str | Sequence[str] | None = "0007_screen_calibration"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
