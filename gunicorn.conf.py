@@ -1,5 +1,10 @@
 """gunicorn settings for the study server, read by `gunicorn 'study_server:create_app()'` when run from
-the repository root (or pass `-c path/to/gunicorn.conf.py`). Chosen by benchmarks/server_throughput.py:
+the repository root (or pass `-c path/to/gunicorn.conf.py`). It listens on 127.0.0.1:8000 behind nginx
+(deploy/nginx.conf), never on the open internet: a gthread worker lets each thread read its request,
+so 16 clients that send slowly would hold every thread of 2 workers x 8 threads, where nginx reads
+requests whole on an event loop first (benchmarks/slow_clients.py). Several of these servers (on
+several machines) may share one PostgreSQL database: nothing one process keeps decides anything another
+could change. Chosen by benchmarks/server_throughput.py:
 
 - one worker process per core, at most 8 by default: each process runs Python on one core at a time, and
   workers x threads is the number of database connections in use at once (PostgreSQL allows 100 by
@@ -22,3 +27,5 @@ workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count(),
 worker_class = "gthread"
 threads = int(os.environ.get("STUDY_GUNICORN_THREADS", 8))
 keepalive = 5
+bind = os.environ.get("STUDY_GUNICORN_BIND", "127.0.0.1:8000")  # nginx proxies to it
+timeout = 30  # a worker silent this long is restarted

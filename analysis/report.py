@@ -12,7 +12,7 @@ import json
 import math
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,13 +29,14 @@ from analysis.inputs.load import (
     redact_url,
 )
 from analysis.inputs.provenance import collect_provenance
-from analysis.render.document import Document, Paragraph, Warning
+from analysis.render.document import Document, Paragraph, Table, Warning
 from analysis.render.formatting import fmt, safe_name
 from analysis.render.html import render_html
 from analysis.render.markdown import render_md
 from analysis.render.pdf import PdfError, find_chromium, print_pdf
 from analysis.render.style import figure_bytes
 from analysis.sections import SECTIONS, Context, Options, heading
+from analysis.sections.consistency import KAPPA_COLUMNS
 from analysis.stats.exclusions import CatchRule, ExclusionRules, apply_exclusions, study_catch_rule
 from analysis.stats.replicates import group_runs
 from analysis.stats.timing import TimingRule
@@ -215,7 +216,10 @@ def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:
         result = section.compute(ctx, results)
         results[section.key] = result
         doc.blocks.append(heading(section))
-        doc.blocks.extend(section.present(result, ctx))
+        blocks = section.present(result, ctx)
+        doc.blocks.extend(
+            replace(b, frame=ctx.in_set_order(b.frame)) if isinstance(b, Table) else b for b in blocks
+        )
     data = results["data"]
     ex = ctx.exclusions
     doc.scalars.update(
@@ -239,10 +243,15 @@ def build_report(ctx: Context) -> tuple[Document, dict[str, Any]]:
     )
     cons = results.get("consistency")
     if cons is not None and len(cons.pairs):
-        doc.extra_tables["error_consistency_pairs"] = cons.pairs
+        pairs = cons.pairs.rename(columns=KAPPA_COLUMNS)
+        doc.extra_tables["error_consistency_pairs"] = ctx.in_set_order(pairs)
     conf = results.get("confusions")
     if conf is not None:
-        for (agent, cond), mat in conf.matrices.items():
+        agents = list(dict.fromkeys(agent for agent, _ in conf.matrices))
+        rank = {c: i for i, c in enumerate(ctx.conditions(cond for _, cond in conf.matrices))}
+        keys = sorted(conf.matrices, key=lambda k: (agents.index(k[0]), rank[k[1]]))
+        for agent, cond in keys:
+            mat = conf.matrices[(agent, cond)]
             names = [ctx.class_names.get(c, str(c)) for c in range(mat.shape[0])]
             df = pd.DataFrame(mat, columns=[*names, "no valid answer"])
             df.insert(0, "true", names)
@@ -338,13 +347,13 @@ def text_summary(doc: Document) -> str:
         for _, r in acc.iterrows():
             lines.append(
                 f"accuracy {r['agent']:>20} {r['condition']:>16}: {r['accuracy']:.3f} "
-                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] n={int(r['n'])}"
+                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] n={int(r['n_trials'])}"
             )
     pvm = tables.get("people_vs_models")
     if pvm is not None:
         for _, r in pvm.iterrows():
             lines.append(
-                f"humans - {r['model']} ({r['condition']}): diff {r['diff']:+.3f} "
+                f"humans - {r['model']} ({r['condition']}): diff {r['diff_humans_minus_model']:+.3f} "
                 f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], p_holm {fmt(r['p_holm'], 'p_holm')} "
                 f"({r['variance_sources']})"
             )

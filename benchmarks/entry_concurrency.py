@@ -48,7 +48,7 @@ def _prepare(url: str, tmp: Path, secret: str) -> None:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "INSTANCE_PATH": str(tmp / "inst")})
     upgrade_database(url)
     with app.app_context():
-        import_stimulus_set(db.session, build_small_set(tmp / "set"), slug="bench")
+        import_stimulus_set(db.session, build_small_set(tmp / "set"), slug="bench", config={"demo": True})
         db.session.remove()
         db.engine.dispose()
 
@@ -88,6 +88,10 @@ def _person(port: int, label: str) -> dict[str, tuple[int, float]]:
     if "/p/" not in location:
         return out
     pid = location.split("/p/")[1].split("/")[0]
+    code, _, t = _request(
+        port, "POST", f"/p/{pid}/calibrate", "card_px=340&blindspot_px=540"
+    )  # before start can start
+    out["calibrate"] = (code, t)
     code, _, t = _request(port, "POST", f"/p/{pid}/start")
     out["start"] = (code, t)
     return out
@@ -202,7 +206,7 @@ def _run(args: argparse.Namespace, url: str, tmp: Path, secret: str) -> int:
     print(f"database: {backend}, gunicorn (gunicorn.conf.py) {args.gunicorn_args}, ", end="")
     print(f"{args.participants} participants at once")
     ok = True
-    for step, want in (("consent page", 200), ("entry", 302), ("start", 302)):
+    for step, want in (("consent page", 200), ("entry", 302), ("calibrate", 302), ("start", 302)):
         base = [r[step][1] for r in alone if step in r]
         times = [r[step][1] for r in crowd if step in r]
         bad = sum(1 for r in crowd if step not in r or r[step][0] != want)

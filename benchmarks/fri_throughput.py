@@ -54,6 +54,81 @@ def _measure(fns: dict, rounds: int, min_seconds: float) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in rates.items()}
 
 
+def measure(
+    model_spec: str,
+    *,
+    size: int = 48,
+    side_ratio: float = 0.7,
+    batch_size: int = 512,
+    seconds: float = 2.0,
+    rounds: int = 5,
+    device: torch.device | None = None,
+    compile_model: bool = False,
+    compile_beside: bool = False,
+) -> dict[str, float]:
+    """Crops/s of FRI maps and images/s of plain batched inference of the same network, measured in
+    alternating rounds of one run. ``compile_model``: the network runs through ``torch.compile`` in both;
+    ``compile_beside``: eager and ``torch.compile``d plain inference (and FRI) are measured side by side.
+
+    Returns rates keyed plain, fri, cut (and plain_compiled, fri_compiled), plus n_crops, side, input.
+    """
+    device = device or pick_device(None)
+    model = prepare_model(_model(model_spec, device), device).eval()
+    if compile_model:
+        model = _compiled(model)
+    image = torch.rand(3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    side = max(3, round(side_ratio * size))
+    n_crops = (size - side + 1) ** 2
+    inp = int(model.input_size)
+    plain = torch.rand(batch_size, 3, inp, inp, generator=torch.Generator().manual_seed(1))
+    plain = to_device(plain, device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def run_plain(net: torch.nn.Module) -> int:
+        done = 0
+        with torch.inference_mode():
+            while done < n_crops:  # the same number of images as one FRI map, in the same batch size
+                b = min(batch_size, n_crops - done)
+                with autocast(device):
+                    net(plain[:b]).argmax(1).cpu()
+                done += b
+        sync()
+        return done
+
+    def run_fri(net: torch.nn.Module) -> int:
+        classify_crops(net, image, 0, side, batch_size=batch_size, device=device)
+        sync()
+        return n_crops
+
+    grid = torch.arange(size - side + 1)
+    yy, xx = torch.meshgrid(grid, grid, indexing="ij")
+    ys, xs = yy.reshape(-1).to(device), xx.reshape(-1).to(device)
+
+    def run_cut() -> int:
+        with torch.inference_mode():
+            for s in range(0, n_crops, batch_size):
+                extract_crops(image, xs[s : s + batch_size], ys[s : s + batch_size], side, inp)
+        sync()
+        return n_crops
+
+    fns = {"plain": lambda: run_plain(model), "fri": lambda: run_fri(model), "cut": run_cut}
+    if compile_beside:
+        compiled = _compiled(model)
+        fns["plain_compiled"] = lambda: run_plain(compiled)
+        fns["fri_compiled"] = lambda: run_fri(compiled)
+    rates = _measure(fns, rounds, seconds)
+    return {**rates, "n_crops": float(n_crops), "side": float(side), "input": float(inp)}
+
+
+def _compiled(model: Classifier) -> Classifier:
+    compiled = torch.compile(model)
+    compiled.input_size = model.input_size  # classify_crops reads the network's input side
+    return compiled  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="mvgg8", help="architecture name (random weights) or checkpoint file")
@@ -66,60 +141,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="torch.compile the network (both measurements)")
     args = p.parse_args(argv)
     device = pick_device(args.device)
-    model = prepare_model(_model(args.model, device), device).eval()
-    if args.compile:
-        compiled = torch.compile(model)
-        compiled.input_size = model.input_size  # classify_crops reads the network's input side
-        model = compiled
-    image = torch.rand(3, args.size, args.size, generator=torch.Generator().manual_seed(0)).to(device)
-    side = max(3, round(args.side_ratio * args.size))
-    n_crops = (args.size - side + 1) ** 2
-    inp = model.input_size
-    plain = torch.rand(args.batch_size, 3, inp, inp, generator=torch.Generator().manual_seed(1))
-    plain = to_device(plain, device)
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def run_plain() -> int:
-        done = 0
-        with torch.inference_mode():
-            while done < n_crops:  # the same number of images as one FRI map, in the same batch size
-                b = min(args.batch_size, n_crops - done)
-                with autocast(device):
-                    model(plain[:b]).argmax(1).cpu()
-                done += b
-        sync()
-        return done
-
-    def run_fri() -> int:
-        classify_crops(model, image, 0, side, batch_size=args.batch_size, device=device)
-        sync()
-        return n_crops
-
-    grid = torch.arange(args.size - side + 1)
-    yy, xx = torch.meshgrid(grid, grid, indexing="ij")
-    ys, xs = yy.reshape(-1).to(device), xx.reshape(-1).to(device)
-
-    def run_cut() -> int:
-        with torch.inference_mode():
-            for s in range(0, n_crops, args.batch_size):
-                extract_crops(image, xs[s : s + args.batch_size], ys[s : s + args.batch_size], side, inp)
-        sync()
-        return n_crops
-
-    rates = _measure({"plain": run_plain, "fri": run_fri, "cut": run_cut}, args.rounds, args.seconds)
-    plain_rate, fri_rate = rates["plain"], rates["fri"]
-    print(
-        f"device {device}, model {args.model} (input {inp}px), image {args.size}px, region side {side}, "
-        f"{n_crops} crops per map, batch {args.batch_size}, threads {torch.get_num_threads()}"
+    r = measure(
+        args.model,
+        size=args.size,
+        side_ratio=args.side_ratio,
+        batch_size=args.batch_size,
+        seconds=args.seconds,
+        rounds=args.rounds,
+        device=device,
+        compile_model=args.compile,
     )
-    print(f"plain batched inference: {plain_rate:10.1f} images/s")
-    print(f"FRI crops (cut+resize+classify): {fri_rate:10.1f} crops/s")
-    print(f"cut + resize alone (roi_align): {rates['cut']:10.1f} crops/s")
-    print(f"one map of {n_crops} crops: {n_crops / fri_rate:.3f} s")
-    print(f"ratio FRI / plain: {fri_rate / plain_rate:.3f} (target >= 0.8)")
+    n_crops = int(r["n_crops"])
+    print(
+        f"device {device}, model {args.model} (input {int(r['input'])}px), image {args.size}px, "
+        f"region side {int(r['side'])}, {n_crops} crops per map, batch {args.batch_size}, "
+        f"threads {torch.get_num_threads()}"
+    )
+    print(f"plain batched inference: {r['plain']:10.1f} images/s")
+    print(f"FRI crops (cut+resize+classify): {r['fri']:10.1f} crops/s")
+    print(f"cut + resize alone (roi_align): {r['cut']:10.1f} crops/s")
+    print(f"one map of {n_crops} crops: {n_crops / r['fri']:.3f} s")
+    print(f"ratio FRI / plain: {r['fri'] / r['plain']:.3f} (target >= 0.8)")
     return 0
 
 

@@ -448,7 +448,11 @@ class OurServer(Server):
         if not ok:
             return out
         p.uid = location.split("/p/")[1].split("/")[0]
-        steps = ((f"/p/{p.uid}/start", b"", "/trials"),)
+        # the card calibration (the study's default; the trials start only once it is stored), then start
+        steps = (
+            (f"/p/{p.uid}/calibrate", b"card_px=340&blindspot_px=540", "/instructions"),
+            (f"/p/{p.uid}/start", b"", "/trials"),
+        )
         for target, body, goal in steps:
             reply, t = await _timed(p.client, "POST", target, body, "application/x-www-form-urlencoded")
             ok = reply is not None and reply.status == 302 and reply.location.endswith(goal)
@@ -530,7 +534,7 @@ def _prepare_study(url: str, stimulus_set: Path, round_dir: Path) -> int:
     )
     upgrade_database(url)
     with app.app_context():
-        study, _ = import_stimulus_set(db.session, stimulus_set, slug=SLUG)
+        study, _ = import_stimulus_set(db.session, stimulus_set, slug=SLUG, config={"demo": True})
         length = min(len(tl.stimulus_ids) for tl in study.lists)
         db.session.remove()
         db.engine.dispose()

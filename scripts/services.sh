@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install (when root and missing) and start what the tests use for real: Debian chromium, a
-# PostgreSQL server, and poppler's pdftotext (to read the report's PDF). Prints `export ...` lines
-# for the caller to eval; all chatter goes to stderr.
+# PostgreSQL server, poppler's pdftotext (to read the report's PDF) and nginx (the deployment test
+# starts it with deploy/nginx.conf). Prints `export ...` lines for the caller to eval; all chatter
+# goes to stderr.
 set -euo pipefail
 log() { echo "services: $*" >&2; }
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)  # the tests read the report's PDF text
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -14,7 +16,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
   else
-    log "missing ${need[*]} and not root: browser/PostgreSQL tests will skip"
+    log "missing ${need[*]} and not root: browser/PostgreSQL/nginx tests will skip"
   fi
 fi
 if command -v pg_lsclusters >/dev/null 2>&1; then

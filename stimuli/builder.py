@@ -9,6 +9,9 @@ Presets (defaults chosen so each is a sensible human study that builds in second
 
 Determinism: the seed decides every image (the same seed gives the same pixels for each source and condition);
 stimulus and source ids are fresh random ids and rows are shuffled on every build (see stimuli.stimulus_set).
+Without a seed a build draws a secret one (`secrets`) and records it in stimulus_set.json, which the study
+server never serves: anyone holding this code can rebuild a set from a guessed seed and look up each
+image's class and condition, so a study's set must not come from a seed that can be guessed (such as 0).
 
 Exactness on disk: every source image is first quantised to the 8-bit grid (round(255 x)/255), and gray
 images are quantised before negation, so a written negative pixel is exactly 255 - p of its positive.
@@ -17,6 +20,7 @@ images are quantised before negation, so a written negative pixel is exactly 255
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,7 +52,8 @@ class BuildConfig:
     size: int = 32
     n_per_class: int = 4
     catch_fraction: float = 0.1
-    seed: int = 0
+    seed: int | None = None
+    """None: a fresh secret seed per build (recorded in the set); give one only to reproduce a set."""
     equalize: bool = False
     roi_crop: bool = False
     legend_index: dict[int, int] = field(default_factory=dict)
@@ -140,17 +145,41 @@ def n_catch(n_sources: int, n_conditions: int, fraction: float) -> int:
 def _source_for(cfg: BuildConfig, n_total_per_class: int) -> ImageSource:
     if cfg.source == "synthetic":
         return get_source(
-            "synthetic", split=cfg.split, size=cfg.size, n_per_class=n_total_per_class, seed=cfg.seed
+            "synthetic", split=cfg.split, size=cfg.size, n_per_class=n_total_per_class, seed=seeded(cfg)
         )
     return get_source(
         cfg.source,
         root=cfg.root,
         split=cfg.split,
         size=cfg.size,
-        seed=cfg.seed,
+        seed=seeded(cfg),
         roi_crop=cfg.roi_crop,
         download=cfg.download,
     )
+
+
+def secret_seed() -> int:
+    """A seed nobody can guess (63 random bits from the operating system)."""
+    return secrets.randbits(63)
+
+
+def seeded(cfg: BuildConfig) -> int:
+    """The config's seed; ValueError for a config that has none yet (`build` draws one first)."""
+    if cfg.seed is None:
+        raise ValueError("this step needs a seed; build() draws a secret one when none is given")
+    return int(cfg.seed)
+
+
+def source_images(cfg: BuildConfig) -> ImageSource:
+    """The source a build of `cfg` draws its stimuli from (synthetic: just enough images are rendered,
+    stimuli plus catch trials; real data: everything in the split)."""
+    catch_per_class = 0
+    if cfg.source == "synthetic":
+        n_classes = 43
+        n_conditions = len(cfg.conditions) + len(cfg.sigmas)
+        total_catch = n_catch(n_classes * cfg.n_per_class, n_conditions, cfg.catch_fraction)
+        catch_per_class = math.ceil(total_catch / n_classes)
+    return _source_for(cfg, cfg.n_per_class + catch_per_class)
 
 
 def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Path:
@@ -159,15 +188,12 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Pa
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"output directory {out} exists and is not empty")
-    rng = np.random.default_rng([cfg.seed, 0xB1D])
+    if cfg.seed is None:
+        cfg = replace(cfg, seed=secret_seed())
+    seed = seeded(cfg)
+    rng = np.random.default_rng([seed, 0xB1D])
     n_conditions = len(cfg.conditions) + len(cfg.sigmas)
-    n_classes_hint = 43 if cfg.source == "synthetic" else None
-    # synthetic: render just enough images; real data: pick from everything in the split
-    catch_per_class = 0
-    if n_classes_hint:
-        total_catch = n_catch(n_classes_hint * cfg.n_per_class, n_conditions, cfg.catch_fraction)
-        catch_per_class = math.ceil(total_catch / n_classes_hint)
-    src = _source_for(cfg, cfg.n_per_class + catch_per_class)
+    src = source_images(cfg)
     present = set(np.unique(src.labels).tolist())
     classes = [c for c in src.classes if c.id in present]  # the closed set = classes the data actually has
     main_idx = stratified_indices(src.labels, cfg.n_per_class, rng)
@@ -183,7 +209,7 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Pa
     source_ids = dict(zip(picked, ("s" + h for h in new_ids(len(picked), nbytes=8)), strict=True))
     rows: list[dict] = []
     images: list[np.ndarray] = []
-    noise_rng = np.random.default_rng([cfg.seed, 0x4015E])
+    noise_rng = np.random.default_rng([seed, 0x4015E])
     for i in tqdm(main_idx.tolist(), desc=f"building {cfg.preset}", unit="source", disable=not progress):
         xq = _prepared(src, i, cfg)
         label = int(src.labels[i])
@@ -217,7 +243,7 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, progress: bool = True) -> Pa
         classes,
         legend,
         name=f"{cfg.preset}-{cfg.source}",
-        seed=cfg.seed,
+        seed=seed,
         source=cfg.source,
         params=params,
         progress=progress,
@@ -233,9 +259,10 @@ def _practice(
     k = cfg.practice_per_class
     if k <= 0:
         return []
-    rng = np.random.default_rng([cfg.seed, 0x9AC7])  # its own stream: the stimuli stay as they were
+    seed = seeded(cfg)
+    rng = np.random.default_rng([seed, 0x9AC7])  # its own stream: the stimuli stay as they were
     if cfg.source == "synthetic":
-        src = get_source("synthetic", split=cfg.split, size=cfg.size, n_per_class=k + 1, seed=cfg.seed + 7919)
+        src = get_source("synthetic", split=cfg.split, size=cfg.size, n_per_class=k + 1, seed=seed + 7919)
         pool = np.arange(len(src))
     out: list[tuple[np.ndarray, int]] = []
     for class_id in sorted(legend):

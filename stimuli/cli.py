@@ -60,9 +60,10 @@ def cli() -> None:
 @click.option(
     "--seed",
     type=int,
-    default=0,
-    show_default=True,
-    help="seed for the images: sources, catch trials, noise; ids and row order are random",
+    default=None,
+    help="seed for the images: sources, catch trials, noise (default: a fresh secret seed, recorded in "
+    "stimulus_set.json; give one only to reproduce a set, never for a set people will see); ids and row "
+    "order are random",
 )
 @click.option("--n-per-class", type=int, help="source images per class (default: the preset's)")
 @click.option("--size", type=int, default=32, show_default=True, help="image side in pixels")
@@ -93,7 +94,7 @@ def cli() -> None:
 def build_command(
     preset: str,
     out: str,
-    seed: int,
+    seed: int | None,
     n_per_class: int | None,
     size: int,
     source: str,

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from study_server import faults, guard
+from study_server import bodies, faults, guard
 from study_server.db import configure_engine, engine_options, normalise_url
 from study_server.models import db
 from study_server.secret import check_secret_strength, load_or_create_secret
@@ -69,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    bodies.init_app(app)  # before CSRF and the guard, which read the form
     csrf.init_app(app)
     guard.init_app(app)
 
@@ -108,7 +109,13 @@ def _register_error_pages(app: Flask) -> None:
 
 
 from study_server.export import responses_frame  # noqa: E402  (needs the app factory's modules)
-from study_server.studies import ImportReport, import_study, prepare_database, save_admin  # noqa: E402
+from study_server.studies import (  # noqa: E402
+    ImportReport,
+    import_study,
+    prepare_database,
+    save_admin,
+    study_settings,
+)
 
 __all__ = [
     "ImportReport",
@@ -119,4 +126,5 @@ __all__ = [
     "prepare_database",
     "responses_frame",
     "save_admin",
+    "study_settings",
 ]

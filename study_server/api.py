@@ -6,6 +6,7 @@ Every bad input is a 4xx JSON error and writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import secrets
@@ -18,14 +19,16 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection, Engine, Table, bindparam, case, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.wsgi import get_content_length, get_input_stream
+from werkzeug.exceptions import HTTPException
 
+from study_server.bodies import BodyTooLarge, read_body
 from study_server.db import Prepared, driver_value, write_lock
+from study_server.display import DisplayError, display_record
 from study_server.group_commit import committer_for
-from study_server.lifecycle import is_active, set_status
+from study_server.lifecycle import ACTIVE, is_active, set_status
 from study_server.models import NONE_ANSWER, Participant, Study, db, utcnow
 from study_server.models import Response as TrialResponse
+from study_server.settings import effective
 from study_server.study_cache import ParticipantInfo, StudyInfo, participant_info, study_info
 
 if TYPE_CHECKING:
@@ -73,21 +76,16 @@ def json_body(environ: WSGIEnvironment, limit: int) -> dict[str, Any]:
 
     Read from the WSGI environ, so the answer endpoint (which runs without Flask's request) and the
     Flask routes check bodies the same way."""
-    length = get_content_length(environ)
-    if length is not None and length > limit:
-        raise ApiError(413, "request body too large")
     mimetype = str(environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
     json_type = mimetype == "application/json" or (
         mimetype.startswith("application/") and mimetype.endswith("+json")
     )  # as Flask's request.is_json
+    try:
+        raw = read_body(environ, limit)  # first: a body over the limit is a 413 whatever its type
+    except BodyTooLarge:
+        raise ApiError(413, "request body too large") from None
     if not json_type:
         raise ApiError(415, "send the body as application/json")
-    try:
-        raw = get_input_stream(environ, max_content_length=limit).read(limit + 1)
-    except RequestEntityTooLarge:
-        raise ApiError(413, "request body too large") from None
-    if len(raw) > limit:
-        raise ApiError(413, "request body too large")
     try:
         data = json.loads(raw)
     except RecursionError:  # e.g. 2 KB of "[[[[": json's decoder gives up with this, not a ValueError
@@ -118,7 +116,7 @@ def _finite(value: int | float) -> bool:
 
 def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> _Answer:
     """Check one answer against the participant's list and the study's classes (no database access)."""
-    unknown = set(data) - {"trial_index", "response", "rt_ms", "stimulus_id", "shown_ms"}
+    unknown = set(data) - {"trial_index", "response", "rt_ms", "stimulus_id", "shown_ms", *FRAME_FIELDS}
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
     trial_index = _int_field(data, "trial_index", required=True)
@@ -129,6 +127,7 @@ def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> 
     response = NONE_ANSWER if none_answer else _int_field(data, "response", required=False)
     rt = _ms_field(data, "rt_ms")
     shown = _ms_field(data, "shown_ms")
+    frames = tuple(_frames_field(data, name) for name in FRAME_FIELDS)
     total = len(info.trial_order)
     if not 0 <= trial_index < total:
         raise ApiError(400, f"'trial_index' out of range: this participant has {total} trials")
@@ -146,7 +145,18 @@ def _validate(data: dict[str, Any], info: ParticipantInfo, study: StudyInfo) -> 
         raise ApiError(404, "unknown stimulus for this trial")
     label, catch = known
     correct = response is not None and response == label
-    return _Answer(trial_index, stimulus_id, response, rt, catch, correct, shown)
+    return _Answer(trial_index, stimulus_id, response, rt, catch, correct, shown, *frames)
+
+
+FRAME_FIELDS = ("frames_requested", "frames_shown", "frames_dropped")
+"""A timed trial's display frames, as the page counted them (see study_server.display)."""
+
+
+def _frames_field(data: dict[str, Any], name: str) -> int | None:
+    value = _int_field(data, name, required=False)
+    if value is not None and not 0 <= value <= 100_000:
+        raise ApiError(400, f"{name!r} out of range")
+    return value
 
 
 def _ms_field(data: dict[str, Any], name: str) -> float | None:
@@ -172,6 +182,9 @@ class _Answer:
     correct: bool
     shown_ms: float | None = None
     """Measured on-screen time of a timed image (display frames), from the page."""
+    frames_requested: int | None = None
+    frames_shown: int | None = None
+    frames_dropped: int | None = None
 
     @property
     def failed_catch(self) -> int:
@@ -189,6 +202,9 @@ class _Answer:
             "catch": self.catch,
             "correct": self.correct,
             "shown_ms": self.shown_ms,
+            "frames_requested": self.frames_requested,
+            "frames_shown": self.frames_shown,
+            "frames_dropped": self.frames_dropped,
             "created_at": created_at,
         }
 
@@ -271,7 +287,7 @@ _COUNT_ANSWER = Prepared(
 
 _ANSWER_COLUMNS = (
     "participant_id", "trial_index", "stimulus_id", "response", "rt_ms", "catch", "correct", "shown_ms",
-    "created_at",
+    *FRAME_FIELDS, "created_at",
 )  # fmt: skip
 _INSERT_ANSWER = Prepared(
     lambda _dialect: (
@@ -331,11 +347,12 @@ _SAVE_POSTGRESQL = Prepared(
         ), ins AS (
             INSERT INTO responses
                 (participant_id, trial_index, stimulus_id, response, rt_ms, catch, correct, shown_ms,
-                created_at)
+                frames_requested, frames_shown, frames_dropped, created_at)
             SELECT id, CAST(:trial_index AS INTEGER), CAST(:stimulus_id AS VARCHAR),
                 CAST(:response AS INTEGER), CAST(:rt_ms AS DOUBLE PRECISION),
                 CAST(:catch AS BOOLEAN), CAST(:correct AS BOOLEAN), CAST(:shown_ms AS DOUBLE PRECISION),
-                CAST(:created_at AS TIMESTAMP WITH TIME ZONE)
+                CAST(:frames_requested AS INTEGER), CAST(:frames_shown AS INTEGER),
+                CAST(:frames_dropped AS INTEGER), CAST(:created_at AS TIMESTAMP WITH TIME ZONE)
             FROM p
             ON CONFLICT (participant_id, trial_index) DO NOTHING
             RETURNING id
@@ -428,9 +445,7 @@ def _stored_or_refuse(conn: Connection, info: ParticipantInfo, answer: _Answer) 
 
 def _replay(row: Any, answer: _Answer) -> tuple[bool, int, str, _Answer]:
     """The trial is already stored: report what is stored (the caller answers 200, or 409 if it differs)."""
-    kept = _Answer(
-        answer.trial_index, answer.stimulus_id, row[0], row[1], answer.catch, answer.correct, answer.shown_ms
-    )
+    kept = dataclasses.replace(answer, response=row[0], rt_ms=row[1])
     return False, int(row[2]), str(row[3]), kept
 
 
@@ -453,9 +468,31 @@ def fullscreen_exits(public_id: str) -> tuple[Response, int]:
     with write_lock(db.session):
         db.session.execute(
             update(Participant)
-            .where(Participant.id == info.id)
+            .where(Participant.id == info.id, Participant.status.in_(sorted(ACTIVE)))
             .values(fullscreen_exits=case((col < count, count), else_=col))
         )
-        stored = db.session.scalar(select(col).where(Participant.id == info.id))
+        stored, status = db.session.execute(
+            select(col, Participant.status).where(Participant.id == info.id)
+        ).one()
         db.session.commit()
+    if status not in ACTIVE:  # finished, left or screened out: nothing more is recorded
+        raise ApiError(409, f"this participant cannot report now (status {status})", status_now=status)
     return jsonify({"fullscreen_exits": stored}), 200
+
+
+@bp.post("/p/<public_id>/display")
+def display(public_id: str) -> tuple[Response, int]:
+    """Store what the trial page measured before the trials (refresh rate, the stimulus as drawn; see
+    `study_server.display`). A reload measures again, and the latest measurement is kept."""
+    data = json_body(request.environ, int(current_app.config["JSON_BODY_LIMIT"]))
+    p = db.session.scalars(select(Participant).where(Participant.public_id == public_id)).one_or_none()
+    if p is None:
+        raise ApiError(404, "unknown participant")
+    try:
+        record = display_record(data, p.calibration, effective(p.study.config)["stimulus_scaling"])
+    except DisplayError as exc:
+        raise ApiError(400, str(exc)) from None
+    with write_lock(db.session):
+        db.session.execute(update(Participant).where(Participant.id == p.id).values(display=record))
+        db.session.commit()
+    return jsonify(record), 200

@@ -34,6 +34,11 @@ def size_mm(deg: float, distance_mm: float) -> float:
     return 2.0 * distance_mm * math.tan(math.radians(deg) / 2.0)
 
 
+def degrees(px: float, ppm: float, distance_mm: float) -> float:
+    """Visual angle (deg) of something `px` CSS px wide, centred in view: the inverse of `size_mm`."""
+    return math.degrees(2.0 * math.atan((px / ppm) / (2.0 * distance_mm)))
+
+
 def px_per_deg(ppm: float, distance_mm: float) -> float:
     """Pixels per degree at the centre of view, exactly 2 d tan(0.5 deg) x px/mm (not the d tan(1 deg)
     small-angle form, which differs by less than 0.01%)."""
@@ -82,7 +87,7 @@ def calibration_record(form: Mapping[str, Any], settings: Mapping[str, Any]) -> 
         if not 200.0 <= distance <= 1500.0:
             raise CalibrationError(f"a viewing distance of {distance / 10:.0f} cm is implausible")
         record["blindspot_px"] = offsets
-        method = "blindspot"
+        method = "blind_spot"
     record["viewing_distance_mm"] = distance
     record["distance_method"] = method
     record["px_per_deg"] = px_per_deg(ppm, distance)

@@ -231,6 +231,25 @@ def mark_abandoned(slug: str, hours: float) -> None:
     click.echo(f"marked {n} participants of {study.slug} as abandoned")
 
 
+@cli.command("allow-resume")
+@click.option("--study", "slug", required=True, help="study slug")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="how long the permission lasts")
+@click.argument("external_id")
+def allow_resume(slug: str, hours: float, external_id: str) -> None:
+    """Let the participant with EXTERNAL_ID (platform or label id) continue in another browser, once."""
+    from study_server.models import Study, db
+    from study_server.participant import allow_resume as allow
+
+    study = db.session.scalars(select(Study).where(Study.slug == slug)).one_or_none()
+    if study is None:
+        raise UserError(f"unknown study {slug!r}")
+    try:
+        allow(study, external_id, hours)
+    except (LookupError, ValueError) as exc:
+        raise UserError(str(exc).strip('"')) from None
+    click.echo(f"{external_id} may continue {study.slug} in another browser within {hours:g} h")
+
+
 @cli.command("export")
 @click.option("--study", "slug", help="study slug (default: all studies)")
 @click.option("--out", required=True, help="output directory")

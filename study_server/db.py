@@ -217,11 +217,19 @@ class Prepared:
         For a statement that is a whole transaction (PostgreSQL's one-statement save): no SQLAlchemy
         Connection around it and no isolation level set and reset, which cost a tenth of a save.
         """
-        pooled = engine.raw_connection()
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        try:  # the pool's connect is not wrapped by SQLAlchemy: an outage would escape faults.py
+            pooled = engine.raw_connection()
+        except dbapi_error as exc:
+            raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=engine.dialect) from exc
         try:
             driver = pooled.driver_connection
             assert driver is not None  # a connection just checked out of the pool is open
-            driver.autocommit = True
+            try:
+                driver.autocommit = True
+            except dbapi_error as exc:  # a pooled connection the server closed meanwhile
+                pooled.invalidate(exc)
+                raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=engine.dialect) from exc
             try:
                 return self._execute(engine, pooled, params, pooled.invalidate)
             finally:
@@ -252,7 +260,7 @@ class Prepared:
             lost = dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
             if lost:  # as SQLAlchemy does: drop this connection and every other pooled one
                 invalidate(exc)
-                engine.dispose(close=False)
+                engine.dispose()  # closes the idle ones: dropping them unclosed leaks sockets
             raise DBAPIError.instance(
                 sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
             ) from exc

@@ -10,8 +10,10 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -28,6 +30,10 @@ COLUMNS = (
     "response",
     "rt_ms",
     "shown_ms",
+    "frames_requested",
+    "frames_shown",
+    "frames_dropped",
+    "repeat",
     "trial_index",
     "catch",
     "created_at",
@@ -39,7 +45,18 @@ COLUMNS = (
     "list_id",
     "study",
     "simulated",
+    "refresh_hz",
+    "distance_method",
+    "viewing_distance_mm",
+    "stimulus_deg",
 )
+"""Per trial: the answer, its timing (`shown_ms` and the frames of a timed image; empty when untimed) and
+`repeat` (1 for the second showing of a stimulus the study repeats). Per participant: status, recruiter
+and list, the refresh rate measured before the trials, how the viewing distance was found
+(blind_spot | assumed; empty without calibration) and the stimulus width in degrees actually shown."""
+
+PRECISION = {"rt_ms": 1, "shown_ms": 1, "refresh_hz": 2, "viewing_distance_mm": 1, "stimulus_deg": 3}
+"""Decimals kept in the export: what the measurement supports (performance.now() jitter is ~0.1 ms)."""
 
 
 class ExportError(ValueError):
@@ -57,8 +74,11 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def frame_from_session(session: AnySession, secret_key: str, study: str | None = None) -> pd.DataFrame:
-    """The responses table for one study (slug) or all studies, in the contract's columns."""
+def frame_from_session(
+    session: AnySession, secret_key: str, study: str | None = None, statuses: Collection[str] | None = None
+) -> pd.DataFrame:
+    """The responses table for one study (slug) or all studies, in the contract's columns; only the
+    participants in `statuses` when given (the admin's filter)."""
     if study is not None and session.scalar(select(Study.id).where(Study.slug == study)) is None:
         raise ExportError(f"unknown study {study!r}")
     # the study's screening setting, read once per study, so the analysis applies the server's own rule
@@ -75,8 +95,14 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
     )
     if study is not None:
         query = query.where(Study.slug == study)
+    if statuses:
+        query = query.where(Participant.status.in_(sorted(statuses)))
     records = []
+    repeats: dict[int, list[int]] = {}
     for resp, part, slug, list_index in session.execute(query):
+        if part.id not in repeats:
+            repeats[part.id] = repeat_marks(part.trial_order)
+        marks = repeats[part.id]
         records.append(
             {
                 "participant": pseudonym(part.public_id, secret_key),
@@ -84,6 +110,10 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
                 "response": "none" if resp.response == NONE_ANSWER else resp.response,
                 "rt_ms": resp.rt_ms,
                 "shown_ms": resp.shown_ms,
+                "frames_requested": resp.frames_requested,
+                "frames_shown": resp.frames_shown,
+                "frames_dropped": resp.frames_dropped,
+                "repeat": marks[resp.trial_index] if resp.trial_index < len(marks) else 0,
                 "trial_index": resp.trial_index,
                 "catch": bool(resp.catch),
                 "created_at": iso_utc(resp.created_at),
@@ -95,9 +125,15 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
                 "list_id": list_index,
                 "study": slug,
                 "simulated": bool(part.simulated),
+                **geometry(part.calibration, part.display),
             }
         )
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    for name in ("frames_requested", "frames_shown", "frames_dropped"):
+        frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+    frame["repeat"] = frame["repeat"].astype("int64")
+    for name, decimals in PRECISION.items():
+        frame[name] = pd.to_numeric(frame[name]).astype("float64").round(decimals)
     # class ids as integers; "none" (its own answer) as that word; a timeout as missing
     frame["response"] = frame["response"].map(lambda v: v if v == "none" or pd.isna(v) else int(v))
     if not (frame["response"] == "none").any():
@@ -105,13 +141,34 @@ def frame_from_session(session: AnySession, secret_key: str, study: str | None =
     frame["list_id"] = frame["list_id"].astype("Int64")
     frame["catch_fail_threshold"] = pd.to_numeric(frame["catch_fail_threshold"]).astype("Int64")
     frame["trial_index"] = frame["trial_index"].astype("int64")
-    frame["rt_ms"] = frame["rt_ms"].astype("float64")
-    frame["shown_ms"] = frame["shown_ms"].astype("float64")
     frame["catch"] = frame["catch"].astype(bool)
     frame["simulated"] = frame["simulated"].astype(bool)
     frame["completed"] = frame["completed"].astype(bool)
     frame["paid"] = frame["paid"].astype(bool)
     return frame
+
+
+def repeat_marks(trial_order: list[str]) -> list[int]:
+    """1 at each trial that shows a stimulus a second time (a test-retest repeat), else 0."""
+    seen: set[str] = set()
+    marks = []
+    for sid in trial_order:
+        marks.append(int(sid in seen))
+        seen.add(sid)
+    return marks
+
+
+def geometry(calibration: dict | None, display: dict | None) -> dict[str, Any]:
+    """A participant's refresh rate, viewing-distance method and distance, and the angle shown."""
+    cal, shown = calibration or {}, display or {}
+    method = cal.get("distance_method")
+    return {
+        "refresh_hz": shown.get("refresh_hz"),
+        # "blindspot": how calibrations stored before the export named the method
+        "distance_method": "blind_spot" if method == "blindspot" else method,
+        "viewing_distance_mm": cal.get("viewing_distance_mm"),
+        "stimulus_deg": shown.get("stimulus_deg", cal.get("stimulus_deg")),
+    }
 
 
 def responses_frame(
@@ -157,7 +214,20 @@ def to_json(frame: pd.DataFrame) -> str:
     return json.dumps(records, indent=1)
 
 
-def participant_records(session: AnySession, secret_key: str, study: str | None = None) -> list[dict]:
+def rounded(value: Any, decimals: int = 4) -> Any:
+    """Floats rounded to `decimals` places inside any JSON value (no 16.69999999999999 in an export)."""
+    if isinstance(value, float):
+        return round(value, decimals)
+    if isinstance(value, dict):
+        return {k: rounded(v, decimals) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, decimals) for v in value]
+    return value
+
+
+def participant_records(
+    session: AnySession, secret_key: str, study: str | None = None, statuses: Collection[str] | None = None
+) -> list[dict]:
     """Per-participant details that do not fit the long responses table: list, legend order, and every
     status change with its time (pseudonymised like the responses)."""
     from study_server.models import StatusEvent
@@ -170,6 +240,8 @@ def participant_records(session: AnySession, secret_key: str, study: str | None 
     )
     if study is not None:
         query = query.where(Study.slug == study)
+    if statuses:
+        query = query.where(Participant.status.in_(sorted(statuses)))
     out = []
     for part, slug, list_index in session.execute(query):
         events = session.scalars(
@@ -184,7 +256,8 @@ def participant_records(session: AnySession, secret_key: str, study: str | None 
                 "list_id": list_index,
                 "simulated": bool(part.simulated),
                 "legend_order": list(part.legend_order),
-                "calibration": part.calibration,
+                "calibration": rounded(part.calibration),
+                "display": rounded(part.display),
                 "fullscreen_exits": part.fullscreen_exits,
                 "n_trials": len(part.trial_order),
                 "events": [{"status": e.status, "at": iso_utc(e.at)} for e in events],

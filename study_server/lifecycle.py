@@ -108,24 +108,49 @@ def mark_abandoned(
     stay in the database (and in the export, with status "abandoned"). Returns how many changed.
     The caller opens the transaction (`db.write_lock`); this commits it.
     """
-    cutoff = (now or utcnow()) - older_than
+    idle = idle_participants(session, study_id, ACTIVE, (now or utcnow()) - older_than)
+    for p in idle:
+        mark_left(session, p, "abandoned")
+    session.commit()
+    return len(idle)
+
+
+NOT_STARTED = frozenset({"allocated", "consented"})
+"""Holding a list place without answering yet: released after the study's idle_release_minutes."""
+
+
+def idle_participants(
+    session: AnySession, study_id: int, statuses: frozenset[str], cutoff: datetime, *, lock: bool = True
+) -> list[Participant]:
+    """The study's participants in `statuses` whose last status change is older than `cutoff`
+    (rows locked FOR UPDATE on PostgreSQL unless `lock` is False)."""
     last_event = (
         select(StatusEvent.participant_id, func.max(StatusEvent.at).label("last"))
         .group_by(StatusEvent.participant_id)
         .subquery()
     )
-    idle = session.scalars(
+    query = (
         select(Participant)
         .join(last_event, last_event.c.participant_id == Participant.id)
         .where(
             Participant.study_id == study_id,
-            Participant.status.in_(sorted(ACTIVE)),
+            Participant.status.in_(sorted(statuses)),
             last_event.c.last < cutoff,
         )
-    ).all()
+    )
+    if lock:
+        query = query.with_for_update(of=Participant).execution_options(populate_existing=True)
+    return list(session.scalars(query).all())
+
+
+def release_idle(session: AnySession, study_id: int, minutes: int | None, now: datetime | None = None) -> int:
+    """Give back the list places of participants who consented but did not start within `minutes`
+    (None: never); the caller holds the write lock and commits. Returns how many were released."""
+    if minutes is None:
+        return 0
+    idle = idle_participants(session, study_id, NOT_STARTED, (now or utcnow()) - timedelta(minutes=minutes))
     for p in idle:
         mark_left(session, p, "abandoned")
-    session.commit()
     return len(idle)
 
 

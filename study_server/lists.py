@@ -18,14 +18,16 @@ import random
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from study_server.db import AnySession, write_lock
-from study_server.lifecycle import set_status
-from study_server.models import Participant, Study, TrialList
+from study_server.lifecycle import NOT_STARTED, idle_participants, release_idle, set_status
+from study_server.models import Participant, Stimulus, Study, TrialList, utcnow
 from study_server.recruiters.base import EntryRefused
+from study_server.settings import effective
 
 DEFAULT_VIEWERS_PER_STIMULUS = 20
 """People per crop in Srivastava et al. 2019's FRI study ("separate groups of 20"), as model_eval cites it."""
@@ -41,9 +43,16 @@ def _open_lists(study: Study, lists: Sequence[TrialList]) -> list[TrialList]:
 
 
 def study_is_full(session: AnySession, study: Study) -> bool:
-    """Every list has reached the cap: read only, so the link's GET can say so before consent."""
+    """Every list has reached the cap and no idle place is due back: read only, so the link's GET can
+    say so before consent."""
     lists = session.scalars(select(TrialList).where(TrialList.study_id == study.id)).all()
-    return bool(lists) and not _open_lists(study, lists)
+    if not lists or _open_lists(study, lists):
+        return False
+    minutes = effective(study.config)["idle_release_minutes"]
+    if minutes is None:
+        return True
+    cutoff = utcnow() - timedelta(minutes=int(minutes))
+    return not idle_participants(session, study.id, NOT_STARTED, cutoff, lock=False)
 
 
 class StudyFull(EntryRefused):
@@ -107,20 +116,45 @@ def latin_square_lists(rows: Sequence[StimulusRow]) -> tuple[list[str], list[lis
     return conditions, lists
 
 
-def participant_order(stimulus_ids: Sequence[str], seed: int) -> list[str]:
-    """The participant's own random trial order, reproducible from their seed."""
+def participant_order(stimulus_ids: Sequence[str], rng: random.Random) -> list[str]:
+    """The participant's own random trial order, drawn from `rng` (a secret source in the study)."""
     order = list(stimulus_ids)
-    random.Random(seed).shuffle(order)
+    rng.shuffle(order)
     return order
 
 
-def legend_order(class_ids: Sequence[int], seed: int, *, shuffle: bool = True) -> list[int]:
-    """The participant's shuffled legend (a different stream from the trial order), or the classes in
-    the set's order when the study orders its legend by category (setting legend_order)."""
+def with_repeats(order: Sequence[str], fraction: float, seed: int, catch: set[str]) -> list[str]:
+    """The order with round(fraction x its non-catch stimuli) of them shown a second time, for
+    test-retest consistency. The repeated stimuli come from the first half of the order and their second
+    showings are shuffled into the second half, so the two showings are always apart and the second
+    never comes first; catch trials are never repeated."""
+    out = list(order)
+    n_main = sum(1 for sid in out if sid not in catch)
+    k = round(fraction * n_main)
+    if k <= 0:
+        return out
+    half = len(out) // 2
+    rng = random.Random(f"repeat-{seed}")
+    candidates = [sid for sid in out[:half] if sid not in catch]
+    second = out[half:] + rng.sample(candidates, min(k, len(candidates)))
+    rng.shuffle(second)
+    return out[:half] + second
+
+
+def legend_order(class_ids: Sequence[int], rng: random.Random, *, shuffle: bool = True) -> list[int]:
+    """The participant's shuffled legend, or the classes in the set's order when the study orders its
+    legend by category (setting legend_order). In the study `rng` is a secret source of its own: the
+    legend is on every page, so nothing else may be derivable from it."""
     order = list(class_ids)
     if shuffle:
-        random.Random(f"legend-{seed}").shuffle(order)
+        rng.shuffle(order)
     return order
+
+
+def secret_rng() -> random.Random:
+    """A generator seeded by nothing: the operating system's randomness, draw by draw (`secrets`).
+    Knowing one participant's legend, trial order or list tells nothing about another draw."""
+    return secrets.SystemRandom()
 
 
 def new_public_id() -> str:
@@ -136,6 +170,8 @@ def allocate_participant(
     recruiter_data: dict | None = None,
     simulated: bool = False,
     admit: Callable[[], None] | None = None,
+    consent: bool = False,
+    consent_nonce: str | None = None,
 ) -> tuple[Participant, bool]:
     """Return (participant, created): the person's existing participant, or a new one on the
     least-filled list, committed. Race-safe under any concurrency:
@@ -149,6 +185,9 @@ def allocate_participant(
     for a repeat worker) runs before anything is written; the unique constraint on (study, recruiter,
     external id) backs this up. A list holds at most ``viewers_per_stimulus`` people (not counting
     those who left); with every list full, StudyFull (an EntryRefused) is raised and nothing written.
+    Places held by people who consented but never started within the study's idle_release_minutes
+    are given back first. `consent` records the consent in the same commit; a `consent_nonce` already
+    used in this study (the consent form submitted twice) returns that form's participant.
     """
     study_id = study.id
     with write_lock(session):
@@ -169,19 +208,32 @@ def allocate_participant(
             )
             if not lists:
                 raise ValueError(f"study {study.slug!r} has no trial lists; import a stimulus set first")
-            existing = _find(session, study_id, recruiter, external_id)
+            existing = _find(session, study_id, recruiter, external_id) or _by_nonce(
+                session, study_id, consent_nonce
+            )
             if existing is not None:
                 session.commit()
                 return existing, False
             if admit is not None:
                 admit()
+            release_idle(session, study_id, effective(study.config)["idle_release_minutes"])
             open_lists = _open_lists(study, lists)
             if not open_lists:
                 raise StudyFull(STUDY_FULL)
-            target = min(open_lists, key=lambda tl: (tl.n_assigned, tl.index))
+            # the least-filled list; a tie is broken by a secret draw, so the list tells nothing of the
+            # order people arrived in
+            fewest = min(tl.n_assigned for tl in open_lists)
+            target = secret_rng().choice([tl for tl in open_lists if tl.n_assigned == fewest])
             target.n_assigned += 1
-            seed = secrets.randbits(31)
             class_ids = [int(c["id"]) for c in study.classes]
+            seed = secrets.randbits(31)  # practice images and repeats only, never the order or legend
+            order = participant_order(target.stimulus_ids, secret_rng())
+            fraction = float(effective(study.config)["repeat_fraction"])
+            if fraction > 0:
+                catch = session.scalars(
+                    select(Stimulus.stimulus_id).where(Stimulus.study_id == study_id, Stimulus.catch)
+                ).all()
+                order = with_repeats(order, fraction, seed, set(catch))
             participant = Participant(
                 public_id=new_public_id(),
                 study_id=study_id,
@@ -191,17 +243,22 @@ def allocate_participant(
                 recruiter_data=dict(recruiter_data or {}),
                 simulated=simulated,
                 seed=seed,
-                trial_order=participant_order(target.stimulus_ids, seed),
+                trial_order=order,
                 legend_order=legend_order(
-                    class_ids, seed, shuffle=(study.config or {}).get("legend_order") != "category"
+                    class_ids, secret_rng(), shuffle=(study.config or {}).get("legend_order") != "category"
                 ),
+                consent_nonce=consent_nonce,
             )
             session.add(participant)
             set_status(session, participant, "allocated")
+            if consent:  # allocation and consent in one commit: a crash leaves neither
+                set_status(session, participant, "consented")
             session.commit()
         except IntegrityError:
             session.rollback()  # the unique constraint caught a twin the lock missed: resume it
-            existing = _find(session, study_id, recruiter, external_id)
+            existing = _find(session, study_id, recruiter, external_id) or _by_nonce(
+                session, study_id, consent_nonce
+            )
             session.rollback()
             if existing is None:
                 raise
@@ -223,5 +280,16 @@ def _find(session: AnySession, study_id: int, recruiter: str, external_id: str |
             Participant.recruiter == recruiter,
             Participant.external_id == external_id,
         )
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _by_nonce(session: AnySession, study_id: int, nonce: str | None) -> Participant | None:
+    """The participant a consent form with this nonce created already (None without a nonce)."""
+    if not nonce:
+        return None
+    return session.scalars(
+        select(Participant)
+        .where(Participant.study_id == study_id, Participant.consent_nonce == nonce)
         .execution_options(populate_existing=True)
     ).one_or_none()

@@ -109,7 +109,10 @@ class Participant(Base):
     __tablename__ = "participants"
     # One participant per person and study: a second entry with the same platform id resumes the first.
     # NULL external ids (an anonymous plain link) never collide.
-    __table_args__ = (UniqueConstraint("study_id", "recruiter", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("study_id", "recruiter", "external_id"),
+        UniqueConstraint("study_id", "consent_nonce"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -135,6 +138,14 @@ class Participant(Base):
     screen size); NULL until it is made. See `study_server.calibration`."""
     fullscreen_exits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Times the participant left fullscreen during practice or trials."""
+    consent_nonce: Mapped[str | None] = mapped_column(String(64))
+    """The consent form's one-time nonce: a second submit of the same form finds this participant."""
+    resume_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Until when the researcher lets this session be resumed from a browser other than the one that
+    started it (`participant.entry`); NULL: only that browser (or the platform's own session id)."""
+    display: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the trial page measured just before the trials: refresh rate, device pixel ratio and the
+    stimulus as drawn (scale, CSS px, degrees); NULL until then. See `study_server.display`."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     study: Mapped[Study] = relationship()
@@ -157,6 +168,18 @@ class StatusEvent(Base):
     participant: Mapped[Participant] = relationship(back_populates="events")
 
 
+class RateLimitHit(Base):
+    """One counted request of a rate-limited kind (consent) from a client address, in the database so
+    every worker and every app server counts the same requests."""
+
+    __tablename__ = "rate_limit_hits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 NONE_ANSWER = -1
 """How a "none of these / I cannot recognise it" answer is stored: its own value, never a class id (ids
 are >= 0) and never NULL (a timeout). The API takes it as the JSON string "none"; the export writes "none"."""
@@ -177,6 +200,12 @@ class Response(Base):
     rt_ms: Mapped[float | None] = mapped_column(Float)
     shown_ms: Mapped[float | None] = mapped_column(Float)
     """Measured on-screen time of a timed image (display frames from onset to mask); NULL if untimed."""
+    frames_requested: Mapped[int | None] = mapped_column(Integer)
+    """A timed image's duration in display frames: presentation_ms / the measured frame interval."""
+    frames_shown: Mapped[int | None] = mapped_column(Integer)
+    """Frames from image onset to mask onset, as the page measured them (shown_ms / frame interval)."""
+    frames_dropped: Mapped[int | None] = mapped_column(Integer)
+    """Display frames the page missed while the image was up (0: every frame was drawn on time)."""
     catch: Mapped[bool] = mapped_column(Boolean, default=False)
     correct: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -191,6 +220,9 @@ class AdminUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Set when `create_admin` resets the password (which also ends all the user's sessions)."""
+    known_addresses: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
+    """Client addresses this user logged in from (the latest few): the per-user throttle, which a
+    distributed guesser fills from many addresses, never locks the admin out of these."""
 
 
 class AdminSession(Base):
@@ -236,6 +268,7 @@ __all__ = [
     "AdminUser",
     "Base",
     "Participant",
+    "RateLimitHit",
     "Response",
     "StatusEvent",
     "Stimulus",

@@ -7,6 +7,9 @@ Nothing a participant receives names the class or condition of the stimulus in f
 from __future__ import annotations
 
 import random
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +28,15 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() returns
 
 from study_server.calibration import CARD_HEIGHT_MM, CARD_WIDTH_MM, CalibrationError, calibration_record
+from study_server.consent_check import NOT_OPEN, consent_details_missing
 from study_server.db import write_lock
 from study_server.images import clean_png
 from study_server.lifecycle import LEFT, is_finished, set_status
 from study_server.lists import STUDY_FULL, allocate_participant, study_is_full
-from study_server.models import Participant, Study, db
+from study_server.models import Participant, Study, db, utcnow
 from study_server.models import Response as TrialResponse
 from study_server.practice import PracticeImage, practice_images
+from study_server.ratelimit import consent_retry_after
 from study_server.recruiters.base import BadEntry, Entry, EntryRefused, Recruiter, get_recruiter
 from study_server.settings import effective
 from study_server.study_cache import choice_of_class
@@ -61,12 +66,17 @@ def get_participant_or_404(public_id: str, *, lock: bool = False) -> Participant
     return p
 
 
+def needs_calibration(p: Participant) -> bool:
+    """The study calibrates the screen and this participant has not done it yet."""
+    return p.calibration is None and effective(p.study.config)["calibration"] != "none"
+
+
 def step_url(p: Participant) -> str:
     """Where a participant in this status belongs; pages redirect there when visited out of order."""
     if p.status == "allocated":
         return url_for("participant.consent", public_id=p.public_id)
     if p.status == "consented":
-        if p.calibration is None and effective(p.study.config)["calibration"] != "none":
+        if needs_calibration(p):
             return url_for("participant.calibrate", public_id=p.public_id)
         return url_for("participant.instructions", public_id=p.public_id)
     if p.status == "started":
@@ -118,6 +128,8 @@ def entry(slug: str) -> Any:
     form, same query string) creates the participant: see `_consent_and_allocate`.
     """
     study = get_study_or_404(slug)
+    if consent_details_missing(study):  # a real study opens only with contact and ethics text set
+        return message("This study is not open yet", NOT_OPEN, 503)
     recruiter = get_recruiter(study.recruiter)
     try:
         ent = recruiter.parse_entry(study, request.args)
@@ -127,6 +139,8 @@ def entry(slug: str) -> Any:
         return render_template("preview.html", study=study, settings=effective(study.config))
     participant = _returning(study, recruiter, ent)
     if participant is not None:
+        if not _this_browser(study, recruiter, ent, participant):
+            return _elsewhere(study, recruiter, ent, participant)
         refused = _welcome_back(study, recruiter, ent, participant)
         if refused is not None:
             return refused
@@ -142,9 +156,78 @@ def entry(slug: str) -> Any:
     return _consent_and_allocate(study, recruiter, ent)
 
 
+def _this_browser(study: Study, recruiter: Recruiter, ent: Entry, p: Participant) -> bool:
+    """Whether this request may continue `p`'s session: it comes from the browser that started it (its
+    cookie), carries the platform's session id that only that person is given, or the researcher let
+    the session resume elsewhere (once, until `resume_until`). A platform id alone never suffices."""
+    if request.cookies.get(COOKIE_PREFIX + study.slug) == p.public_id:
+        return True
+    key = recruiter.session_param
+    if key and ent.data.get(key) and ent.data.get(key) == (p.recruiter_data or {}).get(key):
+        return True
+    if p.resume_until is None or _aware(p.resume_until) <= utcnow():
+        return False
+    with write_lock(db.session):  # the permission is used up by this browser, which gets the cookie
+        fresh = get_participant_or_404(p.public_id, lock=True)
+        allowed = fresh.resume_until is not None and _aware(fresh.resume_until) > utcnow()
+        fresh.resume_until = None
+        db.session.commit()
+    return allowed
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+ELSEWHERE = (
+    "This study was started in another browser or on another device, and it can only be continued "
+    "there: please go back to the browser where you started (the same link works there). If you cannot, "
+    "please contact the researchers; they can let you continue here."
+)
+
+
+def _elsewhere(study: Study, recruiter: Recruiter, ent: Entry, p: Participant) -> Response:
+    """A second browser with a started person's platform id: not let in. A different platform session
+    is kept as a further attempt (never replacing the stored one)."""
+    key = recruiter.session_param
+    if key and ent.data.get(key):
+        with write_lock(db.session):
+            fresh = get_participant_or_404(p.public_id, lock=True)
+            fresh.recruiter_data = _with_attempt(fresh.recruiter_data or {}, key, ent.data[key])
+            db.session.commit()
+    contact = str(effective(study.config)["researcher_contact"] or "").strip()
+    text = ELSEWHERE + (f" Contact: {contact}" if contact else "")
+    return message("Please continue where you started", text, 409)
+
+
+MAX_ATTEMPTS = 20
+
+
+def _with_attempt(data: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    """`data` with another platform session recorded under "attempts" (the stored one is kept)."""
+    if data.get(key) in (None, value):
+        return data
+    attempts = list(data.get("attempts") or [])
+    if value not in {a.get(key) for a in attempts} and len(attempts) < MAX_ATTEMPTS:
+        attempts.append({key: value, "at": utcnow().isoformat(timespec="seconds")})
+    return {**data, "attempts": attempts}
+
+
+NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
 def _consent_page(study: Study, *, action: str, error: str | None, status: int = 200) -> Response:
+    """The consent form, with a fresh nonce: submitting it twice gives one participant."""
     settings = effective(study.config)
-    page = render_template("consent.html", study=study, settings=settings, action=action, error=error)
+    nonce = request.form.get("nonce") if request.method == "POST" else None
+    page = render_template(
+        "consent.html",
+        study=study,
+        settings=settings,
+        action=action,
+        error=error,
+        nonce=nonce if nonce and NONCE.match(nonce) else secrets.token_urlsafe(16),
+    )
     return make_response(page, status)
 
 
@@ -170,6 +253,16 @@ def _consent_and_allocate(study: Study, recruiter: Recruiter, ent: Entry) -> Any
         return _consent_page(study, action=request.full_path, error=AGREE)
     if _gate_refusal(settings, request.form):
         return render_template("gate.html", study=study, settings=settings), 403
+    nonce = request.form.get("nonce", "")
+    retry = consent_retry_after()
+    if retry is not None:
+        resp = message(
+            "Please wait a little",
+            "Many people have joined from your network in a short time. Please try again later.",
+            429,
+        )
+        resp.headers["Retry-After"] = str(retry)
+        return resp
     try:
         participant, created = allocate_participant(
             db.session,
@@ -178,12 +271,15 @@ def _consent_and_allocate(study: Study, recruiter: Recruiter, ent: Entry) -> Any
             external_id=ent.external_id,
             recruiter_data=dict(ent.data),
             admit=lambda: recruiter.admit(db.session, study, ent),
+            consent=True,
+            consent_nonce=nonce if NONCE.match(nonce) else None,
         )
     except EntryRefused as exc:
         return message("Thank you for your interest", str(exc), 403)
     public_id = participant.public_id
     if created and type(recruiter).on_start is not Recruiter.on_start:
         _run_on_start(recruiter, public_id)
+    # (a consent given before allocation and consent were one commit may still be "allocated")
     return _set_cookie(redirect(_advance(public_id, "allocated", "consented")), study.slug, public_id)
 
 
@@ -200,7 +296,11 @@ def _welcome_back(study: Study, recruiter: Recruiter, ent: Entry, participant: P
         return None
     with write_lock(db.session):  # returned and re-accepted: hand back through the live assignment
         fresh = get_participant_or_404(participant.public_id, lock=True)
-        fresh.recruiter_data = {**fresh.recruiter_data, **ent.data}
+        data, key = dict(ent.data), recruiter.session_param
+        stored = fresh.recruiter_data or {}
+        if key and not recruiter.new_session_replaces and stored.get(key) not in (None, data.get(key)):
+            stored = _with_attempt(stored, key, data.pop(key))  # Prolific: the first session stays
+        fresh.recruiter_data = {**stored, **data}
         db.session.commit()
     return None
 
@@ -335,6 +435,7 @@ def runner_payload(p: Participant, settings: dict[str, Any], mode: str, trials: 
         "trials": trials,
         # stimulus size: from the calibration, or a fixed CSS size when calibration is off
         "stimulus_px": cal.get("stimulus_px") or settings["stimulus_px"],
+        "scaling": settings["stimulus_scaling"],
         "frame_ms": cal.get("frame_ms"),
         # timing, on display frames
         "presentation_ms": settings["presentation_ms"],
@@ -378,8 +479,15 @@ def practice(public_id: str) -> Any:
 
 @bp.post("/p/<public_id>/start")
 def start(public_id: str) -> Any:
+    """Start the trials; refused (back to the calibration) while a calibration the study needs is
+    missing, so that nobody answers at a stimulus size nobody measured."""
     get_participant_or_404(public_id)  # an unknown token is a 404 before any write lock is taken
-    return redirect(_advance(public_id, "consented", "started"))
+    with write_lock(db.session):
+        p = get_participant_or_404(public_id, lock=True)
+        if p.status == "consented" and not needs_calibration(p):
+            set_status(db.session, p, "started")
+        db.session.commit()
+    return redirect(step_url(p))
 
 
 @bp.get("/p/<public_id>/trials")
@@ -399,6 +507,7 @@ def trials(public_id: str) -> Any:
     payload = runner_payload(p, settings, "main", items)
     payload.update(
         api=url_for("api.post_response", public_id=p.public_id),
+        display_api=url_for("api.display", public_id=p.public_id),
         debrief=url_for("participant.debrief", public_id=p.public_id),
         answered=sorted(answered),
     )
@@ -490,3 +599,26 @@ def practice_image(public_id: str, image_id: str) -> Response:
     if image_id not in {img.image_id for img in practice_images(p.study.stimulus_dir)}:
         abort(404, description="image not found")
     return _png(clean_png(_study_file(p.study, "practice", f"{image_id}.png")))
+
+
+RESUME_HOURS = 24.0
+
+
+def allow_resume(study: Study, external_id: str, hours: float = RESUME_HOURS) -> Participant:
+    """Let the next browser that opens the study link with `external_id` continue that person's
+    session (once, within `hours`): for a participant who had to change browser or device and asked
+    the researcher. LookupError when the study has no such person."""
+    if not 0 < hours <= 24 * 30:
+        raise ValueError("hours must lie between 0 and 720")
+    with write_lock(db.session):
+        p = db.session.scalars(
+            select(Participant)
+            .where(Participant.study_id == study.id, Participant.external_id == external_id)
+            .with_for_update()
+        ).first()
+        if p is None:
+            db.session.rollback()
+            raise LookupError(f"study {study.slug!r} has no participant with id {external_id!r}")
+        p.resume_until = utcnow() + timedelta(hours=hours)
+        db.session.commit()
+    return p

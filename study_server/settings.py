@@ -86,12 +86,18 @@ _LIST: tuple[Setting, ...] = (
             nullable=True, fixed_once_started=True),
     Setting("stimulus_deg", "float", 4.0, "width of the stimulus in degrees of visual angle (with "
             "calibration)", "trial", 0.5, 40.0, fixed_once_started=True),
-    Setting("calibration", "choice", "card", "screen calibration before the instructions: card (resize a "
-            "credit-card outline), card+blindspot (also estimate viewing distance), none (stimulus_px)",
-            "trial", choices=("card", "card+blindspot", "none"), fixed_once_started=True),
-    Setting("viewing_distance_mm", "float", 570.0, "viewing distance assumed when it is not measured, in "
-            "mm (at 57 cm, 1 cm on screen is about 1 degree)", "trial", 200.0, 2_000.0,
+    Setting("stimulus_scaling", "choice", "integer", "integer: the image is drawn at a whole multiple of "
+            "its pixels with nearest-neighbour scaling, so stimulus_deg is rounded to the nearest multiple "
+            "and the angle actually shown is stored; smooth: drawn at exactly stimulus_deg with the "
+            "browser's smooth (bilinear) resampling", "trial", choices=("integer", "smooth"),
             fixed_once_started=True),
+    Setting("calibration", "choice", "card+blindspot", "screen calibration before the instructions: "
+            "card+blindspot (resize a credit-card outline, then measure the viewing distance with the "
+            "blind spot, Li et al. 2020), card (card only; viewing_distance_mm is assumed), none "
+            "(stimulus_px)", "trial", choices=("card+blindspot", "card", "none"), fixed_once_started=True),
+    Setting("viewing_distance_mm", "float", 570.0, "viewing distance assumed when it is not measured "
+            "(calibration card or none), in mm (at 57 cm, 1 cm on screen is about 1 degree)", "trial",
+            200.0, 2_000.0, fixed_once_started=True),
     Setting("stimulus_px", "int", 224, "stimulus width in CSS pixels when calibration is none", "trial",
             16, 2_048, fixed_once_started=True),
     Setting("legend_order", "choice", "shuffled", "legend order: shuffled per participant, or category "
@@ -111,6 +117,12 @@ _LIST: tuple[Setting, ...] = (
     Setting("viewers_per_stimulus", "int", None, "at most N people per trial list, so every stimulus is "
             "seen by N people (null: no cap; sets with FRI pairs: 20, as Srivastava et al.)", "trial", 1,
             100_000, nullable=True, fixed_once_started=True),
+    Setting("idle_release_minutes", "int", 30, "a participant who consented but has not started the "
+            "trials within N minutes gives their list place back (they are told so if they return); null: "
+            "never", "trial", 1, 100_000, nullable=True),
+    Setting("repeat_fraction", "float", 0.0, "fraction of the non-catch stimuli each participant sees a "
+            "second time, in the second half of the session, for test-retest consistency (the export marks "
+            "repeat=1; 0: none)", "trial", 0.0, 0.5, fixed_once_started=True),
     Setting("catch_fail_threshold", "int", 1, "screened out when failed catch trials exceed this (null: "
             "never)", "trial", 0, 100_000, nullable=True, fixed_once_started=True),
     # --- the pages around the trials ---
@@ -119,9 +131,13 @@ _LIST: tuple[Setting, ...] = (
     Setting("consent_text", "text", DEFAULT_CONSENT, "what the study is, on the consent page (blank lines "
             "separate paragraphs)", "pages"),
     Setting("researcher_contact", "text", "", "who runs the study and how to reach them (consent and "
-            "debrief pages)", "pages"),
+            "debrief pages); a study that is not a demo opens only once it is set", "pages"),
     Setting("ethics_approval", "text", "", "ethics approval, e.g. the committee and reference number",
             "pages"),
+    Setting("ethics_not_required", "bool", False, "the researcher states that this study needs no ethics "
+            "approval (a study opens only with ethics_approval set or this on)", "pages"),
+    Setting("demo", "bool", False, "a demonstration, not a real study: the consent page says so, and it "
+            "opens without researcher_contact and ethics_approval", "pages"),
     Setting("data_retention", "text", DEFAULT_RETENTION, "what is stored, for how long, and who may see it",
             "pages"),
     Setting("debrief_text", "text", DEFAULT_DEBRIEF, "what the study was about, on the last page",

@@ -57,6 +57,7 @@ def import_study(
     `settings` are study settings (checked against the schema in `study_server.settings`); a recruiter
     of None keeps the study's (a new study: link).
     """
+    from study_server.consent_check import consent_details_missing
     from study_server.models import Study, db
     from study_server.practice import practice_images
     from study_server.recruiters import get_recruiter
@@ -95,11 +96,15 @@ def import_study(
                 "this stimulus set has no practice images (rebuild it with `python -m stimuli build`); "
                 "participants get no practice trials"
             )
-        if not str(effective_settings["researcher_contact"]).strip():
+        missing = consent_details_missing(study)
+        if missing:
             notes.append(
-                "researcher_contact is empty; participants see no contact on the consent page "
-                "(--set researcher_contact='Dr A. B., ab@example.org')"
+                f"the study stays closed to participants until {' and '.join(missing)} are set, e.g. "
+                "--set researcher_contact='Dr A. B., ab@example.org' --set ethics_approval='Committee X, "
+                "ref. 123' (or --set demo=true for a demonstration)"
             )
+        elif effective_settings["demo"]:
+            notes.append("a demo study (demo=true): its consent page says it is a demonstration")
         return ImportReport(
             slug=study.slug,
             verb=verb,
@@ -108,6 +113,18 @@ def import_study(
             conditions=tuple(study.conditions),
             notes=tuple(notes),
         )
+
+
+def study_settings(app: Flask, slug: str) -> dict[str, Any] | None:
+    """Study `slug`'s effective settings (the schema's defaults, then its own), or None when there is no
+    such study yet."""
+    from study_server.models import Study, db
+    from study_server.settings import effective
+
+    with app.app_context():
+        config = db.session.scalars(select(Study.config).where(Study.slug == slug)).one_or_none()
+        db.session.remove()
+    return None if config is None else effective(config)
 
 
 def save_admin(app: Flask, username: str, password: str) -> None:

@@ -5,7 +5,10 @@
   study with participants cannot be re-imported with another set), so they are keyed by the set's content
   hash alone; a study without one is never cached.
 
-Both are bounded LRU maps; a miss costs one SELECT.
+Both are bounded LRU maps; a miss costs one SELECT. Nothing here can be changed by another process or
+another app server (several may share one PostgreSQL database), so no copy can go stale: a
+participant's status, which does change, is never cached; every save reads it in the statement that
+stores the answer.
 """
 
 from __future__ import annotations

@@ -54,7 +54,12 @@ def cli() -> None:
 def _study_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--workdir", default=str(DEFAULT_WORKDIR), help="where every step keeps its output"),
-        click.option("--seed", type=int, default=0),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed for training and the simulated people (the stimulus set always gets a secret seed)",
+        ),
         click.option("--n-per-class", type=int, default=None, help="source images per class (stimuli)"),
         click.option("--epochs", type=int, default=None, help="training epochs (default: model_eval's)"),
         click.option(

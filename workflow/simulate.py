@@ -52,7 +52,7 @@ def simulate_study(
     url = f"sqlite:///{database_path.resolve()}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret_key, "WTF_CSRF_ENABLED": False})
     prepare_database(app)
-    import_study(app, stimulus_dir, slug=slug)
+    import_study(app, stimulus_dir, slug=slug, settings={"demo": True})  # nobody real is asked to consent
 
     rng = np.random.default_rng(seed)
     bar = tqdm(range(participants), desc="simulated participants", unit="participant", disable=not progress)
@@ -67,10 +67,17 @@ def simulate_study(
             p.simulated = True
             db.session.commit()
             order = list(p.trial_order)
-        for path in (f"/p/{public_id}/start",):
-            r = client.post(path)
+        # the calibration as a person makes it (a 340 px card: about 4 px/mm; the blind spot 540 px
+        # away: about 57 cm; the page redirects away when the study calibrates nothing), then the
+        # trials, which start only once it is stored
+        card = {"card_px": "340", "blindspot_px": "540"}
+        steps = ((f"/p/{public_id}/calibrate", card), (f"/p/{public_id}/start", None))
+        for path, form in steps:
+            r = client.post(path, data=form)
             if r.status_code not in (200, 302):
                 raise SimulationError(f"{path} answered {r.status_code}")
+        if not r.headers.get("Location", "").endswith("/trials"):
+            raise SimulationError(f"the trials did not start (sent to {r.headers.get('Location')})")
         ability = float(rng.normal(0.0, model.ability_sd))
         for index, stimulus_id in enumerate(order):
             row = manifest.loc[stimulus_id]

@@ -84,8 +84,9 @@ def _private_file(path: Path, make: Callable[[], str]) -> str:
     return value
 
 
-def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
-    """The Hosseini negative-image study on synthetic signs; reused when it validates."""
+def build_stimuli(paths: Paths, n_per_class: int | None) -> None:
+    """The Hosseini negative-image study on synthetic signs; reused when it validates. Built from a
+    secret seed (none given): participants will see it, and a guessable seed tells every answer."""
     if (paths.stimuli / "stimulus_set.json").exists():
         problems = validate_stimulus_set(paths.stimuli)
         if problems:
@@ -94,9 +95,7 @@ def build_stimuli(paths: Paths, seed: int, n_per_class: int | None) -> None:
             )
         print(f"reusing the stimulus set in {paths.stimuli}")
         return
-    written = stimuli.build(
-        stimuli.preset_config("negative", seed=seed, n_per_class=n_per_class), paths.stimuli
-    )
+    written = stimuli.build(stimuli.preset_config("negative", n_per_class=n_per_class), paths.stimuli)
     print(f"wrote stimulus set {written}")
 
 
@@ -160,7 +159,8 @@ def require_trained_network(paths: Paths, min_accuracy: float) -> float:
 
 @dataclass(frozen=True)
 class StudyOptions:
-    """The main job's choices: where it works, the seed, and how the network is trained and judged."""
+    """The main job's choices: where it works, the seed (training and the simulated people; the
+    stimulus set always gets a secret one), and how the network is trained and judged."""
 
     workdir: Path = DEFAULT_WORKDIR
     seed: int = 0
@@ -188,7 +188,7 @@ def prepare_study(options: StudyOptions) -> Paths:
     paths = Paths(Path(options.workdir))
     paths.root.mkdir(parents=True, exist_ok=True)
     _step("1/3 stimulus set (negative-image study, synthetic traffic signs)")
-    build_stimuli(paths, options.seed, options.n_per_class)
+    build_stimuli(paths, options.n_per_class)
     _step(f"2/3 network ({ARCH}, CPU unless a GPU is present)")
     train_network(paths, options.seed, options.epochs, options.train_minutes)
     _step("3/3 network predictions on the stimulus set")
@@ -205,7 +205,11 @@ def server_app(paths: Paths, database_url: str | None = None) -> tuple[Flask, st
     url = database_url or f"sqlite:///{paths.database.resolve()}"
     app = study_server.create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
     study_server.prepare_database(app)
-    report = study_server.import_study(app, paths.stimuli, slug=DEFAULT_SLUG)
+    # the default study is a demo (its consent page says so) until the researcher makes it a real one with
+    # a contact and ethics text; a later run never turns a real study back into a demo
+    first = study_server.study_settings(app, DEFAULT_SLUG) is None
+    settings = {"demo": True} if first else None
+    report = study_server.import_study(app, paths.stimuli, slug=DEFAULT_SLUG, settings=settings)
     print(report.summary())
     for note in report.notes:
         print(f"note: {note}")
@@ -234,11 +238,19 @@ def serve(app: Flask, paths: Paths, *, host: str = "127.0.0.1", port: int = 5000
     """Serve the study until Ctrl-C (the development server; production is gunicorn, see README)."""
     from werkzeug.serving import make_server
 
+    import study_server
+
     user, where = ensure_admin(app, paths)
     server = make_server(host, port, app, threaded=True)
     base = f"http://{host}:{server.server_port}"
     print(f"\nParticipant link: {base}/s/{DEFAULT_SLUG}/")
     print(f"Admin:            {base}/admin/   user '{user}', password in {where}")
+    if (study_server.study_settings(app, DEFAULT_SLUG) or {}).get("demo"):
+        print(
+            "This is a demo study (its consent page says so). For a real one: python -m study_server "
+            f"import-stimuli {paths.stimuli} --slug {DEFAULT_SLUG} --set demo=false "
+            "--set researcher_contact=... --set ethics_approval=..."
+        )
     print("Production: gunicorn 'study_server:create_app()' (see README). Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()  # werkzeug ends this quietly on Ctrl-C

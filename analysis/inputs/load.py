@@ -408,7 +408,9 @@ def build_long_table(
             present = (trials["agent_type"] == kind).any()
             if present and not (sub["agent_type"] == kind).any():
                 issues.append(f"condition {cond!r}: no {kind} trials (empty condition)")
-    rep = repeats.drop(columns=["catch"], errors="ignore").assign(agent=repeats["participant"])
+    rep = repeats.drop(columns=["catch"], errors="ignore").assign(
+        agent=repeats["participant"], agent_type="human"
+    )
     rep = _scored(rep.merge(manifest, on="stimulus_id", how="left", validate="many_to_one"), stimuli)
     return LongTable(
         trials=trials.reset_index(drop=True),

@@ -32,12 +32,15 @@ class Warning:  # a report block (shadows the builtin only inside this module's 
 
 @dataclass(frozen=True)
 class Table:
-    """A table shown in the report; ``preview`` rows are shown inline, the rest only in the CSV."""
+    """A table shown in the report; ``preview`` rows are shown inline, the rest only in the CSV.
+
+    The default shows a whole results table (agents x conditions, comparisons x conditions) on paper;
+    per-participant and per-class tables set a small preview (or 0) instead."""
 
     name: str
     frame: pd.DataFrame
     caption: str
-    preview: int = 12
+    preview: int = 40
 
     @property
     def collapsed(self) -> bool:

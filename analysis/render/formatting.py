@@ -15,7 +15,7 @@ def fmt(v: object, col: str = "") -> str:
     if isinstance(v, float | np.floating):
         if not math.isfinite(float(v)):
             return "–"
-        if col.startswith("p_") or col == "p_value":
+        if col.startswith("p_") or col.endswith("p_value"):
             # below 1e-15 a normal-tail p-value says nothing more (and underflows to 0)
             return "< 1e-15" if float(v) < 1e-15 else f"{float(v):.3g}"
         if float(v).is_integer() and abs(float(v)) < 1e6 and not col.startswith(("kappa", "acc", "c_")):

@@ -363,14 +363,18 @@ def noise_plot(levels: pd.DataFrame, fits: list[PsychometricFit]) -> Figure:
 
 @styled
 def ceiling_plot(side: pd.DataFrame, order: list[str]) -> Figure:
-    """Per condition: grey bar = human test-retest kappa; points = kappa of people with people and with
-    each model (bootstrap 95% intervals)."""
+    """Per condition: grey bar = human test-retest kappa (t 95% interval over participants); points =
+    kappa of people with people and with each model (bootstrap 95% intervals)."""
     conds = [c for c in order if c in set(side["condition"])]
     series = list(dict.fromkeys(side["comparison"]))
     fig, ax = new_figure(max(4.5, 1.0 * len(conds) + 3), 3.0)
     x = np.arange(len(conds))
     ceiling = side.drop_duplicates("condition").set_index("condition").reindex(conds)
-    ax.bar(x, ceiling["human_test_retest_kappa"], 0.8, color="#DDDDDD", label="human test-retest (ceiling)")
+    bar = ceiling["human_test_retest_kappa"].to_numpy(float)
+    lo, hi = (ceiling[f"human_test_retest_ci_{s}"].to_numpy(float) for s in ("low", "high"))
+    bar_err = np.clip(np.nan_to_num(np.vstack([bar - lo, hi - bar])), 0, None)
+    ax.bar(x, bar, 0.8, yerr=bar_err, capsize=3, color="#DDDDDD", error_kw={"lw": 0.8, "ecolor": "#777777"},
+           label="human test-retest (ceiling, 95% CI)")  # fmt: skip
     for i, name in enumerate(series):
         s = side[side["comparison"] == name].set_index("condition").reindex(conds)
         err = np.clip(

@@ -39,7 +39,7 @@ def compute_accuracy(ctx: Context, _: dict[str, Any]) -> AccuracyResult:
 def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
     if r.table.empty:
         return not_applicable("Accuracy")
-    main = r.table[r.table["agent_type"] != "human"]
+    main = r.table[r.table["agent_type"] != "human"].rename(columns={"n": "n_trials"})
     multi_run = bool(len(r.population.runs)) and bool(
         (r.population.runs.groupby("model")["run"].nunique() > 1).any()
     )
@@ -71,7 +71,7 @@ def present_accuracy(r: AccuracyResult, ctx: Context) -> list[Block]:
     blocks.append(
         Table(
             "accuracy_per_class",
-            r.per_class,
+            r.per_class.rename(columns={"n": "n_trials", "label": "class", "label_name": "class_name"}),
             "Accuracy per class x condition (humans pooled, each model).",
             preview=0,
         )

@@ -63,6 +63,25 @@ class Context:
         """The conditions in ``present`` in the stimulus set's own order (regular first)."""
         return self.table.stimuli.order(present)
 
+    def in_set_order(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame``'s rows with conditions in the set's order, so no table lists them alphabetically.
+
+        Rows are grouped as before by the text columns left of ``condition`` (agent, participant,
+        model: in the order they first appear), then put in the set's condition order; rows that tie
+        keep their order. A frame without a ``condition`` column is returned as it is.
+        """
+        if "condition" not in frame.columns or frame.empty:
+            return frame
+        before = list(frame.columns)[: list(frame.columns).index("condition")]
+        keys = [c for c in before if not pd.api.types.is_numeric_dtype(frame[c])]
+        rank = {c: i for i, c in enumerate(self.conditions(frame["condition"].dropna()))}
+        sort = pd.DataFrame(
+            {f"k{i}": pd.factorize(frame[c])[0] for i, c in enumerate(keys)}, index=frame.index
+        )
+        sort["condition"] = frame["condition"].map(lambda c: rank.get(str(c), len(rank)))
+        order = sort.sort_values(list(sort.columns), kind="stable").index
+        return frame.loc[order].reset_index(drop=True)
+
     @property
     def class_names(self) -> dict[int, str]:
         return self.table.stimuli.class_names

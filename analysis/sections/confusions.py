@@ -61,13 +61,24 @@ def present_confusions(r: ConfusionResult, ctx: Context) -> list[Block]:
             FigureBlock(
                 f"confusions_{kind}",
                 plots.confusion_changes_plot(shares, ctx.class_names, kind, ctx.options.top_confusions * 2),
-                f"Confusions of {kind} ({who}): the class pairs (true → answered) that are among the "
-                f"{ctx.options.top_confusions * 2} most frequent in any condition, with the share of the "
-                "true class's trials answered as that class in each condition (0% left blank). Every agent's "
-                "full matrix per condition is in tables/confusion_<agent>_<condition>.csv.",
+                f"Confusions of {kind} ({who}): one row per class pair (true → answered), up to "
+                f"{ctx.options.top_confusions * 2} pairs with the largest shares in any condition, largest "
+                "first; one column per condition; each cell's colour (and number) is the share of the true "
+                "class's trials answered as that class in that condition (no number where it is 0). Every "
+                "agent's full matrix per condition is in tables/confusion_<agent>_<condition>.csv.",
             )
         )
-    blocks.append(Table("most_confused", r.top, "Most confused class pairs (true → answered).", preview=10))
+    top = r.top.rename(
+        columns={
+            "true": "true_class",
+            "true_name": "true_class_name",
+            "answered": "answered_class",
+            "answered_name": "answered_class_name",
+            "count": "n_trials",
+            "share_of_true": "share_of_true_class_trials",
+        }
+    )
+    blocks.append(Table("most_confused", top, "Most confused class pairs (true → answered).", preview=10))
     return blocks
 
 

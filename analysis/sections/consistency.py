@@ -10,6 +10,14 @@ from analysis.render.formatting import fmt
 from analysis.sections.base import Context, Section
 from analysis.stats.consistency import ConsistencyResult, error_consistency_analysis
 
+KAPPA_COLUMNS = {
+    "c_obs": "observed_agreement",
+    "c_exp": "expected_agreement",
+    "acc_diff_sq": "accuracy_difference_squared",
+    "n_shared": "n_shared_stimuli",
+}
+"""Names that say what the kappa tables hold (here and in tables/error_consistency_pairs.csv)."""
+
 
 def compute_consistency(ctx: Context, _: dict[str, Any]) -> ConsistencyResult:
     return error_consistency_analysis(ctx.kept, ctx.options.kappa, ctx.groups)
@@ -62,17 +70,24 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
             )
         )
     blocks += [
-        Table("error_consistency", s, "Error consistency per comparison x condition."),
+        Table(
+            "error_consistency",
+            s.rename(columns=KAPPA_COLUMNS),
+            "Error consistency per comparison x condition: mean kappa with its 95% interval, the pairs "
+            "behind it, and the mean observed and expected (from the two accuracies) agreement.",
+        ),
         FigureBlock(
             "kappa_summary",
             plots.kappa_summary_plot(s, ctx.conditions(s["condition"])),
-            "Mean error consistency with bootstrap 95% intervals, human-human and each model vs humans "
-            "(model-model pairs are in the table); dashed line: kappa 0.",
+            "Per condition: mean error consistency (kappa) over pairs of participants (human-human, black) "
+            "and over participant x training-run pairs for each model (colours), with bootstrap 95% "
+            "intervals; model-model pairs are in the table; dashed line: kappa 0.",
         ),
     ]
     agents = [a for runs in ctx.groups.values() for a in runs]
     humans = ctx.kept[ctx.kept["agent_type"] == "human"].groupby("agent")["list_id"].first()
     agents += list(humans.sort_values(kind="stable").index)
+    undefined = "counted as 1 in the means" if o.ceiling == "one" else "left out of the means"
     for cond in ctx.conditions(r.pairs["condition"]):
         present = set(r.pairs.loc[r.pairs["condition"] == cond, ["agent_a", "agent_b"]].to_numpy().ravel())
         row = s[(s["condition"] == cond) & (s["comparison"] == "human-human")]
@@ -80,16 +95,19 @@ def present_consistency(r: ConsistencyResult, ctx: Context) -> list[Block]:
         if len(row):
             x = row.iloc[0]
             counts = (
-                f" Human pairs: {x['n_pairs_possible']}, of which {x['n_pairs_too_few_shared']} "
-                "shared too few "
-                f"trials, {x['n_pairs_ceiling']} were at ceiling and {x['n_pairs_floor']} at floor."
+                f" Human pairs: {x['n_pairs_possible']}; sharing too few trials: "
+                f"{x['n_pairs_too_few_shared']}; at ceiling: {x['n_pairs_ceiling']}; "
+                f"at floor: {x['n_pairs_floor']}."
             )
         blocks.append(
             FigureBlock(
                 f"consistency_{cond}",
                 plots.consistency_heatmap(r.pairs, cond, [a for a in agents if a in present], o.ceiling),
-                f"Pairwise kappa, condition {cond} (models first, then participants grouped by trial list)."
-                + counts,
+                f"Pairwise error consistency, condition {cond}: one cell per pair of agents (models first, "
+                "then participants grouped by trial list), coloured by kappa where it is defined; yellow: "
+                "both agents right on every shared stimulus (ceiling; marked F where both were wrong on "
+                f"every one, floor), kappa undefined and {undefined}; hatched: fewer than {o.min_shared} "
+                "shared stimuli; dark: the diagonal (an agent with itself)." + counts,
             )
         )
     return blocks

@@ -21,17 +21,39 @@ class TestsResult:
     within_models: pd.DataFrame
 
 
-HUMAN_VS_MODEL_COLUMNS = {
+GEE_COLUMNS = {
+    "z": "z_statistic",
+    "or_ci_low": "odds_ratio_ci_low",
+    "or_ci_high": "odds_ratio_ci_high",
+    "icc": "icc_participants",
+}
+HUMAN_VS_MODEL_COLUMNS = GEE_COLUMNS | {
     "acc_a": "accuracy_model",
     "acc_b": "accuracy_people",
     "n_a": "n_trials_model",
     "n_b": "n_trials_people",
+    "diff": "diff_people_minus_model",
 }
-WITHIN_COLUMNS = {
+WITHIN_COLUMNS = GEE_COLUMNS | {
+    "label": "contrast",
     "acc_a": "accuracy_baseline",
     "acc_b": "accuracy_tested",
     "n_a": "n_trials_baseline",
     "n_b": "n_trials_tested",
+    "diff": "diff_tested_minus_baseline",
+}
+MCNEMAR_COLUMNS = {
+    "n_pairs": "n_image_pairs",
+    "acc_a": "accuracy_baseline",
+    "acc_b": "accuracy_tested",
+    "a_right_b_wrong": "n_baseline_right_tested_wrong",
+    "a_wrong_b_right": "n_baseline_wrong_tested_right",
+}
+POPULATION_COLUMNS = {
+    "diff": "diff_humans_minus_model",
+    "se": "se_diff",
+    "z": "z_statistic",
+    "n_items": "n_stimuli",
 }
 """Column names that say what they hold (binary_contrast's a/b are the baseline and the tested group)."""
 
@@ -78,7 +100,15 @@ def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
                     "interval as a lower bound on the uncertainty, and train more runs for a firm claim."
                 )
             )
-        blocks.append(Table("people_vs_models", r.population, "People vs models (crossed bootstrap)."))
+        blocks.append(
+            Table(
+                "people_vs_models",
+                r.population.rename(columns=POPULATION_COLUMNS),
+                "People vs models (crossed bootstrap): diff_humans_minus_model with its 95% interval "
+                "(ci_low, ci_high), bootstrap standard error and z statistic, p-value and Holm-adjusted "
+                "p-value; variance_sources says what the bootstrap resampled.",
+            )
+        )
     if len(r.human_vs_model):
         blocks += [
             Paragraph(inference.GEE_WHY),
@@ -86,7 +116,7 @@ def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
                 "human_vs_model",
                 r.human_vs_model.drop(columns=["label"]).rename(columns=HUMAN_VS_MODEL_COLUMNS),
                 "Per model run: GEE (humans clustered on participant, the run's answers on item), Holm "
-                "across rows; diff = accuracy_people - accuracy_model.",
+                "across rows; icc_participants: the within-participant correlation of the GEE fit.",
             ),
         ]
     if len(r.within_humans):
@@ -95,19 +125,28 @@ def present_tests(r: TestsResult, ctx: Context) -> list[Block]:
                 "within_humans",
                 r.within_humans.drop(columns=["condition"]).rename(columns=WITHIN_COLUMNS),
                 "Within participants (GEE): for 'negative vs regular', tested = negative and baseline = "
-                "regular; diff = accuracy_tested - accuracy_baseline.",
+                "regular.",
             )
         )
     if len(r.within_models):
         blocks.append(
             Table(
                 "within_models_mcnemar",
-                r.within_models.rename(columns={"acc_a": "accuracy_a", "acc_b": "accuracy_b"}),
+                r.within_models.assign(contrast=r.within_models["contrast"].map(_tested_vs_baseline)).rename(
+                    columns=MCNEMAR_COLUMNS
+                ),
                 "Within each model: McNemar's exact test on images paired by source_id; for "
-                "'regular vs negative', a = regular and b = negative.",
+                "'negative vs regular', tested = negative and baseline = regular.",
             )
         )
     return blocks
+
+
+def _tested_vs_baseline(contrast: str) -> str:
+    """model_paired_tests names a contrast 'baseline vs tested'; the report names them all 'tested vs
+    baseline', as the within-participant table does."""
+    baseline, tested = contrast.split(" vs ", 1)
+    return f"{tested} vs {baseline}"
 
 
 SECTION = Section("tests", "3. People vs models, and condition contrasts", compute_tests, present_tests)

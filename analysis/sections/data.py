@@ -74,7 +74,9 @@ def present_data(r: DataSummary, ctx: Context) -> list[Block]:
         blocks.append(
             Table(
                 "excluded_participants",
-                removed.drop(columns=["n_trials"]),
+                removed.drop(columns=["n_trials"]).rename(
+                    columns={"n_catch": "n_catch_trials", "n_catch_failed": "n_catch_trials_failed"}
+                ),
                 "Removed participants with their catch-trial record and the server's status.",
                 preview=8,
             )

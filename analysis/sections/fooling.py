@@ -5,6 +5,7 @@ The statistics are analysis.stats.fooling's; this module draws and presents them
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -40,28 +41,47 @@ def rates_figure(result: FoolingResult) -> Figure:
     return fig
 
 
+PANEL_IN = 1.9
+"""A contact-sheet panel's width in inches; its title wraps to what 8-pt text fits in it."""
+TITLE_CHARS = 30
+"""Characters of 8-pt text per title line in a panel (1.9 in is 137 pt; a character is about 4.4 pt)."""
+LINE_IN = 8 * 1.25 / 72
+"""One 8-pt title line, in inches."""
+
+
+def panel_title(condition: str, label: str, confidence: float, people: str) -> str:
+    """A panel's title with the full class names, wrapped to the panel's width (never cut)."""
+    lines = [condition]
+    lines += textwrap.wrap(f"net: {label} ({confidence:.4f})", TITLE_CHARS, break_on_hyphens=False)
+    lines += textwrap.wrap(f"people: {people}", TITLE_CHARS, break_on_hyphens=False)
+    return "\n".join(lines)
+
+
 def contact_sheet_figure(result: FoolingResult, info: StimulusSetInfo, *, max_images: int = 90) -> Figure:
     """The images with the network's label and confidence and people's most frequent answer."""
     from PIL import Image
 
     imgs = result.images.head(max_images)
+    titles = [
+        panel_title(
+            str(r.condition),
+            str(r.network_label_name),
+            float(r.network_confidence),
+            f"{r.top_answer} ({r.top_answer_share:.0%} of {r.n_answers})" if r.n_answers else "no answers",
+        )
+        for r in imgs.itertuples()
+    ]
     cols = min(10, max(1, len(imgs)))
     rows = -(-len(imgs) // cols)
-    fig, axes = new_grid(1.9 * cols, 2.1 * rows + 0.3, ncols=cols, nrows=rows)
+    lines = max((t.count("\n") + 1 for t in titles), default=1)
+    fig, axes = new_grid(PANEL_IN * cols, (1.7 + LINE_IN * lines) * rows + 0.3, ncols=cols, nrows=rows)
     for ax in axes:
         ax.axis("off")
-    for ax, r in zip(axes, imgs.itertuples(), strict=False):
+    for ax, r, title in zip(axes, imgs.itertuples(), titles, strict=False):
         with Image.open(Path(info.root) / "images" / f"{r.stimulus_id}.png") as im:
             arr = np.asarray(im.convert("RGB"))
         ax.imshow(arr, interpolation="nearest")
-        people = (
-            f"{r.top_answer} ({r.top_answer_share:.0%} of {r.n_answers})" if r.n_answers else "no answers"
-        )
-        ax.set_title(
-            f"{r.condition}\nnet: {r.network_label_name[:14]} {r.network_confidence:.4f}\n"
-            f"people: {people[:22]}",
-            fontsize=8,
-        )
+        ax.set_title(title, fontsize=8)
     return fig
 
 
@@ -96,13 +116,16 @@ def present(result: FoolingResult | None, ctx: Context) -> list[Block]:
         FigureBlock(
             "fooling_rates_plot",
             rates_figure(result),
-            "Share of trials on which people chose the network's class or 'none' (95% Wilson intervals), "
-            "per encoding; dashed: chance.",
+            "Share of trials on which people chose the network's class and on which they answered 'none', "
+            "per condition and over all conditions ('all'), with 95% Wilson intervals; dashed: chance "
+            "(1 / number of classes).",
         ),
         FigureBlock(
             "fooling_contact_sheet",
             contact_sheet_figure(result, ctx.table.stimuli),
-            "Fooling images with the network's label and confidence and people's most frequent answer.",
+            "Fooling images (at most 90; every one is in tables/fooling_images.csv). Each title: the "
+            "condition; the network's class and its confidence; people's most frequent answer, with its "
+            "share of the image's answers and their number.",
         ),
         Table(
             "fooling_images",

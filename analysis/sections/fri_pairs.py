@@ -64,6 +64,19 @@ PAIRS_CAPTION = (
 )
 
 
+FRI_COLUMNS = {
+    "human_acc_fri": "human_accuracy_fri",
+    "human_acc_partner": "human_accuracy_partner",
+    "human_gap_p": "human_gap_p_value",
+    "spearman_p": "spearman_p_value",
+    "n_fri": "n_trials_fri",
+    "n_partner": "n_trials_partner",
+    "model_conf_fri": "model_p_true_fri",
+    "model_conf_partner": "model_p_true_partner",
+}
+"""Names that say what the FRI tables hold (model_conf is the network's p(true), not its top score)."""
+
+
 def compute(ctx: Context, _: dict[str, Any]) -> FriPairsResult:
     """The oriented pairs (fri / fri_partner) of the set, as model_eval exports them."""
     return fri_pairs.fri_pair_analysis(
@@ -76,11 +89,16 @@ def present(result: FriPairsResult, ctx: Context) -> list[Block]:
         return not_applicable("FRI pairs")
     return [
         *[Paragraph(note) for note in result.notes],
-        Table("fri_pairs_pooled", result.pooled_frame(), POOLED_CAPTION),
+        Table("fri_pairs_pooled", result.pooled_frame().rename(columns=FRI_COLUMNS), POOLED_CAPTION),
         FigureBlock(
-            "fri_pairs", gap_figure(result), "Human accuracy gap against network gap, one point per pair."
+            "fri_pairs",
+            gap_figure(result),
+            "One point per FRI pair and network (circles: shifted crops, squares: shrunk crops): the "
+            "network's confidence gap, p(true) on the FRI crop minus on its partner (x), against people's "
+            "accuracy gap, FRI minus partner (y), with Newcombe 95% intervals (vertical bars). Dotted: "
+            "y = x (people as fragile as the network); dashed: zero.",
         ),
-        Table("fri_pairs", result.pairs, PAIRS_CAPTION),
+        Table("fri_pairs", result.pairs.rename(columns=FRI_COLUMNS), PAIRS_CAPTION),
     ]
 
 

@@ -41,9 +41,15 @@ def present_noise(r: tuple[pd.DataFrame, list[psychometric.PsychometricFit]], ct
             "to the agent's "
             "clean accuracy, fitted by maximum likelihood; the threshold is the PSNR halfway between the two."
         ),
-        Table("noise_levels", levels, "Accuracy per noise level."),
+        Table("noise_levels", levels.rename(columns={"n": "n_trials"}), "Accuracy per noise level."),
         Table("noise_thresholds", fits_df, "Psychometric fits and halfway thresholds."),
-        FigureBlock("noise", plots.noise_plot(levels, fits), "Accuracy against PSNR (dotted: thresholds)."),
+        FigureBlock(
+            "noise",
+            plots.noise_plot(levels, fits),
+            "Proportion correct against PSNR: dots, each agent's accuracy at each noise level (trials "
+            "pooled; models' runs pooled); lines, its fitted logistic curve; dotted vertical lines, its "
+            "halfway threshold; dashed line: chance.",
+        ),
     ]
 
 

@@ -47,6 +47,8 @@ def beside_ceiling(r: RetestResult, consistency: ConsistencyResult | None) -> pd
                 "kappa_ci_low": s["kappa_ci_low"],
                 "kappa_ci_high": s["kappa_ci_high"],
                 "human_test_retest_kappa": ceiling.at[source, "kappa_mean"],
+                "human_test_retest_ci_low": ceiling.at[source, "kappa_ci_low"],
+                "human_test_retest_ci_high": ceiling.at[source, "kappa_ci_high"],
                 "ceiling_from": "this condition" if source == cond else "all conditions pooled",
             }
         )
@@ -80,9 +82,11 @@ def present_ceiling(c: CeilingResult, ctx: Context) -> list[Block]:
             FigureBlock(
                 "consistency_vs_ceiling",
                 plots.ceiling_plot(side, ctx.conditions(side["condition"])),
-                "Mean error consistency (kappa, bootstrap 95% intervals) of people with each other and with "
-                "each model per condition; grey bars: the human test-retest ceiling (mean over "
-                "participants).",
+                "Per condition, points: mean error consistency (kappa) of people with each other (black) "
+                "and with each model (colours), with bootstrap 95% intervals; grey bars: the human "
+                "test-retest ceiling, the mean over participants of the kappa between their first and second "
+                "showings, with a t 95% interval over participants (none with fewer than two; pooled "
+                "over conditions where a condition had no repeats; see ceiling_from). Dashed line: kappa 0.",
             )
         )
     blocks.append(

@@ -36,8 +36,18 @@ def present_participants(r: ParticipantResult, ctx: Context) -> list[Block]:
             "Each participant's accuracy per condition (gray), the participants' mean with a 95% t interval "
             "over participants (black), and each model's runs (diamonds). Dashed line: chance.",
         ),
-        Table("participant_summary", r.summary, "Accuracy over participants per condition."),
-        Table("accuracy_per_participant", r.per, "Accuracy per participant x condition.", preview=0),
+        Table(
+            "participant_summary",
+            r.summary.rename(columns={c: f"{c}_accuracy" for c in ("mean", "sd", "min", "max")}),
+            "Accuracy over participants per condition: mean with a t 95% interval (ci_low, ci_high), "
+            "standard deviation, lowest and highest participant.",
+        ),
+        Table(
+            "accuracy_per_participant",
+            r.per.rename(columns={"n": "n_trials"}),
+            "Accuracy per participant x condition.",
+            preview=0,
+        ),
     ]
 
 

@@ -20,7 +20,14 @@ def compute_power(ctx: Context, results: dict[str, Any]) -> power.PowerResult:
 def present_power(r: power.PowerResult, ctx: Context) -> list[Block]:
     if r.table.empty:
         return not_applicable("Power analysis")
-    return [Paragraph("Assumptions: " + r.assumptions), Table("power", r.table, "Participants needed.")]
+    table = r.table.rename(
+        columns={
+            "difference": "difference_to_detect",
+            "p_human": "human_accuracy",
+            "icc": "icc_participants",
+        }
+    )
+    return [Paragraph("Assumptions: " + r.assumptions), Table("power", table, "Participants needed.")]
 
 
 SECTION = Section("power", "9. Power: how many participants are needed", compute_power, present_power)

@@ -28,7 +28,11 @@ def present_rt(r: rt.RTResult, ctx: Context) -> list[Block]:
         FigureBlock(
             "rt",
             plots.rt_plot(r.per_participant, r.by_condition, ctx.conditions(r.per_participant["condition"])),
-            "Reaction times (answered trials).",
+            "People's reaction times on answered trials within the RT limits (networks have none). Left: "
+            "each participant's median RT per condition (gray dots) and the mean of those medians with a "
+            "percentile-bootstrap 95% interval over participants (black). Right: each participant's "
+            "median RT on correct (blue) and on wrong (orange) answers per condition; a participant "
+            "with no wrong answer in a condition has no orange dot there.",
         ),
         Table("rt_per_participant", r.per_participant, "Median RT per participant x condition.", preview=0),
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from model_eval.fri.pairs import PairSelection, run_fri
+from model_eval.fri.rates import fri_rates, plot_fri_rates
 from model_eval.reproduce.papers.srivastava import PRESETS
 
 FRI_COLUMNS = ["correct", "loose_shift", "strict_shift", "loose_shrink", "strict_shrink"]
@@ -56,6 +57,20 @@ def pair_selection(
     )
 
 
+def preset_groups(preset: str, source: str) -> str:
+    """The label grouping people answer among under ``preset`` for a source: the paper used its 10
+    ImageNet supercategories; a GTSRB study (real or synthetic signs) answers among the GTSRB
+    superclasses instead; any other source must name its own mapping."""
+    chosen = PRESETS[preset]
+    if source in ("synthetic", "gtsrb"):
+        return str(chosen["gtsrb_groups"])
+    raise ValueError(
+        f"--preset {preset}: people answered among the paper's {len(chosen['paper_groups'])} supercategories "
+        f"({', '.join(chosen['paper_groups'])}); for source {source!r} pass --groups with a class_id,group "
+        "CSV that places every class"
+    )
+
+
 def fri_maps(
     model: str | Path,
     out: str | Path,
@@ -91,6 +106,8 @@ def fri_maps(
         raise ValueError(f"--export directory {export} exists and is not empty")
     if groups is not None and export is None:
         raise ValueError("--groups declares label groups in the exported set: give --export too")
+    if preset is not None and groups is None and export is not None:
+        groups = preset_groups(preset, source)
     _rank, _world, dist_device = distributed.init_if_needed(device)
     dev = dist_device or pick_device(device)
     ckpt = load_checkpoint(model, device=dev)
@@ -120,6 +137,7 @@ def fri_maps(
         empty = pd.DataFrame()
         return FriRun(ckpt.name, len(images), size, empty, empty, selection, out, export, None, False)
     summary = fractions.groupby(["ratio", "side"])[FRI_COLUMNS].mean()
+    plot_fri_rates(fri_rates(fractions), out / "fri_rates.png", f"{ckpt.name}: FRI rate against region size")
     n_pairs = None
     if export is not None:
         if not rows:

@@ -75,7 +75,8 @@ from model_eval.commandline import command, image_options
     "--preset",
     type=click.Choice(("srivastava",)),
     default=None,
-    help="srivastava: --sample 40 --kind shrink (Srivastava et al. 2019); options given win",
+    help="srivastava: --sample 40 --kind shrink (Srivastava et al. 2019), and with --export the GTSRB "
+    "superclasses as answers (the paper used 10 ImageNet supercategories); options given win",
 )
 def fri_command(
     model: Path,

@@ -18,7 +18,34 @@ from torch import nn
 from model_eval.nets.registry import Preprocessing, register_model
 
 IMAGENET = Preprocessing(input_size=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-TORCHVISION_NAMES = ("resnet18", "resnet34", "resnet50", "vgg11", "vgg16", "alexnet", "mobilenet_v3_small")
+TORCHVISION_NAMES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "vgg11",
+    "vgg16",
+    "alexnet",
+    "mobilenet_v3_small",
+    "inception_v3",
+)
+# Inception v3 reads 299 px, and its ImageNet weights expect torchvision's input transform (on inputs
+# normalised with the ImageNet mean and std); its auxiliary head is only for training and is dropped.
+_INPUT = {"inception_v3": Preprocessing(299, IMAGENET.mean, IMAGENET.std)}
+_ARCH_KWARGS: dict[str, dict[str, bool]] = {
+    "inception_v3": {"aux_logits": False, "transform_input": True, "init_weights": True}
+}
+_DROPPED_KEYS = {"inception_v3": "AuxLogits."}
+
+
+def cached_weights(arch: str) -> Path | None:
+    """The ImageNet weights file torchvision keeps in its cache for ``arch`` (``torch.hub.get_dir()``
+    /checkpoints, where ``weights=...`` would have put it), or None: nothing is ever downloaded."""
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    for weights in torchvision.models.get_model_weights(arch):
+        path = checkpoints / Path(weights.url).name
+        if path.is_file():
+            return path
+    return None
 
 
 class WeightsFileError(ValueError):
@@ -60,8 +87,9 @@ def _make_builder(arch: str) -> Callable[..., nn.Module]:
         if in_channels not in (1, 3):
             raise ValueError(f"{arch} takes 1 or 3 channels, got {in_channels}")
         factory = getattr(torchvision.models, arch)
+        extra = _ARCH_KWARGS.get(arch, {})
         if weights is None:
-            return _RepeatChannels(factory(weights=None, num_classes=num_classes), in_channels)
+            return _RepeatChannels(factory(weights=None, num_classes=num_classes, **extra), in_channels)
         path = Path(weights)
         if not path.is_file():
             raise WeightsFileError(
@@ -70,8 +98,10 @@ def _make_builder(arch: str) -> Callable[..., nn.Module]:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
+        if arch in _DROPPED_KEYS:
+            state = {k: v for k, v in state.items() if not k.startswith(_DROPPED_KEYS[arch])}
         file_classes = _head_classes(state)
-        net = factory(weights=None, num_classes=file_classes)
+        net = factory(weights=None, num_classes=file_classes, **extra)
         try:
             net.load_state_dict(state)
         except RuntimeError as exc:
@@ -86,4 +116,6 @@ def _make_builder(arch: str) -> Callable[..., nn.Module]:
 
 
 for _arch in TORCHVISION_NAMES:
-    register_model(_arch, preprocessing=IMAGENET, needs_weights_file=True)(_make_builder(_arch))
+    register_model(_arch, preprocessing=_INPUT.get(_arch, IMAGENET), needs_weights_file=True)(
+        _make_builder(_arch)
+    )

@@ -17,15 +17,17 @@ from model_eval.runtime.device import autocast, to_device
 
 @dataclass
 class GAConfig:
-    """Minimum-noise search settings. Tournament size, the three crossovers and the +-10 (0-255 scale)
-    uniform mutation are Aghdam et al.'s (see :data:`model_eval.reproduce.papers.aghdam.AGHDAM_GA`); the
-    rest are ours and configurable."""
+    """Minimum-noise search settings. Tournament size, the three crossovers, the +-10 (0-255 scale)
+    uniform mutation, elitism of the best solution and the 50-iteration stop rule are Aghdam et al.'s
+    (:data:`model_eval.reproduce.papers.aghdam.AGHDAM_GA`); the paper gives none of the rest (population,
+    beta, lambda, iterations, rates, initial noise), so those are ours and configurable."""
 
     population: int = 40
     max_iterations: int = 500
-    patience: int = 50  # stop rule: an image stops after this many generations without a better fitness
+    # stop rule: an image stops after this many generations without a better fitness
+    patience: int = int(AGHDAM_GA["patience"])
     tournament: int = int(AGHDAM_GA["tournament"])
-    elite: int = 2  # elitism: the best survive unchanged
+    elite: int = int(AGHDAM_GA["elite"])  # elitism: the best survive unchanged
     crossover_rate: float = 0.9
     mutation_rate: float = 0.05  # probability that a gene is mutated
     mutation_range: float = float(AGHDAM_GA["mutation_range_255"]) / 255.0  # uniform in [-m, m], [0, 1] scale

@@ -17,7 +17,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from model_eval.reproduce.common import Section
 
-PAPERS = ("hosseini", "aghdam")
+PAPERS = ("hosseini", "aghdam", "srivastava")
 ALL = "all"  # every paper, as one scorecard (:func:`reproduce_all`)
 
 
@@ -97,13 +97,19 @@ def reproduce_paper(
     n_per_class: int = 150,
     test_per_class: int = 30,
     n_search: int = 86,
+    draws: int = 150,
+    n_images: int = 20,
+    imagenet_root: str | None = None,
+    ensemble: int = 5,
+    noise_copies: int = 15,
     population: int = 40,
     max_iterations: int = 300,
     seed: int = 0,
     device: str | None = None,
     progress: bool = True,
 ) -> Reproduction:
-    """Rerun ``paper``'s experiments ("hosseini": negative images; "aghdam": noise) and write
+    """Rerun ``paper``'s experiments ("hosseini": negative images; "aghdam": noise; "srivastava": FRIs)
+    and write
     ``report.html`` + one CSV per table to ``out`` (default ``artifacts/reproduce/PAPER``).
 
     Training runs share ``max_minutes``; a run the budget stopped is reported as such (and resumable),
@@ -116,7 +122,12 @@ def reproduce_paper(
         paper=paper,
         source=source,
         root=root,
-        roots={"--mnist-root": mnist_root, "--cifar-root": cifar_root, "--gtsrb-root": gtsrb_root},
+        roots={
+            "--mnist-root": mnist_root,
+            "--cifar-root": cifar_root,
+            "--gtsrb-root": gtsrb_root,
+            "--imagenet-root": imagenet_root,
+        },
         networks=networks,
         arch=arch,
         model=model,
@@ -129,10 +140,14 @@ def reproduce_paper(
             "n_per_class": n_per_class,
             "test_per_class": test_per_class,
             "n_search": n_search,
+            "draws": draws,
+            "n_images": n_images,
             "population": population,
             "max_iterations": max_iterations,
         },
     )
+    if ensemble < 0 or noise_copies < 0:
+        raise ValueError("--ensemble and --noise-copies must be >= 0 (0 skips that run)")
     where = Path(out) if out is not None else Path("artifacts/reproduce") / paper
     dev = pick_device(device)
     budget = Budget(max_minutes)
@@ -166,6 +181,18 @@ def reproduce_paper(
             opts.base = opts.networks[-1]
         sections = run_hosseini(opts, where, budget, dev)
         title = "Hosseini et al. 2017 (negative images): paper and ours"
+    elif paper == "srivastava":
+        from model_eval.reproduce.srivastava import SrivastavaOptions, run_srivastava
+
+        opts_s = SrivastavaOptions(
+            **{k: v for k, v in common.items() if k != "test_per_class"},
+            arch=arch,
+            model=model,
+            n_images=n_images,
+            imagenet_root=imagenet_root,
+        )
+        sections = run_srivastava(opts_s, where, budget, dev)
+        title = "Srivastava et al. 2019 (fragile recognition images): paper and ours"
     else:
         from model_eval.reproduce.aghdam import AghdamOptions, run_aghdam
 
@@ -174,6 +201,9 @@ def reproduce_paper(
             arch=arch,
             model=model,
             n_search=n_search,
+            draws=draws,
+            ensemble=ensemble,
+            noise_copies=noise_copies,
             population=population,
             max_iterations=max_iterations,
         )

@@ -15,9 +15,9 @@ from model_eval.reproduce.api import ALL, PAPERS
     "reproduce",
     variadic=("--networks", "--finetune-per-class", "--eps"),
     short_help="rerun a seed paper's experiments beside its tables",
-    help="Hosseini et al. 2017 (negative images) or Aghdam et al. 2016 (noise): "
-    "train, test, and write report.html + CSVs with the paper's numbers beside ours. "
-    "'all' runs every paper and writes one scorecard (scorecard.html, scorecard.csv).",
+    help="Hosseini et al. 2017 (negative images), Aghdam et al. 2016 (noise) or Srivastava et al. 2019 "
+    "(fragile recognition images): train, test, and write report.html + CSVs with the paper's numbers "
+    "beside ours. 'all' runs every paper and writes one scorecard (scorecard.html, scorecard.csv).",
 )
 @click.argument("paper", type=click.Choice((*PAPERS, ALL)))
 @click.option("--source", default="synthetic", help="synthetic (default), gtsrb, mnist, cifar10")
@@ -60,6 +60,18 @@ from model_eval.reproduce.api import ALL, PAPERS
 @click.option("--n-per-class", type=int, default=150, help="training images per class")
 @click.option("--test-per-class", type=int, default=30, help="test images per class")
 @click.option("--n-search", type=int, default=86, help="aghdam: images for the minimum-noise search")
+@click.option("--n-images", type=int, default=20, help="srivastava: images mapped for FRIs")
+@click.option(
+    "--imagenet-root",
+    default=None,
+    help="srivastava: ImageNet folder (1000 class folders) for VGG-16, ResNet-50 and Inception v3 "
+    "with torchvision's cached weights",
+)
+@click.option("--draws", type=int, default=150, help="aghdam: noisy images per sigma per test image")
+@click.option("--ensemble", type=int, default=5, help="aghdam: networks in the ensemble (0: none)")
+@click.option(
+    "--noise-copies", type=int, default=15, help="aghdam: noisy copies per training image (0: no such run)"
+)
 @click.option("--population", type=int, default=40)
 @click.option("--max-iterations", type=int, default=300)
 @click.option("--seed", type=int, default=0)

@@ -46,6 +46,12 @@ class Recruiter(ABC):
     """A way people arrive at a study and leave it again."""
 
     name: ClassVar[str]
+    session_param: ClassVar[str | None] = None
+    """The entry parameter naming the person's session on the platform, which only they are given: an
+    entry carrying the stored value is theirs, from any browser (participant.entry)."""
+    new_session_replaces: ClassVar[bool] = False
+    """Whether a returning person's new platform session replaces the stored one (MTurk: a re-accepted
+    HIT is the live assignment); otherwise it is recorded as a further attempt and the first is kept."""
 
     @abstractmethod
     def parse_entry(self, study: Any, args: Mapping[str, str]) -> Entry:

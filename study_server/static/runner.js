@@ -1,8 +1,12 @@
-// Trial runner: preloads each image, shows it at its calibrated size, times the image and the mask on
-// display frames (requestAnimationFrame) and stores the measured on-screen time, measures RT from the
-// onset frame, enforces the response deadline, offers breaks, asks for fullscreen and records its exits,
-// and posts every answer as soon as it is made. Unacknowledged answers wait in a localStorage queue and are retried with
-// backoff, so a flaky network or a restarting server loses nothing; the server stores each trial once.
+// Trial runner: preloads each image and draws it at the centre of the screen at its calibrated size (a
+// whole number of device pixels per image pixel, nearest neighbour, unless the study asks for smooth
+// scaling); measures the refresh rate before the trials; starts each trial from a key press or a button
+// over the stimulus (the pointer is then away from the answers) and a fixation mark; times the image and
+// the mask on display frames (requestAnimationFrame) and stores the frames requested, shown and dropped;
+// measures RT from the onset frame, enforces the response deadline, offers breaks, asks for fullscreen and
+// records its exits, and posts every answer as soon as it is made. Unacknowledged answers wait in a
+// localStorage queue and are retried with backoff, so a flaky network or a restarting server loses
+// nothing; the server stores each trial once.
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("runner-config").textContent);
@@ -13,6 +17,7 @@
   const progressText = document.getElementById("progress-text");
   const progressBar = document.getElementById("progress-bar");
   const filter = document.getElementById("filter");
+  const nextButton = document.getElementById("next");
   // Fooling-image sets: "none of these" is an answer of its own, beside the class buttons.
   function addNoneButton() {
     const b = document.createElement("button");
@@ -25,7 +30,7 @@
     const label = document.createElement("span");
     label.textContent = "None of these / I cannot recognise it";
     b.appendChild(label);
-    document.getElementById("legend").after(b);
+    document.querySelector(".stage").appendChild(b);
   }
   if (cfg.allow_none) addNoneButton();
   const buttons = Array.from(document.querySelectorAll(".legend-button"));
@@ -41,11 +46,37 @@
   let onset = null;
   let waiting = null;  // resolve function of the pending answer
 
-  // ---- stimulus size (CSS px, from the calibration) ----
-  const sizePx = cfg.stimulus_px;
-  box.style.width = sizePx + "px";
-  box.style.height = sizePx + "px";
-  document.documentElement.style.setProperty("--stimulus-px", sizePx + "px");
+  // ---- stimulus size and place ----
+  // cfg.stimulus_px is the calibrated width (CSS px). "integer": k device pixels per image pixel, k the
+  // whole number nearest to the calibrated size, so every image pixel is a k x k block; "smooth": exactly
+  // the calibrated width, resampled smoothly. The box is centred on whole device pixels.
+  box.classList.add(cfg.scaling === "integer" ? "pixelated" : "smooth");
+  let drawn = null;  // {css, scale, imagePx}: set from the first image
+  function sizeFor(imagePx) {
+    const dpr = window.devicePixelRatio || 1;
+    if (cfg.scaling !== "integer") return { css: cfg.stimulus_px, scale: null, imagePx: imagePx };
+    const scale = Math.max(1, Math.round(cfg.stimulus_px * dpr / imagePx));
+    return { css: scale * imagePx / dpr, scale: scale, imagePx: imagePx };
+  }
+  function place() {
+    const dpr = window.devicePixelRatio || 1;
+    const size = drawn ? drawn.css : cfg.stimulus_px;
+    const snap = (v) => Math.round(v * dpr) / dpr;
+    const top = snap((window.innerHeight - size) / 2);
+    box.style.width = box.style.height = size + "px";
+    box.style.left = snap((window.innerWidth - size) / 2) + "px";
+    box.style.top = top + "px";
+    const root = document.documentElement.style;
+    root.setProperty("--stimulus-px", size + "px");
+    root.setProperty("--box-top", top + "px");
+    // the two halves of the legend as tall as each other, so their rows line up across the stimulus
+    const halves = Array.from(document.querySelectorAll(".choices .legend-grid"));
+    halves.forEach((g) => { g.style.minHeight = ""; });
+    const tallest = Math.max(...halves.map((g) => g.offsetHeight));
+    halves.forEach((g) => { g.style.minHeight = tallest + "px"; });
+  }
+  window.addEventListener("resize", () => { if (drawn) drawn = sizeFor(drawn.imagePx); place(); });
+  place();
 
   // ---- fullscreen: asked for on the start button (a user gesture); each exit is reported ----
   let exits = cfg.fullscreen_exits || 0;
@@ -55,18 +86,19 @@
     if (!cfg.fullscreen || document.fullscreenElement) return;
     try { await document.documentElement.requestFullscreen(); } catch (e) { fullscreenWorks = false; }
   }
-  async function reportExit() {
+  async function postJson(url, body) {  // a few tries with backoff; a 4xx is final
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        const res = await fetch(cfg.fullscreen_api, {
+        const res = await fetch(url, {
           method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ count: exits }), credentials: "same-origin",
+          body: JSON.stringify(body), credentials: "same-origin",
         });
         if (res.ok || (res.status >= 400 && res.status < 500)) return;
       } catch (e) { /* retried below */ }
       await sleep(1000 * 2 ** attempt);
     }
   }
+  function reportExit() { return postJson(cfg.fullscreen_api, { count: exits }); }
   document.addEventListener("fullscreenchange", () => {
     if (document.fullscreenElement) { wasFullscreen = true; return; }
     if (wasFullscreen) { wasFullscreen = false; exits += 1; reportExit(); }
@@ -92,6 +124,17 @@
     if (enabled) { filter.value = ""; applyFilter(); filter.focus(); }
   }
   function visibleButtons() { return buttons.filter((b) => !b.classList.contains("dim")); }
+  // Up/down: the nearest visible button above or below in the same column (the legend has two sides).
+  function vertical(vis, from, down) {
+    const r = from.getBoundingClientRect();
+    let best = from, bestDy = Infinity;
+    vis.forEach((b) => {
+      const q = b.getBoundingClientRect();
+      const dy = down ? q.top - r.top : r.top - q.top;
+      if (dy > 1 && Math.abs(q.left - r.left) < r.width / 2 && dy < bestDy) { best = b; bestDy = dy; }
+    });
+    return best;
+  }
   function applyFilter() {
     const q = filter.value.trim().toLowerCase();
     buttons.forEach((b) => { b.classList.toggle("dim", q !== "" && !b.dataset.name.includes(q)); });
@@ -119,10 +162,10 @@
     }
     if (!["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp"].includes(ev.key) || vis.length === 0) return;
     ev.preventDefault();
-    const cols = Math.max(1, Math.round(document.getElementById("legend").clientWidth / vis[0].offsetWidth));
-    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[ev.key];
-    const next = idx < 0 ? 0 : Math.min(vis.length - 1, Math.max(0, idx + step));
-    vis[next].focus();
+    if (idx < 0) { vis[0].focus(); return; }
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") { vertical(vis, vis[idx], ev.key === "ArrowDown").focus(); return; }
+    const step = ev.key === "ArrowRight" ? 1 : -1;  // reading order: the left side, then the right
+    vis[Math.min(vis.length - 1, Math.max(0, idx + step))].focus();
   });
 
   function showProgress(done, total) {
@@ -161,28 +204,80 @@
     return mask;
   }
 
-  // The display's frame interval: from the calibration, else the median of this page's first 30 frames.
+  // The display's frame interval, measured on this page before the first trial (after fullscreen is
+  // entered): the median of 60 requestAnimationFrame intervals. The raw intervals go to the server,
+  // which stores the refresh rate (study_server.display).
   let frameMs = cfg.frame_ms || 1000 / 60;
-  (function measureFrames() {
-    const deltas = [];
-    let last = null;
-    function tick(t) {
-      if (last !== null) deltas.push(t - last);
+  async function measureFrames(n) {
+    const intervals = [];
+    let last = await nextFrame();
+    while (intervals.length < n) {
+      const t = await nextFrame();
+      intervals.push(t - last);
       last = t;
-      if (deltas.length < 30) { requestAnimationFrame(tick); return; }
-      if (!cfg.frame_ms) frameMs = deltas.sort((a, b) => a - b)[15];
     }
-    requestAnimationFrame(tick);
-  })();
+    const sorted = intervals.slice().sort((a, b) => a - b);
+    frameMs = sorted[Math.floor(n / 2)];
+    return intervals;
+  }
+  async function prepare(firstSrc) {  // the stimulus's drawn size, from the first image
+    const img = await preload(firstSrc);
+    drawn = sizeFor(img.naturalWidth);
+    place();
+  }
+  async function measureDisplay() {
+    const intervals = await measureFrames(60);
+    if (cfg.display_api && drawn) {
+      postJson(cfg.display_api, {
+        frame_intervals_ms: intervals.map((x) => Math.round(x * 1000) / 1000),
+        device_pixel_ratio: window.devicePixelRatio || 1,
+        image_px: drawn.imagePx, stimulus_px: drawn.css, scale: drawn.scale,
+      });
+    }
+  }
 
-  // Wait until the frame that starts `ms` after `start` has begun, and return its time. A change made in
-  // a frame callback is painted in that frame, so the change is made one frame ahead: n = round(ms / frame)
-  // frames after `start`, whatever the refresh rate.
+  // Wait until the frame that starts `ms` after `start` has begun, and return its time and the frames
+  // missed on the way. A change made in a frame callback is painted in that frame, so the change is made
+  // one frame ahead: n = round(ms / frame) frames after `start`, whatever the refresh rate. A missed
+  // frame (an interval of two or more frames) can only make the image stay longer, never shorter.
   async function changeAfter(start, ms, change) {
     let t = start;
-    while (t + frameMs - start < ms - frameMs / 2) t = await nextFrame();
+    let dropped = 0;
+    const step = async () => {
+      const now = await nextFrame();
+      dropped += Math.max(0, Math.round((now - t) / frameMs) - 1);
+      t = now;
+    };
+    while (t + frameMs - start < ms - frameMs / 2) await step();
     change();
-    return nextFrame();
+    await step();
+    return { t: t, dropped: dropped };
+  }
+
+  // Each trial starts when the participant asks for it (space bar, or the button over the stimulus), so
+  // the pointer is away from the answers at onset; then a fixation mark, then the image.
+  function waitForNext() {
+    nextButton.hidden = false;
+    nextButton.focus();
+    return new Promise((resolve) => {
+      function done(ev) {
+        if (ev.type === "keydown") {
+          if (ev.key !== " " || ev.repeat || document.activeElement === nextButton) return;
+          ev.preventDefault();
+        }
+        nextButton.removeEventListener("click", done);
+        document.removeEventListener("keydown", done);
+        nextButton.hidden = true;
+        resolve();
+      }
+      nextButton.addEventListener("click", done);
+      document.addEventListener("keydown", done);
+    });
+  }
+  async function beginTrial() {
+    await waitForNext();
+    fix();
+    await sleep(500);
   }
 
   // The image goes in at a frame callback; the next callback's time is its onset (it was painted then).
@@ -194,7 +289,8 @@
     box.replaceChildren(img);
     const t0 = await nextFrame();
     onset = t0;
-    const result = { shown_ms: null };
+    document.body.classList.add("pointer-still");  // no hover outline until the pointer moves
+    const result = { shown_ms: null, frames_requested: null, frames_shown: null, frames_dropped: null };
     const answer = new Promise((resolve) => { waiting = resolve; });
     let deadlineTimer = null;
     if (cfg.response_deadline_ms) {
@@ -209,10 +305,15 @@
     setButtons(true);
     if (cfg.presentation_ms) {
       const mask = cfg.mask_ms > 0 ? noiseMask() : fixationBlank();
-      const t1 = await changeAfter(t0, cfg.presentation_ms, () => {
+      const requested = Math.max(1, Math.round(cfg.presentation_ms / frameMs));
+      const shown = await changeAfter(t0, requested * frameMs, () => {
         if (box.firstChild === img) box.replaceChildren(mask);
       });
+      const t1 = shown.t;
       result.shown_ms = Math.round((t1 - t0) * 10) / 10;
+      result.frames_requested = requested;
+      result.frames_shown = Math.round((t1 - t0) / frameMs);
+      result.frames_dropped = shown.dropped;
       if (cfg.mask_ms > 0) {
         await changeAfter(t1, cfg.mask_ms, () => {
           if (box.firstChild === mask) box.replaceChildren(fixationBlank());
@@ -227,16 +328,19 @@
   function fixationBlank() { const d = document.createElement("div"); d.className = "blank"; return d; }
 
   function fix() { box.replaceChildren(fixation); }
+  document.addEventListener("pointermove", () => document.body.classList.remove("pointer-still"));
 
   // ---- practice: legend images with feedback, nothing stored ----
   async function runPractice() {
     const total = cfg.trials.length;
     cfg.trials.forEach((t) => preload(t.src));
+    if (total) await prepare(cfg.trials[0].src);
     await panel("go-panel", "go");
+    await measureFrames(60);
     for (let i = 0; i < total; i++) {
       await backToFullscreen();
       showProgress(i, total);
-      fix(); await sleep(300);
+      await beginTrial();
       const ans = await present(cfg.trials[i].src);
       const right = ans.response === cfg.trials[i].answer;
       feedback.className = "feedback " + (right ? "ok" : "bad");
@@ -319,19 +423,25 @@
     const total = cfg.trials.length;
     const answered = new Set(cfg.answered);
     loadQueue().forEach((x) => answered.add(x.trial_index));
-    cfg.trials.filter((t) => !answered.has(t.index)).forEach((t) => preload(t.src));
+    const todo = cfg.trials.filter((t) => !answered.has(t.index));
+    todo.forEach((t) => preload(t.src));
     const pending = flush();
+    if (todo.length) await prepare(todo[0].src);
     await panel("go-panel", "go");
+    await measureDisplay();
     for (const trial of cfg.trials) {
       if (answered.has(trial.index)) continue;
       if (finished) break;
       await backToFullscreen();
       showProgress(answered.size, total);
-      fix(); await sleep(250);
+      await beginTrial();
       const ans = await present(trial.src);
       fix();
       const q = loadQueue();
-      q.push({ trial_index: trial.index, response: ans.response, rt_ms: ans.rt_ms, shown_ms: ans.shown_ms });
+      q.push({
+        trial_index: trial.index, response: ans.response, rt_ms: ans.rt_ms, shown_ms: ans.shown_ms,
+        frames_requested: ans.frames_requested, frames_shown: ans.frames_shown, frames_dropped: ans.frames_dropped,
+      });
       saveQueue(q);
       answered.add(trial.index);
       flush();

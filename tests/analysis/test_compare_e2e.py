@@ -109,7 +109,7 @@ def test_accuracy_matches_independent_computation(run: dict, study: dict[str, Pa
     hum = acc[acc["agent"] == HUMANS_POOLED].set_index("condition")
     for cond, g in df.groupby("condition"):
         assert hum.loc[cond, "accuracy"] == pytest.approx(g["correct"].mean())
-        assert hum.loc[cond, "n"] == len(g)
+        assert hum.loc[cond, "n_trials"] == len(g)
     assert f"{hum.loc['regular', 'accuracy']:.3f}" in run["html"]
     pred = pd.read_csv(study["predictions"], dtype={"stimulus_id": str}).merge(
         pd.read_csv(study["set"] / "manifest.csv", dtype={"stimulus_id": str}), on="stimulus_id"
@@ -123,10 +123,10 @@ def test_accuracy_matches_independent_computation(run: dict, study: dict[str, Pa
 def test_known_effects_are_found(run: dict) -> None:
     hvm = _table(run["summary"], "human_vs_model").set_index("condition")
     assert hvm.loc["negative", "method"].startswith("GEE")
-    assert hvm.loc["negative", "diff"] > 0.4 and hvm.loc["negative", "p_holm"] < 1e-3
+    assert hvm.loc["negative", "diff_people_minus_model"] > 0.4 and hvm.loc["negative", "p_holm"] < 1e-3
     assert hvm.loc["regular", "p_holm"] > 0.05  # both at 0.95 by construction
-    within = _table(run["summary"], "within_humans").set_index("label")
-    assert within.loc["negative vs regular", "diff"] < -0.08
+    within = _table(run["summary"], "within_humans").set_index("contrast")
+    assert within.loc["negative vs regular", "diff_tested_minus_baseline"] < -0.08
     assert within.loc["negative vs regular", "p_holm"] < 1e-3
     thr = _table(run["summary"], "noise_thresholds").set_index("agent")["threshold_psnr_db"]
     assert thr[HUMANS_POOLED] == pytest.approx(simulate.HUMAN_THRESHOLD, abs=2.0)
@@ -145,8 +145,8 @@ def test_mcnemar_counts_match_the_predictions(run: dict, study: dict[str, Path])
     ]
     wide = wide.pivot(index="source_id", columns="condition", values="ok")
     mc = _table(run["summary"], "within_models_mcnemar").iloc[0]
-    assert mc["a_right_b_wrong"] == int((wide["regular"] & ~wide["negative"]).sum())
-    assert mc["a_wrong_b_right"] == int((~wide["regular"] & wide["negative"]).sum())
+    assert mc["n_baseline_right_tested_wrong"] == int((wide["regular"] & ~wide["negative"]).sum())
+    assert mc["n_baseline_wrong_tested_right"] == int((~wide["regular"] & wide["negative"]).sum())
 
 
 def test_error_consistency_matches_per_participant_loop(run: dict, study: dict[str, Path]) -> None:
@@ -173,7 +173,7 @@ def test_fri_and_power_sections(run: dict, study: dict[str, Path]) -> None:
     power = _table(run["summary"], "power")
     assert {"participants_needed", "more_needed"} <= set(power.columns)
     target = power[power["basis"] == "target difference"]
-    assert len(target) > 0 and (target["difference"] == 0.05).all()
+    assert len(target) > 0 and (target["difference_to_detect"] == 0.05).all()
     # never below the stated minimum, and whole counterbalancing cycles
     assert (power["participants_needed"] >= 20).all()
     assert "solver" not in run["html"] and "did not converge" not in run["html"]
@@ -196,8 +196,8 @@ def test_a_single_run_is_called_fixed_and_sections_are_present(run: dict) -> Non
     pvm = _table(run["summary"], "people_vs_models")
     assert (
         (pvm["n_runs"] == 1).all()
-        and (pvm["ci_low"] <= pvm["diff"]).all()
-        and (pvm["diff"] <= pvm["ci_high"]).all()
+        and (pvm["ci_low"] <= pvm["diff_humans_minus_model"]).all()
+        and (pvm["diff_humans_minus_model"] <= pvm["ci_high"]).all()
     )
     ec = _table(run["summary"], "error_consistency")
     assert {"n_pairs_ceiling", "n_pairs_floor", "n_pairs_too_few_shared"} <= set(ec.columns)

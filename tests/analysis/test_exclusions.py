@@ -69,6 +69,6 @@ def test_exclusions_match_the_servers_screening(tmp_path: Path, monkeypatch, cap
     removed = pd.DataFrame(summary["tables"]["excluded_participants"])
     catch_removed = removed[removed["excluded_by"] == "failed catch trials"]
     assert set(catch_removed["status"]) == {"screened_out"}
-    assert (catch_removed["n_catch_failed"] == SETTINGS["catch_fail_threshold"].default + 1).all()
+    assert (catch_removed["n_catch_trials_failed"] == SETTINGS["catch_fail_threshold"].default + 1).all()
     html = (out / "report.html").read_text()
     assert f"It removed {screened} participant(s), of whom 0 completed the study and 0 were paid" in html

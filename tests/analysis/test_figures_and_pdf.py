@@ -3,6 +3,7 @@ conditions in the set's order) and its PDF printed from the HTML by Chromium, ev
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -83,6 +84,44 @@ def test_conditions_in_the_sets_order_regular_first(report: analysis.ReportResul
     assert x_labels.index("noise_s10") < x_labels.index("noise_s20") < x_labels.index("noise_s80")
 
 
+# The simulated set's conditions in its own order: regular, then negative (a declared colour
+# condition), noise by sigma, then the rest (the FRI pairs) alphabetically (simulate.build_set).
+SET_ORDER = ["regular", "negative", "noise_s10", "noise_s20", "noise_s40", "noise_s80", "fri", "fri_partner"]
+
+
+def test_every_table_lists_conditions_in_the_sets_order(report: analysis.ReportResult) -> None:
+    csvs = sorted((report.out_dir / "tables").glob("*.csv"))
+    checked = []
+    for path in csvs:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "condition" not in df.columns or df.empty:
+            continue
+        # rows of one agent / participant / model (the text columns left of condition) list the
+        # conditions in the set's order, each condition in one run
+        left = [c for c in df.columns[: list(df.columns).index("condition")] if not _numeric(df[c])]
+        groups = df.groupby(left, sort=False) if left else [("all", df)]
+        if left:  # each agent's (participant's, model's) rows stay together
+            key = df[left].astype(str).agg("|".join, axis=1)
+            assert (key != key.shift()).sum() == key.nunique(), f"{path.name}: {left} interleaved"
+        for key, g in groups:
+            seen = list(dict.fromkeys(g["condition"]))
+            assert seen == [c for c in SET_ORDER if c in seen], f"{path.name} {key}: {seen}"
+            runs = (g["condition"] != g["condition"].shift()).sum()
+            assert runs == len(seen), f"{path.name} {key}: conditions interleaved"
+        checked.append(path.stem)
+    assert {"accuracy", "accuracy_per_participant", "people_vs_models", "human_vs_model", "power"} <= set(
+        checked
+    )
+    assert {"error_consistency", "participant_summary", "rt_per_participant"} <= set(checked)
+    html = report.report.read_text()  # the HTML shows the rows in the CSV's order
+    first = html.index("tables/accuracy_per_participant.csv")
+    assert html.index(">regular<", first) < html.index(">negative<", first) < html.index(">noise_s10<", first)
+
+
+def _numeric(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values, errors="coerce").notna().all())
+
+
 def test_one_confusion_figure_per_agent_type(report: analysis.ReportResult) -> None:
     confusion_figures = [name for name in report.figures if name.startswith("confusion")]
     assert sorted(confusion_figures) == ["confusions_networks", "confusions_people"]
@@ -93,13 +132,34 @@ def test_pdf_is_the_html_printed_with_every_column(report: analysis.ReportResult
     assert report.pdf is not None and report.pdf.read_bytes()[:5] == b"%PDF-"
     has_pdftotext = shutil.which("pdftotext") is not None
     require_service("pdftotext", has_pdftotext, "install poppler-utils (scripts/services.sh)")
-    text = subprocess.run(
-        ["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    words = set(re.findall(r"[a-z_]+", text))
-    for name in ("people_vs_models", "within_humans", "power"):
-        missing = [c for c in report.tables[name].columns if c not in words and "_" in c]
+    words = _pdf_words(report.pdf)
+    for name in ("people_vs_models", "within_humans", "power", "human_vs_model", "error_consistency"):
+        missing = [c for c in report.tables[name].columns if c not in words]
         assert not missing, f"{name}: columns not in the PDF: {missing}"
+
+
+def _pdf_words(pdf: Path) -> set[str]:
+    """Every word of the PDF, with a column name that wraps after an underscore joined again: a
+    header is right-aligned, so its next line is the word just below with the same right edge."""
+    xhtml = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    box = r'xMin="[\d.]+" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<'
+    words = [
+        (page, float(x1), float(top), float(bottom), html.unescape(text))
+        for page, body in enumerate(xhtml.split("<page "))
+        for top, x1, bottom, text in re.findall(box, body)
+    ]
+    out = {w[4] for w in words}
+    for page, right, _, bottom, text in words:
+        while text.endswith("_"):
+            below = [w for w in words if w[0] == page and abs(w[1] - right) < 0.5 and 0 <= w[2] - bottom < 3]
+            if not below:
+                break
+            _, right, _, bottom, rest = below[0]
+            text += rest
+        out.add(text)
+    return out
 
 
 def test_without_chromium_the_pdf_is_skipped_in_one_line(tmp_path: Path, monkeypatch, report) -> None:

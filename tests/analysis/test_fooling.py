@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 import math
+import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ import pytest
 import stimuli
 from analysis.compare import main
 from analysis.inputs.load import build_long_table, load_responses, load_stimulus_info
+from analysis.render.style import figure_bytes
+from analysis.sections.fooling import contact_sheet_figure
 from analysis.stats.fooling import fooling_analysis
 
 CLASSES = [stimuli.ClassInfo(i, f"class {i}") for i in range(4)]
@@ -188,3 +192,35 @@ def test_compare_reports_the_fooling_section_with_predictions(inputs: dict[str, 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fooling_none_rate"] == pytest.approx(14 / 24)
     assert len(summary["tables"]["fooling_images"]) == 8
+
+
+# GTSRB's longest class names (stimuli's synthetic source uses the same list); two share their
+# first 22 characters, which the contact sheet used to cut them to
+LONG_NAMES = {
+    0: "End of no passing by vehicles over 3.5 metric tons",
+    1: "No passing for vehicles over 3.5 metric tons",
+    2: "Right-of-way at the next intersection",
+    3: "Vehicles over 3.5 metric tons prohibited",
+}
+
+
+def test_contact_sheet_titles_carry_full_class_names(inputs: dict[str, Path]):
+    info = replace(load_stimulus_info(inputs["set"]), class_names=LONG_NAMES)
+    responses = load_responses(inputs["responses"])
+    no_predictions = pd.DataFrame(columns=["model", "stimulus_id", "response", "confidence", "prob_true"])
+    res = fooling_analysis(build_long_table(responses, no_predictions, info).trials, responses, info)
+    assert res is not None
+    svg = ET.fromstring(figure_bytes(contact_sheet_figure(res, info), "svg"))
+    ns = "{http://www.w3.org/2000/svg}"
+    # each panel's title is one <g id="text_N"> holding a <text> per line: join its lines
+    titles = []
+    for g in svg.iter(f"{ns}g"):
+        if (g.get("id") or "").startswith("text_"):
+            lines = ["".join(t.itertext()) for t in g.iter(f"{ns}text")]
+            titles.append(" ".join(line.strip() for line in lines))
+    assert len(titles) == len(res.images)
+    for title, row in zip(titles, res.images.itertuples(), strict=True):
+        assert f"net: {row.network_label_name} (" in title
+        if row.top_answer not in ("", "none"):
+            assert f"people: {row.top_answer} (" in title
+    assert len(set(titles)) == len(titles)

@@ -114,7 +114,7 @@ def test_compare_on_real_model_predictions(tmp_path: Path, capsys: pytest.Captur
     for cond, g in pr.groupby("condition"):
         assert got[cond] == pytest.approx((g["response"] == g["label"]).mean())
     assert set(acc.loc[acc["agent"] == HUMANS_POOLED, "condition"]) == set(p)
-    within = pd.DataFrame(summary["tables"]["within_humans"]).set_index("label")
-    assert within.loc["negative vs regular", "diff"] < 0
+    within = pd.DataFrame(summary["tables"]["within_humans"]).set_index("contrast")
+    assert within.loc["negative vs regular", "diff_tested_minus_baseline"] < 0
     assert within.loc["negative vs regular", "p_holm"] < 0.01
     assert len(pd.DataFrame(summary["tables"]["within_models_mcnemar"])) == 2

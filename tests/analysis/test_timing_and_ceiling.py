@@ -85,8 +85,8 @@ def test_timing_flags_counts_and_excludes_on_request(inputs: dict, tmp_path: Pat
     excluded = _report(inputs, tmp_path / "excl", timing=TimingRule(apply=True))
     rules = excluded.tables["exclusions"].set_index("rule")
     assert rules.at["mistimed trials", "enabled"] and rules.at["mistimed trials", "trials_excluded"] == 2
-    n = excluded.tables["accuracy_per_participant"].groupby("participant")["n"].sum()
-    n_before = flagged.tables["accuracy_per_participant"].groupby("participant")["n"].sum()
+    n = excluded.tables["accuracy_per_participant"].groupby("participant")["n_trials"].sum()
+    n_before = flagged.tables["accuracy_per_participant"].groupby("participant")["n_trials"].sum()
     assert n_before[WHO] - n[WHO] == 2 and (n.drop(WHO) == n_before.drop(WHO)).all()
 
 
@@ -105,7 +105,7 @@ def test_noise_ceiling_matches_hand_computed_kappa(inputs: dict, tmp_path: Path)
     acc = result.tables["accuracy_per_participant"]
     raw = pd.read_csv(inputs["root"] / "responses.csv")
     raw = raw[(raw["participant"] == WHO) & ~raw["catch"] & raw["rt_ms"].between(200, 30000)]
-    assert acc.loc[acc["participant"] == WHO, "n"].sum() == int((raw["repeat"] == 0).sum())
+    assert acc.loc[acc["participant"] == WHO, "n_trials"].sum() == int((raw["repeat"] == 0).sum())
 
 
 def test_old_exports_without_timing_columns(inputs: dict, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from study_server import create_app
 from study_server.cli import run_command
 from study_server.export import responses_frame
 from study_server.models import Participant, Stimulus, db
+from tests.study_server.helpers import calibrate
 
 pytestmark = pytest.mark.slow
 VIEWERS = 3
@@ -35,6 +36,7 @@ def _simulate_participant(app, slug: str, rng: np.random.Generator, group_of: di
     page = client.post(f"/s/{slug}/", data={"agree": "yes"})  # consent creates the participant
     assert page.status_code == 302, page.data
     pid = page.headers["Location"].split("/p/")[1].split("/")[0]
+    calibrate(client, pid)
     assert client.post(f"/p/{pid}/start").status_code == 302
     assert client.get(f"/p/{pid}/trials").status_code == 200
     with app.app_context():
@@ -134,6 +136,8 @@ def test_fri_study_end_to_end(tmp_path: Path, groups: str | None) -> None:
                 f"viewers_per_stimulus={VIEWERS}",
                 "--set",
                 "practice_trials=0",
+                "--set",
+                "demo=true",
             ],
         )
         == 0
@@ -174,7 +178,7 @@ def test_fri_study_end_to_end(tmp_path: Path, groups: str | None) -> None:
     assert rc == 0
     pairs = pd.read_csv(out / "tables" / "fri_pairs.csv")
     assert len(pairs) == n_pairs and set(pairs["pair_id"]) == set(manifest["pair_id"])
-    assert (pairs["n_fri"] == VIEWERS).all() and (pairs["n_partner"] == VIEWERS).all()
+    assert (pairs["n_trials_fri"] == VIEWERS).all() and (pairs["n_trials_partner"] == VIEWERS).all()
     if groups is None:  # class-level scoring: the network is right on every FRI and wrong on every partner
         assert (pairs["model_correct_fri"] == 1).all() and (pairs["model_correct_partner"] == 0).all()
     # the network's gap is p(true) on the FRI minus on its partner, from the predictions file

@@ -71,10 +71,16 @@ def test_main_job_serves_a_browser_then_makes_the_report(tmp_path: Path, browser
 
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(link)
+        assert "This is a demonstration" in page.locator("#demo-note").inner_text()  # the main job's study
         page.check("#agree")
         page.click("#consent-submit")
         page.wait_for_url("**/calibrate")  # the card calibration, at its initial size
         page.click("#card-done")
+        page.wait_for_selector("#blindspot-step:not([hidden])")  # then the blind spot, by default
+        for _ in range(3):
+            page.click("#bs-start")
+            page.wait_for_timeout(2500)  # the dot moves about 3 deg/s away from the square
+            page.keyboard.press(" ")
         page.wait_for_url("**/instructions")
         assert page.locator(".legend-static .legend-item").count() == 43
         page.click("#to-practice")
@@ -82,6 +88,7 @@ def test_main_job_serves_a_browser_then_makes_the_report(tmp_path: Path, browser
         page.click("#go")
         n_practice = len(json.loads(page.locator("#runner-config").inner_text())["trials"])
         for _ in range(n_practice):
+            page.click("#next")
             page.wait_for_selector(".legend-button:not([disabled])")
             page.locator(".legend-button").first.click()
             page.wait_for_selector("#feedback:not(:empty)")
@@ -89,6 +96,7 @@ def test_main_job_serves_a_browser_then_makes_the_report(tmp_path: Path, browser
         page.wait_for_url("**/trials")
         page.click("#go")
         for _ in range(3):
+            page.click("#next")
             page.wait_for_selector(".legend-button:not([disabled])")
             page.locator(".legend-button").nth(5).click()
         page.screenshot(path=str(Path(artifact_dir) / "main_job_trial.png"))

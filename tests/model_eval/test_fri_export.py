@@ -142,6 +142,10 @@ def test_srivastava_preset_asks_for_40_shrink_pairs(scored_checkpoint, tmp_path,
     n = m["pair_id"].nunique()
     err = capsys.readouterr().err
     assert n == 40 or f"only {n} of the 40 pairs" in err
+    # the paper's people answered among 10 ImageNet supercategories; a GTSRB set among its superclasses
+    meta = stimuli.load_stimulus_set(tmp_path / "set").meta
+    assert meta["label_groups"]["name"] == "gtsrb_superclasses" and len(meta["label_groups"]["groups"]) == 6
+    assert (tmp_path / "set_maps" / "fri_rates.png").stat().st_size > 0
 
 
 def test_top5_correctness_maps_equal_a_reference(scored_checkpoint):

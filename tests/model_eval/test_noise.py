@@ -64,12 +64,18 @@ def test_noise_sweep_metrics_against_hand_computed_values():
     assert list(s["sigma"]) == [0.0, 8.0]
     assert np.allclose(s["accuracy"], 0.5)  # 2 of 4 labels are class 2
     assert np.allclose(s["mean_confidence"], np.e / (2 + np.e))  # softmax([0, 0, 1])[2]
-    assert list(s["n"]) == [8, 8]
+    assert list(s["n"]) == [4, 8]  # sigma 0 is the clean set, scored once; 2 draws at sigma 8
     # sigma 8 on the 0-255 scale, no clipping at 0.5: PSNR = 20 log10(255 / 8) = 30.07 dB (within noise)
     assert abs(s["psnr_mean"].iloc[1] - 20 * np.log10(255 / 8)) < 0.6
     pc = sweep.per_class[sweep.per_class["sigma"] == 8.0].set_index("class")
     assert pc.loc[2, "precision"] == 0.5 and pc.loc[2, "recall"] == 1.0
     assert pc.loc[0, "recall"] == 0.0 and np.isnan(pc.loc[0, "precision"])
+    # every noisy sample is kept for the paper's scatter: image i at draw d is row 4 + 4 d + i
+    smp = sweep.samples.frame()
+    assert len(smp) == 12 and list(smp["image"]) == [0, 1, 2, 3] * 3
+    assert np.isinf(smp["psnr"][:4]).all() and (smp["psnr"][4:] < 35).all()
+    assert np.allclose(smp["score"], np.where(labels[smp["image"]] == 2, np.e / (2 + np.e), 1 / (2 + np.e)))
+    assert sweep.noisy_accuracy == 0.5
 
 
 def test_aghdam_fitness_against_hand_computed_values():

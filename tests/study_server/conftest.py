@@ -20,6 +20,8 @@ from study_server.models import db
 CLASS_IDS = (13, 14, 17)  # yield, stop, no entry: clearly different signs
 N_SOURCES = 4
 SECRET = "test-secret-key-not-for-production"
+OPEN = {"researcher_contact": "Test Lab, lab@example.org", "ethics_approval": "Test committee, ref. T-1"}
+"""The consent details a real (not demo) study needs before it opens (study_server.consent_check)."""
 
 
 def build_small_set(out: Path) -> Path:
@@ -113,7 +115,7 @@ def app(database_url: str, tmp_path: Path, small_set: Path):
     )
     upgrade_database(app.config["DATABASE_URL"])
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny", config={"practice_trials": 2})
+        import_stimulus_set(db.session, small_set, slug="tiny", config={**OPEN, "practice_trials": 2})
     yield app
     with app.app_context():
         db.session.remove()

@@ -18,7 +18,17 @@ def enter(client, slug: str = "tiny", query: str = "") -> str:
 
 def start(client, pid: str) -> None:
     assert client.post(f"/p/{pid}/consent", data={"agree": "yes"}).status_code == 302
+    calibrate(client, pid)
     assert client.post(f"/p/{pid}/start").status_code == 302
+
+
+CARD = {"card_px": "340", "blindspot_px": "540"}
+"""A plausible calibration: a 340 px card is 3.97 px/mm; 540 px to the blind spot is about 57 cm away."""
+
+
+def calibrate(client, pid: str) -> None:
+    """Store a calibration when the study asks for one (the page redirects away when it does not)."""
+    assert client.post(f"/p/{pid}/calibrate", data=CARD).status_code == 302
 
 
 def trial_labels(app, pid: str) -> list[tuple[str, int, bool]]:

@@ -16,7 +16,7 @@ from study_server.admin import create_admin
 from study_server.export import COLUMNS, ExportError, responses_frame
 from study_server.models import Participant, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 
@@ -124,6 +124,42 @@ def test_dashboard_accuracy_per_condition(app, client, finished):
         )
 
 
+def test_participant_table_status_filter_screening_and_rounding(app, client, finished):
+    """A third person fails both catch trials (threshold 1: screened out at the second failure), with a
+    float RT as a browser sends it; numbers below are counted by hand from the fixture's answers."""
+    from study_server.admin import study_summary
+    from study_server.models import Study
+    from study_server.participant_table import participant_rows
+
+    c = app.test_client()
+    pid = enter(c)
+    start(c, pid)
+    trials = trial_labels(app, pid)
+    for i, (_, label, catch) in enumerate(trials):
+        wrong = next(x for x in (13, 14, 17) if x != label)
+        body = {"trial_index": i, "response": wrong if catch else label, "rt_ms": 16.69999999999999}
+        if c.post(f"/api/p/{pid}/responses", json=body).status_code == 409:
+            break
+    with app.app_context():
+        study = db.session.scalars(select(Study)).one()
+        assert study_summary(study)["n_responses"] == 8  # the screened-out person is not counted
+        rows = {r["participant"]: r for r in participant_rows(db.session, study, SECRET)}
+    done, partial, out = (rows[pseudo(p)] for p in (*finished, pid))
+    assert out["status"] == "screened_out" and out["catch"] == "2 failed of 2"
+    assert done["status"] == "completed" and done["catch"] == "0 failed of 2"
+    assert done["accuracy"] == 0.75  # 4 non-catch trials, the first answered wrong
+    assert partial["answered"] == 2 and done["timed_trials"] == 0  # untimed study
+    login(client)
+    page = client.get("/admin/study/tiny").get_data(as_text=True)
+    assert "Counts only people who are not screened out" in page and page.count("<code>p_") == 3
+    only = client.get("/admin/study/tiny?status=completed").get_data(as_text=True)
+    assert only.count("<code>p_") == 1 and "status=completed" in only  # the export links follow
+    csv_rows = list(csv.DictReader(io.StringIO(client.get("/admin/study/tiny/responses.csv").text)))
+    assert {r["rt_ms"] for r in csv_rows if r["participant"] == pseudo(pid)} == {"16.7"}
+    kept = client.get("/admin/study/tiny/responses.csv?status=completed").text
+    assert {r["participant"] for r in csv.DictReader(io.StringIO(kept))} == {pseudo(finished[0])}
+
+
 def test_responses_frame_needs_a_secret(app, monkeypatch):
     monkeypatch.delenv("STUDY_SECRET_KEY", raising=False)
     with pytest.raises(ExportError, match="STUDY_SECRET_KEY"):
@@ -148,7 +184,7 @@ def test_csrf_on_forms_but_not_on_the_api(tmp_path, small_set, database_url):
     )
     upgrade_database(database_url)
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
     client = app.test_client()
     assert client.post("/admin/login", data={"username": "x", "password": "y"}).status_code == 400
     pid = enter(client)

@@ -15,6 +15,7 @@ from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Response, db
 
+from .conftest import OPEN
 from .helpers import enter, start, trial_labels
 
 
@@ -37,7 +38,7 @@ def make_app(url: str, instance: Path, small_set: Path, **config):
     )
     upgrade_database(url)
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
         db.session.remove()
     return app
 

@@ -17,7 +17,7 @@ from study_server.importer import StudyImportError, import_stimulus_set
 from study_server.lists import StudyFull, allocate_participant
 from study_server.models import Participant, Response, Stimulus, Study, TrialList, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 CLASSES = [stimuli.ClassInfo(i, f"sign {i}") for i in range(4)]
@@ -82,7 +82,9 @@ def _app(database_url: str, tmp_path: Path, set_dir: Path, config: dict | None =
     )
     upgrade_database(app.config["DATABASE_URL"])
     with app.app_context():
-        import_stimulus_set(db.session, set_dir, slug="fri", config={"practice_trials": 0, **(config or {})})
+        import_stimulus_set(
+            db.session, set_dir, slug="fri", config={**OPEN, "practice_trials": 0, **(config or {})}
+        )
         db.session.remove()
     return app
 

@@ -19,7 +19,7 @@ from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Response, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .live_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,13 +49,22 @@ def server(tmp_path: Path, small_set: Path):
     upgrade_database(url)
     with app.app_context():
         import_stimulus_set(
-            db.session, small_set, slug="tiny", config={"practice_trials": 2, "show_completion_code": True}
+            db.session,
+            small_set,
+            slug="tiny",
+            config={**OPEN, "practice_trials": 2, "show_completion_code": True, "calibration": "card"},
         )
         import_stimulus_set(
             db.session,
             build_43_class_set(tmp_path / "s43"),
             slug="signs43",
-            config={"practice_trials": 0, "presentation_ms": 200},
+            config={
+                **OPEN,
+                "practice_trials": 0,
+                "presentation_ms": 50,
+                "mask_ms": 100,
+                "calibration": "card",
+            },
         )
         create_admin("ada", "correct horse battery")
         db.session.remove()
@@ -118,8 +127,14 @@ def go(page) -> None:
     page.wait_for_selector("#go-panel", state="hidden")
 
 
-def answer(page, class_id: int) -> None:
+def begin(page) -> None:
+    """Start the next trial with the button over the stimulus (the pointer leaves the answers)."""
+    page.click("#next:not([hidden])")
     page.wait_for_selector(".legend-button:not([disabled])")
+
+
+def answer(page, class_id: int) -> None:
+    begin(page)
     page.click(f".legend-button[data-class='{class_id}']")
 
 
@@ -144,7 +159,13 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
     html = page.content()
     assert "negative" not in html and "regular" not in html  # no condition names in the DOM
     for i, label in enumerate(labels):
-        page.wait_for_selector(".legend-button:not([disabled])")
+        if i == 0:
+            page.wait_for_selector("#next:not([hidden])")
+            assert page.evaluate("document.activeElement.id") == "next"
+            page.keyboard.press(" ")  # the space bar starts a trial too
+            page.wait_for_selector(".legend-button:not([disabled])")
+        else:
+            begin(page)
         if i == 0:
             page.screenshot(path=str(shots / "trial.png"))
         if i == 1:  # keyboard: type to filter, Enter chooses the only class left
@@ -160,7 +181,7 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
                 page.keyboard.press("ArrowRight")
             page.keyboard.press("Enter")
         else:
-            answer(page, label)
+            page.click(f".legend-button[data-class='{label}']")
     page.wait_for_url("**/debrief")
     code = page.locator("#completion-code").inner_text()  # "tiny" asks for a code (show_completion_code)
     page.screenshot(path=str(shots / "debrief.png"))
@@ -177,18 +198,24 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
 
     # the 43-class legend fits a 1366x768 laptop screen without scrolling
     page43 = browser.new_page(viewport=VIEWPORT)
-    consent_and_instructions(page43, server.url, "signs43")
+    pid43 = consent_and_instructions(page43, server.url, "signs43")
     page43.click("#start-main")
     go(page43)
-    page43.wait_for_selector(".legend-button:not([disabled])")
+    begin(page43)
     assert page43.locator(".legend-button").count() == 43
     page43.screenshot(path=str(shots / "trial_43_classes.png"))
-    # fixed presentation time: after 200 ms the image is replaced by a noise mask
-    page43.wait_for_selector("#stimulus-box canvas", timeout=5000)
+    # 50 ms presentation: the image gives way to a noise mask
+    page43.wait_for_selector("#stimulus-box canvas, #stimulus-box .blank", timeout=5000)
     assert page43.locator("#stimulus-box img").count() == 0
     scroll_h = page43.evaluate("document.documentElement.scrollHeight")
     assert scroll_h <= VIEWPORT["height"], scroll_h
+    labels43, _ = oracle(server.app, pid43)
+    page43.click(f".legend-button[data-class='{labels43[0]}']")
+    for label in labels43[1:]:
+        answer(page43, label)
+    page43.wait_for_url("**/debrief")
     page43.close()
+    check_frame_timing(server.app, pid43, presentation_ms=50)
 
     # the admin sees the finished participant on the dashboard (real login form, with its CSRF token)
     page.goto(f"{server.url}/admin/study/tiny")
@@ -201,6 +228,30 @@ def test_whole_session_in_chromium(browser, server, artifact_dir):
     assert page.locator("#per-condition tr").count() >= 3
     page.screenshot(path=str(shots / "admin_dashboard.png"), full_page=True)
     page.close()
+
+
+def check_frame_timing(app, pid: str, presentation_ms: int) -> None:
+    """The refresh rate measured before the trials is stored, every timed trial stores its frames, and
+    the export carries both."""
+    from study_server.export import frame_from_session
+
+    with app.app_context():
+        p = db.session.scalars(select(Participant).where(Participant.public_id == pid)).one()
+        display, slug = p.display, p.study.slug
+        frame = frame_from_session(db.session, SECRET, slug)
+        db.session.remove()
+    hz = display["refresh_hz"]
+    assert 20 < hz < 300, display
+    rows = frame  # the study's only participant
+    want = max(1, round(presentation_ms / (1000 / hz)))  # 3 frames at 60 Hz
+    assert (rows["frames_requested"] == want).all(), rows["frames_requested"].tolist()
+    # the runner changes to the mask on time or late, never early; late only by frames it missed
+    shown, dropped = rows["frames_shown"], rows["frames_dropped"]
+    assert (shown >= want).all() and (shown <= want + dropped).all(), (shown.tolist(), dropped.tolist())
+    assert (rows["shown_ms"] - shown * 1000 / hz).abs().max() < 1000 / hz / 2 + 1
+    assert rows["refresh_hz"].iloc[0] == pytest.approx(hz, abs=0.01)
+    # integer scaling: a 32 px image drawn at a whole number of device pixels per image pixel
+    assert display["image_px"] == 32 and display["scale"] == round(display["stimulus_px"] / 32)
 
 
 def at_first_trial(browser, server):
@@ -227,9 +278,9 @@ def test_reload_and_server_crash_lose_nothing(browser, server):
     page.wait_for_function(f"localStorage.getItem('study-queue-{pid}') === '[]'")
     page.reload()  # resumes at the first unanswered trial (after its start button)
     go(page)
-    page.wait_for_selector(".legend-button:not([disabled])")
+    begin(page)
     assert page.locator("#progress-text").inner_text() == f"Image 3 of {len(labels)}"
-    answer(page, labels[2])
+    page.click(f".legend-button[data-class='{labels[2]}']")
     page.wait_for_function(f"localStorage.getItem('study-queue-{pid}') === '[]'")
     server.kill()  # the server dies mid-study
     answer(page, labels[3])

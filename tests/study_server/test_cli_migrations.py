@@ -43,10 +43,21 @@ def test_cli_round_trip(env, small_set, tmp_path, capsys):
     assert main(["import-stimuli", str(small_set), "--slug", "tiny", "--set", "presentation_ms=200"]) == 0
     out = capsys.readouterr().out
     assert "imported; 10 stimuli, 2 lists, conditions negative, regular" in out
+    assert "stays closed to participants until researcher_contact and ethics_approval" in out
+    closed = create_app()
+    assert closed.test_client().get("/s/tiny/").status_code == 503  # not open yet
+    with closed.app_context():
+        from study_server.models import db
+
+        db.session.remove()
+        db.engine.dispose()
     assert main(["import-stimuli", str(small_set), "--slug", "tiny"]) == 0
     assert "unchanged" in capsys.readouterr().out  # re-import is idempotent
-    assert main(["create-study", str(small_set), "--slug", "tiny", "--set", "practice_trials=0"]) == 0
-    assert "imported" in capsys.readouterr().out  # a settings change on the same set is applied
+    assert main(["create-study", str(small_set), "--slug", "tiny", "--set", "practice_trials=0",
+                 "--set", "researcher_contact=Dr A. B., ab@example.org",
+                 "--set", "ethics_not_required=true"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "imported" in out and "stays closed" not in out  # a settings change on the same set is applied
     with create_app().app_context():
         from study_server.models import Study, db
 

@@ -24,6 +24,7 @@ SERVER = {
     "list-studies": [],
     "create-admin": ["USERNAME"],
     "mark-abandoned": ["--study*", "--hours"],
+    "allow-resume": ["EXTERNAL_ID", "--study*", "--hours"],  # issue 24
     "export": ["--study", "--out*"],
 }
 RECRUITERS = {

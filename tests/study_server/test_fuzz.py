@@ -29,6 +29,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Stimulus, TrialList, db
 from study_server.models import Response as TrialResponse
 
+from .conftest import OPEN
 from .helpers import enter, start
 
 SEED = 20261126
@@ -518,8 +519,8 @@ def check_trial_reply(state: State, pid: str, req: Req, resp: Any) -> None:
 def setup_state(app: Any, small_set: Path) -> State:
     """Three studies (link, Prolific, MTurk), an admin, and participants in each early status."""
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tinyp", recruiter="prolific")
-        import_stimulus_set(db.session, small_set, slug="tinym", recruiter="mturk")
+        import_stimulus_set(db.session, small_set, slug="tinyp", recruiter="prolific", config=OPEN)
+        import_stimulus_set(db.session, small_set, slug="tinym", recruiter="mturk", config=OPEN)
         create_admin(*ADMIN)
         db.session.remove()
     c = app.test_client()

@@ -25,8 +25,8 @@ from study_server.lifecycle import (
 from study_server.models import Participant, Study, db
 from study_server.secret import WeakSecretError
 
-from .conftest import SECRET
-from .helpers import enter, start, trial_labels
+from .conftest import OPEN, SECRET
+from .helpers import CARD, enter, start, trial_labels
 
 SUBMIT = "https://workersandbox.mturk.com"
 
@@ -80,6 +80,7 @@ def test_same_prolific_link_opened_at_once_is_one_participant(app):
     with app.app_context():
         study = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
         study.recruiter = "prolific"
+        study.config = {**study.config, "prolific_study_id": study_}
         db.session.commit()
         db.session.remove()
     query = f"?PROLIFIC_PID={pid_}&STUDY_ID={study_}&SESSION_ID={session_}"
@@ -96,7 +97,11 @@ def test_repeat_worker_racing_into_two_studies_of_one_exclusion_group_gets_one_p
         study.recruiter, study.config = "mturk", {**study.config, "exclusion_group": "signs"}
         db.session.commit()
         import_stimulus_set(
-            db.session, small_set, slug="tiny2", recruiter="mturk", config={"exclusion_group": "signs"}
+            db.session,
+            small_set,
+            slug="tiny2",
+            recruiter="mturk",
+            config={**OPEN, "exclusion_group": "signs"},
         )
         db.session.remove()
 
@@ -246,7 +251,7 @@ def test_read_only_database_is_reported_as_a_storage_fault(tmp_path, small_set, 
     )
     upgrade_database(url)
     with writable.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
         db.session.remove()
     pid = enter(writable.test_client())
     start(writable.test_client(), pid)
@@ -308,7 +313,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
     """A real threaded server on SQLite: 100 people enter, consent and start at the same moment; no
     "database is locked", no 5xx, and every one of them ends up started exactly once."""
     import http.client
-    from urllib.parse import urlsplit
+    from urllib.parse import urlencode, urlsplit
 
     from .live_server import LiveServer
 
@@ -318,7 +323,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
     )
     upgrade_database(url)
     with setup.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny")
+        import_stimulus_set(db.session, small_set, slug="tiny", config=OPEN)
         db.session.remove()
         db.engine.dispose()
     srv = LiveServer(url, SECRET, tmp_path / "i", tmp_path / "server.log")
@@ -338,6 +343,7 @@ def test_hundred_participants_at_once_through_consent_and_start_on_sqlite(tmp_pa
         code, location = request("POST", f"/s/tiny/?label=p{i}", "agree=yes")
         pid = location.split("/p/")[1].split("/")[0]
         consent, _ = request("POST", f"/p/{pid}/consent", "agree=yes")
+        request("POST", f"/p/{pid}/calibrate", urlencode(CARD))
         started, _ = request("POST", f"/p/{pid}/start")
         return [code, consent, started]
 

@@ -19,16 +19,17 @@ from study_server.cli import upgrade_database
 from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Response, Study, db
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .live_server import LiveServer
-from .test_browser import answer, build_43_class_set, go, oracle
+from .test_browser import answer, begin, build_43_class_set, go, oracle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWPORTS = {"1366x768": {"width": 1366, "height": 768}, "1920x1080": {"width": 1920, "height": 1080}}
 CARD_PX = 321.0  # 321 / 85.6 = 3.75 px per mm
-CAL = {"practice_trials": 2, "presentation_ms": 100, "mask_ms": 100, "breaks_every": 2,
-       "stimulus_deg": 4.0, "viewing_distance_mm": 570.0, "show_completion_code": True}  # fmt: skip
+CAL = {**OPEN, "practice_trials": 2, "presentation_ms": 100, "mask_ms": 100, "breaks_every": 2,
+       "calibration": "card", "stimulus_deg": 4.0, "viewing_distance_mm": 570.0,
+       "show_completion_code": True}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +43,19 @@ def lab(tmp_path_factory, small_set):
             import_stimulus_set(db.session, small_set, slug=f"cal{k}", config=CAL)
         import_stimulus_set(
             db.session, small_set, slug="deadline",
-            config={"practice_trials": 0, "calibration": "none", "response_deadline_ms": 800},
+            config={**OPEN, "practice_trials": 0, "calibration": "none", "response_deadline_ms": 800},
         )  # fmt: skip
         import_stimulus_set(
             db.session,
             small_set,
             slug="blind",
-            config={"practice_trials": 0, "calibration": "card+blindspot"},
+            config={**OPEN, "practice_trials": 0},  # the default calibration: card, then blind spot
         )
         import_stimulus_set(
             db.session,
             build_43_class_set(tmp / "s43"),
             slug="signs43",
-            config={"practice_trials": 0, "legend_order": "category"},
+            config={**OPEN, "practice_trials": 0, "legend_order": "category", "calibration": "card"},
         )
         db.session.remove()
     srv = LiveServer(url, SECRET, tmp / "inst", tmp / "server.log")
@@ -150,7 +151,7 @@ def test_calibrated_size_frame_timing_breaks_and_fullscreen(browser, lab, artifa
     go(page)
     assert page.evaluate("!!document.fullscreenElement"), "fullscreen was not entered"
     for _ in range(2):
-        page.wait_for_selector(".legend-button:not([disabled])")
+        begin(page)
         page.locator(".legend-button").first.click()
         page.wait_for_selector("#feedback:not(:empty)")
     page.click("#start-main")
@@ -161,26 +162,28 @@ def test_calibrated_size_frame_timing_breaks_and_fullscreen(browser, lab, artifa
         window.__seen.push(c ? (c.tagName + '.' + c.className) : '-'); })
         .observe(document.getElementById('stimulus-box'), {childList: true}); }""")
     go(page)
+    # integer scaling: the 32 px images at the whole multiple nearest to 4 deg (149.3 px: 5 x 32 = 160)
     box = page.evaluate("document.getElementById('stimulus-box').getBoundingClientRect().toJSON()")
-    assert box["width"] == pytest.approx(want_px, abs=0.01) and box["height"] == pytest.approx(
-        want_px, abs=0.01
-    )
+    assert box["width"] == box["height"] == 32 * round(want_px / 32) == 160
+    assert box["left"] + box["width"] / 2 == pytest.approx(vp["width"] / 2, abs=0.5)  # centred
+    assert box["top"] + box["height"] / 2 == pytest.approx(vp["height"] / 2, abs=0.5)
+    page.click("#next")
     # the image is shown for 100 ms, then the noise mask for 100 ms, then the grey field
     page.wait_for_selector("#stimulus-box .blank", timeout=5000)
     assert page.evaluate("window.__seen") == ["DIV.fixation", "IMG.", "CANVAS.", "DIV.blank"]
     page.screenshot(path=str(shots / f"lab_trial_{size}.png"))
     labels, _ = oracle(lab.app, pid)
-    answer(page, labels[0])
+    page.click(f".legend-button[data-class='{labels[0]}']")
     answer(page, labels[1])
     page.wait_for_selector("#break-panel:not([hidden])")  # breaks_every = 2
     assert "2 of 6 images done" in page.locator("#break-panel").inner_text()
     page.screenshot(path=str(shots / f"lab_break_{size}.png"))
     page.click("#break-continue")
     # leaving fullscreen is recorded, and the next image waits until the participant returns
-    page.wait_for_selector(".legend-button:not([disabled])")
+    begin(page)
     page.evaluate("document.exitFullscreen()")
     assert wait_for(lambda: participant(lab.app, pid).fullscreen_exits == 1)
-    answer(page, labels[2])
+    page.click(f".legend-button[data-class='{labels[2]}']")
     page.wait_for_selector("#fs-panel:not([hidden])")
     page.screenshot(path=str(shots / f"lab_fullscreen_exit_{size}.png"))
     page.click("#fs-resume")
@@ -193,6 +196,9 @@ def test_calibrated_size_frame_timing_breaks_and_fullscreen(browser, lab, artifa
     page.screenshot(path=str(shots / f"lab_debrief_{size}.png"))
     stored = rows(lab.app, pid)
     assert [r.response for r in stored] == labels
+    # the angle actually shown is stored: 160 px at 3.75 px/mm and 570 mm is 2 atan(21.33 / 1140) = 4.29 deg
+    display = participant(lab.app, pid).display
+    assert display["stimulus_deg"] == pytest.approx(math.degrees(2 * math.atan(160 / 3.75 / 1140)))
     frame = cal["frame_ms"]
     shown = [r.shown_ms for r in stored]
     # on frames: the nearest whole number of frames to 100 ms (6 at 60 Hz), one more if a frame was late
@@ -210,7 +216,8 @@ def test_response_deadline_stores_a_missing_answer(browser, lab, artifact_dir):
     page.wait_for_url("**/trials")
     go(page)
     box = page.evaluate("document.getElementById('stimulus-box').getBoundingClientRect().width")
-    assert box == 224  # the study's stimulus_px without calibration
+    assert box == 224  # the study's stimulus_px without calibration (7 x 32 px)
+    page.click("#next")
     page.wait_for_selector("#feedback.bad")  # nobody answers: after 800 ms the trial times out
     assert "Too slow" in page.locator("#feedback").inner_text()
     page.screenshot(path=str(Path(artifact_dir) / "lab_deadline_1366x768.png"))
@@ -244,7 +251,7 @@ def test_blind_spot_estimates_the_viewing_distance(browser, lab, artifact_dir):
     assert len(offsets) == 3 and all(100 < x < 600 for x in offsets), offsets
     # distance = mean offset in mm / tan(13.5 deg) (Li et al. 2020), computed here independently
     want = sum(offsets) / 3 / (CARD_PX / 85.6) / math.tan(math.radians(13.5))
-    assert cal["distance_method"] == "blindspot" and cal["viewing_distance_mm"] == pytest.approx(want)
+    assert cal["distance_method"] == "blind_spot" and cal["viewing_distance_mm"] == pytest.approx(want)
     assert cal["px_per_deg"] == pytest.approx(3.75 * 2 * want * math.tan(math.radians(0.5)))
     page.close()
 
@@ -308,7 +315,7 @@ def test_legend_labels_are_never_cut_off_and_follow_the_category_order(browser, 
     page.click("#start-main")
     page.wait_for_url("**/trials")
     go(page)
-    page.wait_for_selector(".legend-button:not([disabled])")
+    begin(page)
     page.screenshot(path=str(Path(artifact_dir) / f"lab_legend43_{size}.png"))
     with lab.app.app_context():
         study = db.session.scalars(select(Study).where(Study.slug == "signs43")).one()

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 
 from sqlalchemy import select
 
-from study_server.lists import StimulusRow, allocate_participant, latin_square_lists, participant_order
+from study_server.export import frame_from_session
+from study_server.importer import import_stimulus_set
+from study_server.lists import (
+    StimulusRow,
+    allocate_participant,
+    latin_square_lists,
+    participant_order,
+    with_repeats,
+)
 from study_server.models import Participant, Stimulus, Study, TrialList, db
+
+from .conftest import OPEN, SECRET
+from .helpers import enter, start, trial_labels
 
 
 def test_latin_square_gives_each_source_once_and_rotates_conditions():
@@ -30,10 +42,44 @@ def test_latin_square_gives_each_source_once_and_rotates_conditions():
     )
 
 
-def test_participant_order_is_a_seeded_permutation():
+def test_participant_order_is_a_permutation_drawn_from_its_generator():
     ids = [f"s{i}" for i in range(20)]
-    a, b, c = participant_order(ids, 1), participant_order(ids, 1), participant_order(ids, 2)
+    a, b = participant_order(ids, random.Random(1)), participant_order(ids, random.Random(1))
+    c = participant_order(ids, random.Random(2))
     assert a == b and a != c and sorted(a) == sorted(ids)
+
+
+def test_repeats_are_shown_again_in_the_second_half_never_catch_trials():
+    order = [f"s{i}" for i in range(10)]
+    out = with_repeats(order, 0.25, seed=5, catch={"s1"})
+    # 9 non-catch stimuli x 0.25 = 2.25: two repeats, taken from the first half (s0..s4, not s1)
+    assert len(out) == 12 and out[:5] == order[:5] and sorted(set(out)) == sorted(order)
+    twice = [sid for sid, n in Counter(out).items() if n == 2]
+    assert len(twice) == 2 and all(sid in {"s0", "s2", "s3", "s4"} for sid in twice)
+    assert all(out.index(sid, 5) >= 5 for sid in twice)  # the second showing is in the second half
+    assert with_repeats(order, 0.0, seed=5, catch=set()) == order  # off by default
+
+
+def test_repeats_reach_the_export_marked(app, client, small_set):
+    with app.app_context():
+        import_stimulus_set(db.session, small_set, slug="rep", config={**OPEN, "repeat_fraction": 0.5})
+    pid = enter(client, "rep")
+    start(client, pid)
+    trials = trial_labels(app, pid)
+    for i, (_, label, _) in enumerate(trials):
+        assert (
+            client.post(f"/api/p/{pid}/responses", json={"trial_index": i, "response": label}).status_code
+            == 201
+        )
+    with app.app_context():
+        frame = frame_from_session(db.session, SECRET, "rep")
+    # 4 sources, one condition each in a list: round(0.5 x 4) = 2 repeats on top of the 6 trials, unless
+    # the first half (3 trials) holds fewer than 2 non-catch stimuli
+    n_first_half_main = sum(1 for _, _, catch in trials[:3] if not catch)
+    assert len(frame) == 6 + min(2, n_first_half_main)
+    sids = frame["stimulus_id"].tolist()
+    want = [int(sid in sids[:i]) for i, sid in enumerate(sids)]  # 1 where the stimulus was shown before
+    assert frame["repeat"].tolist() == want and sum(want) == len(frame) - 6
 
 
 def test_imported_lists_match_the_square(app):

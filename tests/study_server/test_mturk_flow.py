@@ -22,6 +22,7 @@ from study_server.recruiters.models import MTurkHIT, PaymentLedger
 from study_server.recruiters.mturk.hits import build_hit
 from study_server.recruiters.mturk.review import bonus_token, record_action
 
+from .conftest import OPEN
 from .recruit_helpers import (
     ASSIGNMENT,
     ASSIGNMENT2,
@@ -65,7 +66,7 @@ def mturk(app, small_set):
                 small_set,
                 slug=slug,
                 recruiter="mturk",
-                config={"mturk": dict(MTURK_CONFIG), "exclusion_group": group},
+                config={**OPEN, "mturk": dict(MTURK_CONFIG), "exclusion_group": group},
             )
     return {"client": client, "stub": stub, "live_stub": live_stub}
 

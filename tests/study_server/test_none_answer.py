@@ -11,7 +11,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import NONE_ANSWER, Participant, Response, Study, db
 from tests.analysis.test_fooling import build_fooling_set
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 
@@ -22,7 +22,7 @@ def fool_app(app, tmp_path_factory):
             db.session,
             build_fooling_set(tmp_path_factory.mktemp("fool") / "set"),
             slug="fool",
-            config={"practice_trials": 0},
+            config={**OPEN, "practice_trials": 0},
         )
         assert study.config["allow_none"] is True
         tiny = db.session.scalars(select(Study).where(Study.slug == "tiny")).one()
@@ -97,7 +97,8 @@ def test_the_runner_and_instructions_offer_none_only_for_fooling_sets(fool_app):
     client = fool_app.test_client()
     for slug, offered in (("fool", True), ("tiny", False)):
         pid = enter(client, slug)
-        client.post(f"/p/{pid}/calibrate", data={"card_px": "321"})  # the card step comes first
+        # the card and blind-spot steps come first (530 px at 3.75 px/mm: about 59 cm away)
+        client.post(f"/p/{pid}/calibrate", data={"card_px": "321", "blindspot_px": "530"})
         page = client.get(f"/p/{pid}/instructions").get_data(as_text=True)
         assert ('id="none-allowed"' in page) is offered
         assert ("exactly one right answer" in page) is not offered

@@ -26,7 +26,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import NONE_ANSWER, Participant, Response, db
 from tests.model_eval.digits import write_mnist_like
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .live_server import LiveServer
 from .test_browser import VIEWPORT, consent_and_instructions, go, oracle
 
@@ -65,7 +65,9 @@ def server(tmp_path: Path):
     upgrade_database(url)
     set_dir = make_fooling_set(tmp_path)
     with app.app_context():
-        import_stimulus_set(db.session, set_dir, slug="fool", config={"practice_trials": 0})
+        import_stimulus_set(
+            db.session, set_dir, slug="fool", config={**OPEN, "practice_trials": 0, "calibration": "card"}
+        )
         db.session.remove()
     srv = LiveServer(url, SECRET, tmp_path / "inst", tmp_path / "server.log")
     srv.start()
@@ -90,6 +92,7 @@ def test_none_flows_from_the_browser_to_the_export_and_the_report(browser, serve
     catch = set(stimuli.load_stimulus_set(server.set_dir).manifest.query("catch")["stimulus_id"])
     expected = []
     for i, (label, sid) in enumerate(zip(labels, sids, strict=True)):
+        page.click("#next")
         page.wait_for_selector("#none-button:not([disabled])")
         if i == 0:
             page.screenshot(path=str(shots / "trial_fooling_none_button.png"))

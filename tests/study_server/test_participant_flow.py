@@ -22,7 +22,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Study, db
 from study_server.settings import effective
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .helpers import enter, start, trial_labels
 
 
@@ -33,7 +33,7 @@ def n_participants(app) -> int:
 
 def configure(app, small_set, **config) -> None:
     with app.app_context():
-        import_stimulus_set(db.session, small_set, slug="tiny", config=config)
+        import_stimulus_set(db.session, small_set, slug="tiny", config={**OPEN, **config})
 
 
 # ---- calibration arithmetic ------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def test_calibration_record_is_recomputed_on_the_server():
     rec = calibration_record({"card_px": "342.4", "blindspot_px": "540,550,552"}, blind)
     mean_mm = (540 + 550 + 552) / 3 / 4.0
     assert rec["viewing_distance_mm"] == pytest.approx(mean_mm / math.tan(math.radians(13.5)))
-    assert rec["distance_method"] == "blindspot" and rec["blindspot_px"] == [540, 550, 552]
+    assert rec["distance_method"] == "blind_spot" and rec["blindspot_px"] == [540, 550, 552]
     for bad in ({}, {"card_px": "abc"}, {"card_px": "10"}, {"card_px": "inf"}):
         with pytest.raises(CalibrationError):
             calibration_record(bad, settings)
@@ -101,7 +101,7 @@ def test_a_repeat_worker_is_refused_before_the_consent_page(app, small_set):
     with app.app_context():
         for slug in ("tiny", "tiny2"):
             import_stimulus_set(db.session, small_set, slug=slug, recruiter="mturk",
-                                config={"exclusion_group": "signs"})  # fmt: skip
+                                config={**OPEN, "exclusion_group": "signs"})  # fmt: skip
 
     def query(assignment: str) -> str:
         return f"?assignmentId={assignment}&hitId={HIT}&workerId={WORKER}&turkSubmitTo=https://workersandbox.mturk.com"
@@ -130,9 +130,21 @@ def test_device_gate_refuses_small_screens_and_touch_only_devices(app, client, s
 
 
 def test_consent_and_debrief_are_the_researchers_templates(app, client, small_set):
+    # a real study without contact and ethics text does not open; a demo does, and says it is one
+    configure(app, small_set, researcher_contact="", ethics_approval="")
+    closed = client.get("/s/tiny/")
+    assert closed.status_code == 503 and "not open yet" in closed.get_data(as_text=True)
+    assert client.post("/s/tiny/", data={"agree": "yes"}).status_code == 503 and n_participants(app) == 0
+    configure(app, small_set, demo=True, researcher_contact="", ethics_approval="")
     page = client.get("/s/tiny/").get_data(as_text=True)
+    assert 'id="demo-note"' in page and "This is a demonstration" in page
     assert "Your data" in page and "anonymous data are kept" in page  # the default retention text
     assert "Ethics approval" not in page and "Contact" not in page  # nothing invented
+    configure(
+        app, small_set, demo=False, researcher_contact="Dr A", ethics_approval="", ethics_not_required=True
+    )
+    page = client.get("/s/tiny/").get_data(as_text=True)
+    assert "does not need the approval of an ethics committee" in page and "demo-note" not in page
     configure(
         app,
         small_set,
@@ -154,7 +166,7 @@ def test_consent_and_debrief_are_the_researchers_templates(app, client, small_se
 
 
 def test_calibration_is_stored_and_sizes_the_stimulus(app, client, small_set):
-    configure(app, small_set, stimulus_deg=3.0, viewing_distance_mm=600.0)
+    configure(app, small_set, stimulus_deg=3.0, viewing_distance_mm=600.0, calibration="card")
     pid = enter(client)
     assert client.get(f"/p/{pid}/instructions").headers["Location"].endswith("/calibrate")  # not skipped
     bad = client.post(f"/p/{pid}/calibrate", data={"card_px": "nonsense"})
@@ -176,7 +188,7 @@ def test_calibration_is_stored_and_sizes_the_stimulus(app, client, small_set):
 
 
 def test_practice_uses_held_out_images_never_the_legend(app, client, small_set):
-    configure(app, small_set, practice_trials=3)
+    configure(app, small_set, practice_trials=3, calibration="card")
     pid = enter(client)
     client.post(f"/p/{pid}/calibrate", data={"card_px": "321"})
     page = client.get(f"/p/{pid}/practice").get_data(as_text=True)

@@ -18,7 +18,7 @@ QUERY = f"?PROLIFIC_PID={PID}&STUDY_ID={STUDY}&SESSION_ID={SESSION}"
 
 class FakeStudy:  # only the attribute parse_entry reads
     def __init__(self) -> None:
-        self.config: dict = {}
+        self.config: dict = {"prolific_study_id": STUDY}
 
 
 def test_parse_entry_validates_the_24_hex_ids():
@@ -35,6 +35,10 @@ def test_parse_entry_validates_the_24_hex_ids():
     ):
         with pytest.raises(BadEntry):
             r.parse_entry(FakeStudy(), bad)
+    unlinked = FakeStudy()
+    unlinked.config = {}  # a study not yet created on Prolific takes nobody: anyone can make up the ids
+    with pytest.raises(BadEntry, match="not open on Prolific"):
+        r.parse_entry(unlinked, {"PROLIFIC_PID": PID, "STUDY_ID": STUDY, "SESSION_ID": SESSION})
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from study_server.models import Participant, Study, TrialList, db
 from study_server.recruiters.prolific.client import ProlificClient
 
 from . import prolific_helpers
+from .conftest import OPEN
 from .fake_prolific import TOKEN
 from .prolific_helpers import (
     ENTRY,
@@ -260,7 +261,7 @@ def test_exclusion_group_blocks_repeat_participants(app, fake, sleeps, small_set
             small_set,
             slug="tiny2",
             recruiter="prolific",
-            config={"exclusion_group": "signs", "prolific": dict(SETTINGS)},
+            config={**OPEN, "exclusion_group": "signs", "prolific": dict(SETTINGS)},
         )
     use_prolific(app, exclusion_group="signs")
     code, out = cli(app, "create-group", "--study", "tiny2", "--workspace", "w" * 24)

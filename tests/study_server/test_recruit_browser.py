@@ -24,7 +24,7 @@ from study_server.importer import import_stimulus_set
 from study_server.models import Participant, Stimulus, db
 from study_server.recruiters.prolific.client import ProlificClient
 
-from .conftest import SECRET
+from .conftest import OPEN, SECRET
 from .fake_prolific import TOKEN, FakeProlific
 from .live_server import LiveServer
 from .prolific_helpers import SETTINGS, cli
@@ -71,7 +71,7 @@ def server(tmp_path: Path, small_set: Path, submit_server: str):
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(tmp_path / "inst")})
     upgrade_database(url)
     with app.app_context():
-        base = {"practice_trials": 0, "completion_code": "C1A2B3"}
+        base = {**OPEN, "practice_trials": 0, "completion_code": "C1A2B3", "calibration": "card"}
         prolific = {**base, "prolific": dict(SETTINGS)}
         import_stimulus_set(db.session, small_set, slug="prol", recruiter="prolific", config=prolific)
         mturk = {"title": "Signs", "description": "Pick the sign.", "reward": "1.00"}
@@ -110,6 +110,7 @@ def take_study(page, server, entry: str, external_id: str) -> None:
     page.wait_for_url("**/trials")
     page.click("#go")
     for label in labels_of(server.app, external_id):
+        page.click("#next")
         page.wait_for_selector(".legend-button:not([disabled])")
         page.click(f".legend-button[data-class='{label}']")
     page.wait_for_url("**/debrief")

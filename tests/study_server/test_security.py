@@ -70,9 +70,8 @@ def test_reentry_resumes_instead_of_a_new_list(app, client):
     pid = enter(client)
     assert enter(client) == pid  # same browser: cookie
     labelled = enter(client, query="?label=alice")
-    other = app.test_client()
-    assert enter(other, query="?label=alice") == labelled  # same label: same participant
-    bad = other.get("/s/tiny/?label=%3Cscript%3E")
+    assert enter(client, query="?label=alice") == labelled  # same label, same browser: same participant
+    bad = app.test_client().get("/s/tiny/?label=%3Cscript%3E")
     assert bad.status_code == 400
 
 

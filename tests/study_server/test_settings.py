@@ -102,7 +102,8 @@ def test_reimport_applies_or_refuses_each_change(env, small_set, capsys):
     # a re-import without --recruiter keeps the study's recruiter
     assert main(["import-stimuli", str(small_set), "--slug", "tiny"]) == 0
     assert "unchanged" in capsys.readouterr().out and stored_study().recruiter == "prolific"
-    assert main(["import-stimuli", str(small_set), "--slug", "tiny", "--recruiter", "link"]) == 0
+    assert main(["import-stimuli", str(small_set), "--slug", "tiny", "--recruiter", "link",
+                 "--set", "demo=true"]) == 0  # fmt: skip
     capsys.readouterr()
 
     app = create_app({"WTF_CSRF_ENABLED": False})

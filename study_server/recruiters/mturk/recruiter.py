@@ -73,6 +73,9 @@ def participant_is_sandbox(participant: Participant) -> bool:
 
 @register_recruiter("mturk")
 class MTurkRecruiter(Recruiter):
+    session_param = "assignmentId"
+    new_session_replaces = True  # a re-accepted HIT is the live assignment
+
     def parse_entry(self, study: Any, args: Mapping[str, str]) -> Entry:
         assignment = args.get("assignmentId", "")
         if assignment == PREVIEW_ASSIGNMENT:

@@ -29,6 +29,8 @@ REFUSAL = (
 
 @register_recruiter("prolific")
 class ProlificRecruiter(Recruiter):
+    session_param = "SESSION_ID"  # review matches submissions by the first one
+
     def parse_entry(self, study: Any, args: Mapping[str, str]) -> Entry:
         values = {}
         for key in PARAMS:
@@ -40,7 +42,9 @@ class ProlificRecruiter(Recruiter):
                 )
             values[key] = value
         expected = (study.config or {}).get("prolific_study_id")
-        if expected and values["STUDY_ID"] != str(expected).lower():
+        if not expected:  # anyone could make up the three ids; the study's own id must match
+            raise BadEntry("this study is not open on Prolific yet; please try again from Prolific later")
+        if values["STUDY_ID"] != str(expected).lower():
             raise BadEntry("this link belongs to a different Prolific study")
         return Entry(external_id=values["PROLIFIC_PID"], data=values)
 
