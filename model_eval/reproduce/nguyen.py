@@ -68,31 +68,32 @@ def scorecard(run: ScorecardRun) -> list[ScorecardRow]:
     rows = []
     for r in result.results:
         enc = r.config.encoding
-        reached = int(r.archive.reached(r.config.target).sum())
-        median = round(100 * float(r.archive.confidence.median()), 2)
-        common = {
-            "paper": "Nguyen 2015",
-            "network": "lenet5",
-            "paper_dataset": "MNIST",
-            "our_dataset": label,
-            "paper_data": True,
-            "note": f"{enc} search: {r.generations_run} generations, {r.seconds:.0f} s",
-        }
         shown = FIGURE_1[enc]
+        ours = (
+            (
+                f"digits fooled at >= 99.99% confidence, {enc} (of 10)",
+                10.0,
+                float(r.archive.reached(r.config.target).sum()),
+            ),
+            (
+                f"median confidence of the best image per digit, {enc} (%)",
+                float(NGUYEN_2015["target_confidence"]),
+                round(100 * float(r.archive.confidence.median()), 2),
+            ),
+        )
         rows += [
             ScorecardRow(
-                where=NGUYEN_2015["where"],
-                quantity=f"digits fooled at >= 99.99% confidence, {enc} (of 10)",
-                paper_value=10.0 if shown else None,
-                our_value=float(reached),
-                **common,
-            ),
-            ScorecardRow(
-                where=NGUYEN_2015["where"],
-                quantity=f"median confidence of the best image per digit, {enc} (%)",
-                paper_value=NGUYEN_2015["target_confidence"] if shown else None,
-                our_value=median,
-                **common,
-            ),
+                paper="Nguyen 2015",
+                where=str(NGUYEN_2015["where"]),
+                quantity=quantity,
+                network="lenet5",
+                paper_dataset="MNIST",
+                our_dataset=label,
+                paper_data=True,
+                paper_value=paper if shown else None,
+                our_value=value,
+                note=f"{enc} search: {r.generations_run} generations, {r.seconds:.0f} s",
+            )
+            for quantity, paper, value in ours
         ]
     return rows
