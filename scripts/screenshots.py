@@ -6,6 +6,7 @@ calibration, blind spot, instructions, practice, the trials, the debrief, then t
 
     python scripts/screenshots.py                       # docs/images/, 1366x768
     python scripts/screenshots.py --out /tmp/shots --size 1920x1080 --size 1366x768
+    python scripts/screenshots.py --report artifacts/study/simulated/report/report.html   # + report.png
 
 Chromium: env STUDY_CHROMIUM, else /usr/bin/chromium.
 """
@@ -158,9 +159,12 @@ def take(page: Page, base: str, shot: Callable[..., None]) -> None:
     shot("admin_study", full_page=True, clip=clip)
 
 
-def take_screenshots(out: Path, sizes: list[tuple[int, int]], chromium: str) -> list[Path]:
+def take_screenshots(
+    out: Path, sizes: list[tuple[int, int]], chromium: str, report: Path | None = None
+) -> list[Path]:
     """Screenshots of every page at every size into `out` (`<page>.png`, or `<page>_<W>x<H>.png` when
-    more than one size is asked for); returns the files written."""
+    more than one size is asked for), and of the first screen of `report` (an analysis report.html,
+    e.g. `python -m workflow demo`'s) as `report.png`; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as base, sync_playwright() as pw:
@@ -176,6 +180,9 @@ def take_screenshots(out: Path, sizes: list[tuple[int, int]], chromium: str) -> 
                 written.append(path)
 
             take(page, base, shot)
+            if report is not None:
+                page.goto(report.resolve().as_uri())
+                shot("report")
             page.close()
         browser.close()
     return written
@@ -189,14 +196,19 @@ def _size(text: str) -> tuple[int, int]:
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), default=ROOT / "docs" / "images", show_default=True)
 @click.option("--size", "sizes", multiple=True, default=["1366x768"], show_default=True, help="WIDTHxHEIGHT")
-def main(out: Path, sizes: tuple[str, ...]) -> None:
+@click.option(
+    "--report",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="an analysis report.html to screenshot as report.png (e.g. the demo's)",
+)
+def main(out: Path, sizes: tuple[str, ...], report: Path | None) -> None:
     """Regenerate the page screenshots."""
     chromium = os.environ.get("STUDY_CHROMIUM", "/usr/bin/chromium")
     try:
         parsed = [_size(s) for s in sizes]
     except ValueError:
         raise click.BadParameter("sizes look like 1366x768", param_hint="--size") from None
-    for path in take_screenshots(out, parsed, chromium):
+    for path in take_screenshots(out, parsed, chromium, report):
         click.echo(path)
 
 
