@@ -30,7 +30,7 @@ class SignSpec:
 
 @lru_cache(maxsize=1)
 def gtsrb_sign_specs() -> tuple[SignSpec, ...]:
-    """The 43 GTSRB classes in GTSRB order, read from the package data file (works without ../shared)."""
+    """The 43 GTSRB classes in GTSRB order, read from the package data file data/gtsrb_classes.csv."""
     text = resources.files("stimuli").joinpath("data/gtsrb_classes.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
     specs = tuple(
